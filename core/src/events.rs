@@ -1,0 +1,195 @@
+//! The vocabulary of the journal: every fact the workstation records (DESIGN.md §3).
+//!
+//! A payload may gain fields over time (with `#[serde(default)]`) but never changes the
+//! meaning of an existing one: a neighbour one version older must still read it.
+
+use crate::domain::{CardState, ClassId, FullName, PersonId, PersonKind, PersonStatus, Role};
+use chrono::{DateTime, NaiveDate, Utc};
+use schoolcard_proto::CardId;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInMethod {
+    Password,
+    CardAndPin,
+}
+
+/// What happened. The serde tag is the journal's `kind` column; the rest is its payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    SchoolConfigured {
+        name: String,
+        time_zone: String,
+    },
+    ClassCreated {
+        class_id: ClassId,
+        grade: u8,
+        letter: String,
+    },
+    ClassRenamed {
+        class_id: ClassId,
+        grade: u8,
+        letter: String,
+    },
+    /// An empty class taken out of use (kept for history).
+    ClassArchived {
+        class_id: ClassId,
+    },
+    PersonEnrolled {
+        person_id: PersonId,
+        person_kind: PersonKind,
+        name: FullName,
+        #[serde(default)]
+        class_id: Option<ClassId>,
+        #[serde(default)]
+        details: PersonDetails,
+    },
+    /// The person's name and details replaced as a whole.
+    PersonUpdated {
+        person_id: PersonId,
+        name: FullName,
+        #[serde(default)]
+        details: PersonDetails,
+    },
+    PupilMoved {
+        person_id: PersonId,
+        class_id: ClassId,
+    },
+    PersonStatusChanged {
+        person_id: PersonId,
+        status: PersonStatus,
+        #[serde(default)]
+        reason: String,
+    },
+    /// The photo's bytes live in the content store under their SHA-256.
+    PhotoSet {
+        person_id: PersonId,
+        sha256: String,
+        mime: String,
+    },
+    GuardianLinked {
+        guardian_id: PersonId,
+        pupil_id: PersonId,
+        #[serde(default)]
+        relation: String,
+    },
+    GuardianUnlinked {
+        guardian_id: PersonId,
+        pupil_id: PersonId,
+    },
+    /// A card bound to a person; any earlier holder of the same card loses it.
+    CardBound {
+        card: CardId,
+        person_id: PersonId,
+        /// The form the card was typed or read in (kept for the record).
+        #[serde(default)]
+        raw: String,
+    },
+    /// Lost, blocked, returned (which frees the card) or active again.
+    CardStateChanged {
+        card: CardId,
+        state: CardState,
+        #[serde(default)]
+        reason: String,
+    },
+    StaffAccountOpened {
+        person_id: PersonId,
+        login: String,
+    },
+    StaffRolesSet {
+        person_id: PersonId,
+        roles: Vec<Role>,
+    },
+    /// An argon2id PHC string; the password itself is never recorded.
+    StaffPasswordSet {
+        person_id: PersonId,
+        password_hash: String,
+    },
+    StaffPinSet {
+        person_id: PersonId,
+        pin_hash: String,
+    },
+    SignedIn {
+        person_id: PersonId,
+        method: SignInMethod,
+    },
+    SignInFailed {
+        /// The login typed, or the card presented, as given.
+        attempted: String,
+        #[serde(default)]
+        person_id: Option<PersonId>,
+        reason: String,
+    },
+    AccountLocked {
+        person_id: PersonId,
+        until: DateTime<Utc>,
+    },
+    AccountUnlocked {
+        person_id: PersonId,
+    },
+    SignedOut {
+        person_id: PersonId,
+    },
+    /// A roster file committed; the people it created or changed follow as their own events.
+    RosterImported {
+        file_name: String,
+        sha256: String,
+        rows: u32,
+        created: u32,
+        updated: u32,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonDetails {
+    /// The id the school's own records use (roster files and photo names refer to it).
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub birth_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Staff only: the job title shown on screens («учитель математики»).
+    #[serde(default)]
+    pub position: Option<String>,
+}
+
+impl EventBody {
+    /// The journal's `kind` column and payload: the serde tag, and the JSON object
+    /// without it.
+    pub fn to_parts(&self) -> (String, String) {
+        let mut value = serde_json::to_value(self).expect("event bodies always serialize");
+        let kind = value
+            .as_object_mut()
+            .and_then(|obj| obj.remove("kind"))
+            .and_then(|k| k.as_str().map(str::to_owned))
+            .expect("event bodies are tagged objects");
+        (kind, value.to_string())
+    }
+
+    pub fn from_parts(kind: &str, payload: &str) -> Result<Self, serde_json::Error> {
+        let mut value: serde_json::Value = serde_json::from_str(payload)?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("kind".into(), serde_json::Value::String(kind.to_owned()));
+        }
+        serde_json::from_value(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_and_payload_round_trip() {
+        let body = EventBody::SignedOut { person_id: PersonId::new_v7() };
+        let (kind, payload) = body.to_parts();
+        assert_eq!(kind, "signed_out");
+        assert!(!payload.contains("signed_out"));
+        assert_eq!(EventBody::from_parts(&kind, &payload).unwrap(), body);
+    }
+}

@@ -1,0 +1,158 @@
+//! Every role × every command: authorization is enforced in core, not by the UI.
+//! The expected table below is written out by hand, independently of `Command::access`.
+
+mod common;
+
+use common::{cmd, id, no_progress, run, school, t0, PASSWORD};
+use schoolcard_core::workstation::Command;
+use schoolcard_core::{CoreError, Workstation};
+use serde_json::{json, Value};
+
+/// Who may run each command: `*` anyone (even before sign-in), `any` any signed-in
+/// staff member, else the roles' initials: G guard, C cashier, L librarian, D director,
+/// A admin. The match is exhaustive, so a new command cannot skip this table.
+fn expected(command: &Command) -> &'static str {
+    use Command::*;
+    match command {
+        SetUpSchool { .. } | SignInPassword { .. } | SignInCard { .. } | WhoAmI | GetSchool => "*",
+        SignOut | ChangeOwnPassword { .. } => "any",
+        ListClasses | SearchPeople { .. } | GetPerson { .. } | LookupCard { .. } => "any",
+        SchoolSummary | ListStaff | VerifyJournal | JournalPage { .. } => "DA",
+        ConfigureSchool { .. } | CreateClass { .. } | RenameClass { .. } | ArchiveClass { .. } => "A",
+        EnrolPupil { .. } | EnrolGuardian { .. } | UpdatePerson { .. } | MovePupil { .. } => "A",
+        SetPersonStatus { .. } | SetPhoto { .. } | LinkGuardian { .. } | UnlinkGuardian { .. } => "A",
+        BindCard { .. } | SetCardState { .. } => "A",
+        EnrolStaff { .. } | SetStaffRoles { .. } | SetStaffPassword { .. } | SetStaffPin { .. } | UnlockAccount { .. } => "A",
+        PreviewRoster { .. } | CommitRoster { .. } | ImportPhotos { .. } => "A",
+    }
+}
+
+/// One example of every command, aimed at the fixture's people.
+fn samples(f: &Fixture) -> Vec<Value> {
+    let missing = f.dir.join("no-such-file.csv");
+    vec![
+        json!({"type": "set_up_school", "school_name": "X", "time_zone": "Europe/Moscow", "admin_name": {"surname": "А", "name": "Б"}, "login": "x", "password": PASSWORD}),
+        json!({"type": "sign_in_password", "login": "nobody", "password": "wrong password"}),
+        json!({"type": "sign_in_card", "card": "99,99", "pin": "0000"}),
+        json!({"type": "who_am_i"}),
+        json!({"type": "get_school"}),
+        json!({"type": "change_own_password", "old_password": "not the password", "new_password": "another password"}),
+        json!({"type": "list_classes"}),
+        json!({"type": "search_people", "query": "Иван"}),
+        json!({"type": "get_person", "person_id": f.pupil}),
+        json!({"type": "lookup_card", "card": "126,58404"}),
+        json!({"type": "school_summary"}),
+        json!({"type": "list_staff"}),
+        json!({"type": "verify_journal"}),
+        json!({"type": "journal_page", "limit": 5}),
+        json!({"type": "configure_school", "name": "Лицей", "time_zone": "Europe/Moscow"}),
+        json!({"type": "create_class", "name": "7Г"}),
+        json!({"type": "rename_class", "class_id": f.class, "name": "5А"}),
+        json!({"type": "archive_class", "class_id": f.class}),
+        json!({"type": "enrol_pupil", "class_id": f.class, "name": {"surname": "Новиков", "name": "Олег"}}),
+        json!({"type": "enrol_guardian", "pupil_id": f.pupil, "name": {"surname": "Иванова", "name": "Ольга"}}),
+        json!({"type": "update_person", "person_id": f.pupil, "name": {"surname": "Иванов", "name": "Иван"}}),
+        json!({"type": "move_pupil", "person_id": f.pupil, "class_id": f.class}),
+        json!({"type": "set_person_status", "person_id": f.pupil, "status": "active"}),
+        json!({"type": "set_photo", "person_id": f.pupil, "mime": "image/png", "base64": "iVBORw0KGgoAAAA="}),
+        json!({"type": "link_guardian", "guardian_id": f.guardian, "pupil_id": f.pupil}),
+        json!({"type": "unlink_guardian", "guardian_id": f.guardian, "pupil_id": f.pupil}),
+        json!({"type": "bind_card", "person_id": f.pupil, "card": "04:A2:3B:1C"}),
+        json!({"type": "set_card_state", "card": "126,58404", "state": "lost"}),
+        json!({"type": "enrol_staff", "login": "newbie", "password": PASSWORD, "roles": ["guard"], "name": {"surname": "Сидоров", "name": "Лев"}}),
+        json!({"type": "set_staff_roles", "person_id": f.target_staff, "roles": ["guard"]}),
+        json!({"type": "set_staff_password", "person_id": f.target_staff, "password": PASSWORD}),
+        json!({"type": "set_staff_pin", "person_id": f.target_staff, "pin": "4321"}),
+        json!({"type": "unlock_account", "person_id": f.target_staff}),
+        json!({"type": "preview_roster", "path": missing}),
+        json!({"type": "commit_roster", "path": missing}),
+        json!({"type": "import_photos", "path": missing}),
+        json!({"type": "sign_out"}),
+    ]
+}
+
+struct Fixture {
+    dir: std::path::PathBuf,
+    class: String,
+    pupil: String,
+    guardian: String,
+    target_staff: String,
+}
+
+fn fixture(ws: &mut Workstation, dir: &std::path::Path) -> Fixture {
+    let class = id(&run(ws, json!({"type": "create_class", "name": "5А"}), t0()), "/id");
+    let pupil = run(ws, json!({"type": "enrol_pupil", "class_id": class, "name": {"surname": "Иванов", "name": "Иван"}}), t0());
+    let pupil = id(&pupil, "/person/id");
+    run(ws, json!({"type": "bind_card", "person_id": pupil, "card": "126,58404"}), t0());
+    let with_guardian = run(ws, json!({"type": "enrol_guardian", "pupil_id": pupil, "name": {"surname": "Иванова", "name": "Мария"}}), t0());
+    let guardian = id(&with_guardian, "/guardians/0/id");
+    for (login, role) in [("guard", "guard"), ("cashier", "cashier"), ("librarian", "librarian"), ("director", "director"), ("target", "guard")] {
+        run(ws, json!({"type": "enrol_staff", "login": login, "password": PASSWORD, "roles": [role],
+                       "name": {"surname": "Сотрудник", "name": "Тест"}}), t0());
+    }
+    let staff = run(ws, json!({"type": "list_staff"}), t0());
+    let target_staff = staff.as_array().unwrap().iter().find(|s| s["login"] == "target").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Fixture { dir: dir.to_owned(), class, pupil, guardian, target_staff }
+}
+
+#[test]
+fn every_role_and_command_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = school(dir.path());
+    let f = fixture(&mut ws, dir.path());
+    // (who signs in, the letter the table uses for them)
+    let people: [(Option<&str>, char); 6] =
+        [(None, '-'), (Some("guard"), 'G'), (Some("cashier"), 'C'), (Some("librarian"), 'L'), (Some("director"), 'D'), (Some("admin"), 'A')];
+    let mut checked = 0;
+    for (login, letter) in people {
+        for sample in samples(&f) {
+            let _ = ws.execute(cmd(json!({"type": "sign_out"})), t0(), &no_progress);
+            if let Some(login) = login {
+                run(&mut ws, json!({"type": "sign_in_password", "login": login, "password": PASSWORD}), t0());
+            }
+            let command = cmd(sample.clone());
+            let rule = expected(&command);
+            let allowed = match rule {
+                "*" => true,
+                "any" => login.is_some(),
+                roles => roles.contains(letter),
+            };
+            let outcome = ws.execute(command, t0(), &no_progress);
+            match (&outcome, allowed, login) {
+                (Err(CoreError::Forbidden { .. }) | Err(CoreError::NotSignedIn), true, _) => {
+                    panic!("{login:?} was refused {sample}: {outcome:?}")
+                }
+                (Err(CoreError::NotSignedIn), false, None) | (Err(CoreError::Forbidden { .. }), false, Some(_)) => {}
+                (_, false, _) => panic!("{login:?} was let through {sample} (rule {rule}): {outcome:?}"),
+                (_, true, _) => {}
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 6 * samples(&f).len());
+}
+
+#[test]
+fn samples_cover_every_command() {
+    // Each variant of `Command` once: the serde tags of the samples are all distinct and
+    // match the number of arms `expected` handles (counted from this file's source).
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = school(dir.path());
+    let f = fixture(&mut ws, dir.path());
+    let tags: std::collections::BTreeSet<String> =
+        samples(&f).iter().map(|s| s["type"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(tags.len(), samples(&f).len(), "a command is sampled twice");
+    let source = include_str!("../src/workstation.rs");
+    let enum_body = source.split("pub enum Command {").nth(1).unwrap().split("\n}\n").next().unwrap();
+    let variants = enum_body
+        .lines()
+        .filter(|l| {
+            let t = l.trim_start();
+            l.starts_with("    ") && !l.starts_with("     ") && t.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        })
+        .count();
+    assert_eq!(tags.len(), variants, "every Command variant needs a sample here");
+}
