@@ -1,0 +1,445 @@
+//! The shape of a report, independent of how it is rendered.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+/// What a column holds; every cell in it is of this kind or empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnKind {
+    /// Free text (names, classes, comments).
+    Text,
+    /// A whole number (counts).
+    Integer,
+    /// An amount of money in integer kopecks, shown as rubles with two decimals.
+    Money,
+    /// A calendar date in the school's time zone.
+    Date,
+}
+
+impl fmt::Display for ColumnKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ColumnKind::Text => "text",
+            ColumnKind::Integer => "integer",
+            ColumnKind::Money => "money",
+            ColumnKind::Date => "date",
+        })
+    }
+}
+
+/// A column: its heading and its kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Column {
+    /// The heading, as the reader sees it (`"Класс"`).
+    pub title: String,
+    /// What its cells hold.
+    pub kind: ColumnKind,
+}
+
+impl Column {
+    /// A column of the given kind.
+    pub fn new(title: impl Into<String>, kind: ColumnKind) -> Column {
+        Column {
+            title: title.into(),
+            kind,
+        }
+    }
+}
+
+/// One cell of a row or of the totals row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Cell {
+    /// Nothing; allowed in any column.
+    Empty,
+    /// Text.
+    Text(String),
+    /// A whole number.
+    Integer(i64),
+    /// Money in integer kopecks.
+    Money {
+        /// The amount in kopecks (1 ruble = 100 kopecks); negative for debts and refunds.
+        kopecks: i64,
+    },
+    /// A calendar date.
+    Date(NaiveDate),
+}
+
+impl Cell {
+    /// A text cell.
+    pub fn text(text: impl Into<String>) -> Cell {
+        Cell::Text(text.into())
+    }
+
+    /// A money cell from kopecks.
+    pub fn money(kopecks: i64) -> Cell {
+        Cell::Money { kopecks }
+    }
+
+    /// The column kind this cell belongs in; `None` for [`Cell::Empty`], which fits any.
+    pub fn kind(&self) -> Option<ColumnKind> {
+        match self {
+            Cell::Empty => None,
+            Cell::Text(_) => Some(ColumnKind::Text),
+            Cell::Integer(_) => Some(ColumnKind::Integer),
+            Cell::Money { .. } => Some(ColumnKind::Money),
+            Cell::Date(_) => Some(ColumnKind::Date),
+        }
+    }
+}
+
+/// Why a document could not be built as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocumentError {
+    /// A report needs at least one column.
+    #[error("a report needs at least one column")]
+    NoColumns,
+    /// A row with the wrong number of cells.
+    #[error("row {row} has {found} cells, the report has {expected} columns")]
+    RowWidth {
+        /// 0-based index of the rejected row (the number of rows before it).
+        row: usize,
+        /// The number of columns.
+        expected: usize,
+        /// The number of cells given.
+        found: usize,
+    },
+    /// A cell of another kind than its column.
+    #[error("row {row}, column {column}: the column holds {expected} values, the cell is {found}")]
+    CellKind {
+        /// 0-based index of the rejected row.
+        row: usize,
+        /// 0-based index of the column.
+        column: usize,
+        /// The column's kind.
+        expected: ColumnKind,
+        /// The cell's kind.
+        found: ColumnKind,
+    },
+    /// A totals row with the wrong number of cells.
+    #[error("the totals row has {found} cells, the report has {expected} columns")]
+    TotalsWidth {
+        /// The number of columns.
+        expected: usize,
+        /// The number of cells given.
+        found: usize,
+    },
+    /// A totals cell of another kind than its column (text labels are allowed anywhere).
+    #[error("totals, column {column}: the column holds {expected} values, the cell is {found}")]
+    TotalsCellKind {
+        /// 0-based index of the column.
+        column: usize,
+        /// The column's kind.
+        expected: ColumnKind,
+        /// The cell's kind.
+        found: ColumnKind,
+    },
+}
+
+/// A report: title, optional period, typed columns, rows and an optional totals row.
+///
+/// Invariants, checked as the document is built: at least one column; every row and the
+/// totals row have one cell per column; each cell is empty or of its column's kind (the
+/// totals row may also hold text anywhere, for labels such as «Итого»). Renderers can
+/// therefore not fail on the document's shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Document {
+    title: String,
+    period: Option<String>,
+    columns: Vec<Column>,
+    rows: Vec<Vec<Cell>>,
+    totals: Option<Vec<Cell>>,
+}
+
+impl Document {
+    /// An empty report with these columns.
+    pub fn new(title: impl Into<String>, columns: Vec<Column>) -> Result<Document, DocumentError> {
+        if columns.is_empty() {
+            return Err(DocumentError::NoColumns);
+        }
+        Ok(Document {
+            title: title.into(),
+            period: None,
+            columns,
+            rows: Vec::new(),
+            totals: None,
+        })
+    }
+
+    /// Sets the line under the title, e.g. `"1–30 сентября 2024"` or a school's name.
+    pub fn with_period(self, period: impl Into<String>) -> Document {
+        Document {
+            period: Some(period.into()),
+            ..self
+        }
+    }
+
+    /// Appends a row.
+    pub fn push_row(&mut self, row: Vec<Cell>) -> Result<(), DocumentError> {
+        let row_index = self.rows.len();
+        if row.len() != self.columns.len() {
+            return Err(DocumentError::RowWidth {
+                row: row_index,
+                expected: self.columns.len(),
+                found: row.len(),
+            });
+        }
+        for (column, (cell, spec)) in row.iter().zip(&self.columns).enumerate() {
+            match cell.kind() {
+                Some(found) if found != spec.kind => {
+                    return Err(DocumentError::CellKind {
+                        row: row_index,
+                        column,
+                        expected: spec.kind,
+                        found,
+                    })
+                }
+                _ => {}
+            }
+        }
+        self.rows.push(row);
+        Ok(())
+    }
+
+    /// Sets the totals row, shown after the rows.
+    pub fn set_totals(&mut self, totals: Vec<Cell>) -> Result<(), DocumentError> {
+        if totals.len() != self.columns.len() {
+            return Err(DocumentError::TotalsWidth {
+                expected: self.columns.len(),
+                found: totals.len(),
+            });
+        }
+        for (column, (cell, spec)) in totals.iter().zip(&self.columns).enumerate() {
+            match cell.kind() {
+                Some(found) if found != spec.kind && found != ColumnKind::Text => {
+                    return Err(DocumentError::TotalsCellKind {
+                        column,
+                        expected: spec.kind,
+                        found,
+                    })
+                }
+                _ => {}
+            }
+        }
+        self.totals = Some(totals);
+        Ok(())
+    }
+
+    /// The report's title.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// The line under the title, if any.
+    pub fn period(&self) -> Option<&str> {
+        self.period.as_deref()
+    }
+
+    /// The columns, in order.
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// The rows, in order; each has one cell per column.
+    pub fn rows(&self) -> &[Vec<Cell>] {
+        &self.rows
+    }
+
+    /// The totals row, if any; one cell per column.
+    pub fn totals(&self) -> Option<&[Cell]> {
+        self.totals.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(year: i32, month: u32, day: u32) -> Cell {
+        Cell::Date(NaiveDate::from_ymd_opt(year, month, day).expect("valid test date"))
+    }
+
+    fn columns() -> Vec<Column> {
+        vec![
+            Column::new("Дата", ColumnKind::Date),
+            Column::new("Класс", ColumnKind::Text),
+            Column::new("Пришли", ColumnKind::Integer),
+            Column::new("Сумма", ColumnKind::Money),
+        ]
+    }
+
+    #[test]
+    fn rows_must_fit_the_columns() {
+        let cases: Vec<(Vec<Cell>, Result<(), DocumentError>)> = vec![
+            (
+                vec![
+                    date(2024, 9, 2),
+                    Cell::text("1А"),
+                    Cell::Integer(25),
+                    Cell::money(312_500),
+                ],
+                Ok(()),
+            ),
+            (
+                vec![Cell::Empty, Cell::Empty, Cell::Empty, Cell::Empty],
+                Ok(()),
+            ),
+            (
+                vec![date(2024, 9, 2), Cell::text("1А"), Cell::Integer(25)],
+                Err(DocumentError::RowWidth {
+                    row: 0,
+                    expected: 4,
+                    found: 3,
+                }),
+            ),
+            (
+                vec![],
+                Err(DocumentError::RowWidth {
+                    row: 0,
+                    expected: 4,
+                    found: 0,
+                }),
+            ),
+            (
+                vec![
+                    date(2024, 9, 2),
+                    Cell::text("1А"),
+                    Cell::money(25),
+                    Cell::money(312_500),
+                ],
+                Err(DocumentError::CellKind {
+                    row: 0,
+                    column: 2,
+                    expected: ColumnKind::Integer,
+                    found: ColumnKind::Money,
+                }),
+            ),
+            (
+                vec![
+                    Cell::text("2 сентября"),
+                    Cell::text("1А"),
+                    Cell::Integer(25),
+                    Cell::Empty,
+                ],
+                Err(DocumentError::CellKind {
+                    row: 0,
+                    column: 0,
+                    expected: ColumnKind::Date,
+                    found: ColumnKind::Text,
+                }),
+            ),
+        ];
+        for (row, expected) in cases {
+            let mut document = Document::new("Посещаемость", columns()).expect("has columns");
+            let result = document.push_row(row.clone());
+            assert_eq!(result, expected, "row {row:?}");
+            assert_eq!(document.rows().len(), usize::from(expected.is_ok()));
+        }
+    }
+
+    #[test]
+    fn totals_may_hold_labels() {
+        let cases: Vec<(Vec<Cell>, Result<(), DocumentError>)> = vec![
+            (
+                vec![
+                    Cell::text("Итого"),
+                    Cell::Empty,
+                    Cell::Integer(50),
+                    Cell::money(625_000),
+                ],
+                Ok(()),
+            ),
+            (
+                vec![
+                    Cell::Empty,
+                    Cell::text("—"),
+                    Cell::text("н/д"),
+                    Cell::money(0),
+                ],
+                Ok(()),
+            ),
+            (
+                vec![Cell::text("Итого"), Cell::Empty, Cell::Integer(50)],
+                Err(DocumentError::TotalsWidth {
+                    expected: 4,
+                    found: 3,
+                }),
+            ),
+            (
+                vec![
+                    Cell::text("Итого"),
+                    Cell::Empty,
+                    Cell::Integer(50),
+                    Cell::Integer(625_000),
+                ],
+                Err(DocumentError::TotalsCellKind {
+                    column: 3,
+                    expected: ColumnKind::Money,
+                    found: ColumnKind::Integer,
+                }),
+            ),
+        ];
+        for (totals, expected) in cases {
+            let mut document = Document::new("Посещаемость", columns()).expect("has columns");
+            assert_eq!(
+                document.set_totals(totals.clone()),
+                expected,
+                "totals {totals:?}"
+            );
+            assert_eq!(document.totals().is_some(), expected.is_ok());
+        }
+    }
+
+    #[test]
+    fn a_report_needs_columns() {
+        assert_eq!(
+            Document::new("Пусто", vec![]),
+            Err(DocumentError::NoColumns)
+        );
+    }
+
+    #[test]
+    fn error_messages() {
+        let cases: &[(DocumentError, &str)] = &[
+            (
+                DocumentError::RowWidth {
+                    row: 3,
+                    expected: 4,
+                    found: 2,
+                },
+                "row 3 has 2 cells, the report has 4 columns",
+            ),
+            (
+                DocumentError::CellKind {
+                    row: 0,
+                    column: 2,
+                    expected: ColumnKind::Integer,
+                    found: ColumnKind::Money,
+                },
+                "row 0, column 2: the column holds integer values, the cell is money",
+            ),
+        ];
+        for (error, message) in cases {
+            assert_eq!(error.to_string(), *message);
+        }
+    }
+
+    #[test]
+    fn serializes_for_the_screen() {
+        let mut document = Document::new("Продажи", vec![Column::new("Сумма", ColumnKind::Money)])
+            .expect("has columns")
+            .with_period("сентябрь 2024");
+        document.push_row(vec![Cell::money(-12345)]).expect("fits");
+        document.push_row(vec![Cell::Empty]).expect("fits");
+        let json = serde_json::to_string(&document).expect("serializes");
+        assert_eq!(
+            json,
+            r#"{"title":"Продажи","period":"сентябрь 2024","columns":[{"title":"Сумма","kind":"money"}],"rows":[[{"kind":"money","value":{"kopecks":-12345}}],[{"kind":"empty"}]],"totals":null}"#
+        );
+        let dated = serde_json::to_string(&date(2024, 9, 2)).expect("serializes");
+        assert_eq!(dated, r#"{"kind":"date","value":"2024-09-02"}"#);
+    }
+}
