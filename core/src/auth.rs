@@ -5,7 +5,9 @@
 //! instant, and every outcome is journaled by the caller.
 
 use crate::domain::Role;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{DateTime, Duration, Utc};
 
@@ -68,7 +70,9 @@ pub fn check_password_policy(password: &str) -> Result<(), String> {
 }
 
 pub fn check_pin_policy(pin: &str) -> Result<(), String> {
-    if !pin.chars().all(|c| c.is_ascii_digit()) || !(PIN_DIGITS_MIN..=PIN_DIGITS_MAX).contains(&pin.len()) {
+    if !pin.chars().all(|c| c.is_ascii_digit())
+        || !(PIN_DIGITS_MIN..=PIN_DIGITS_MAX).contains(&pin.len())
+    {
         return Err(format!("{PIN_DIGITS_MIN}–{PIN_DIGITS_MAX} digits"));
     }
     Ok(())
@@ -90,7 +94,8 @@ impl LockState {
     /// After one more failure at `now`: the instant the account becomes locked until, if
     /// this failure locks it.
     pub fn lock_after_failure(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        (self.failed_attempts + 1 >= SIGN_IN_FAILURES_MAX).then(|| now + Duration::minutes(LOCKOUT_MINUTES))
+        (self.failed_attempts + 1 >= SIGN_IN_FAILURES_MAX)
+            .then(|| now + Duration::minutes(LOCKOUT_MINUTES))
     }
 }
 
@@ -132,15 +137,26 @@ mod tests {
     #[test]
     fn lockout_after_the_fifth_consecutive_failure() {
         let now = Utc.with_ymd_and_hms(2026, 9, 1, 8, 0, 0).unwrap();
-        let mut state = LockState { failed_attempts: 0, locked_until: None };
+        let mut state = LockState {
+            failed_attempts: 0,
+            locked_until: None,
+        };
         for attempt in 1..=SIGN_IN_FAILURES_MAX {
             let lock = state.lock_after_failure(now);
-            assert_eq!(lock.is_some(), attempt == SIGN_IN_FAILURES_MAX, "attempt {attempt}");
+            assert_eq!(
+                lock.is_some(),
+                attempt == SIGN_IN_FAILURES_MAX,
+                "attempt {attempt}"
+            );
             state.failed_attempts += 1;
             state.locked_until = lock.or(state.locked_until);
         }
-        assert!(state.locked_at(now + Duration::minutes(LOCKOUT_MINUTES - 1)).is_some());
-        assert!(state.locked_at(now + Duration::minutes(LOCKOUT_MINUTES)).is_none());
+        assert!(state
+            .locked_at(now + Duration::minutes(LOCKOUT_MINUTES - 1))
+            .is_some());
+        assert!(state
+            .locked_at(now + Duration::minutes(LOCKOUT_MINUTES))
+            .is_none());
     }
 
     #[test]

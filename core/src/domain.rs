@@ -150,7 +150,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Guard, Role::Cashier, Role::Librarian, Role::Director, Role::Admin];
+    pub const ALL: [Role; 5] = [
+        Role::Guard,
+        Role::Cashier,
+        Role::Librarian,
+        Role::Director,
+        Role::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -179,13 +185,17 @@ pub const GRADE_MAX: u8 = 11;
 impl ClassName {
     pub fn new(grade: u8, letter: &str) -> Result<Self, String> {
         if !(GRADE_MIN..=GRADE_MAX).contains(&grade) {
-            return Err(format!("grade must be {GRADE_MIN}–{GRADE_MAX}, not {grade}"));
+            return Err(format!(
+                "grade must be {GRADE_MIN}–{GRADE_MAX}, not {grade}"
+            ));
         }
         let letter = letter.trim().to_uppercase();
         let mut chars = letter.chars();
         match (chars.next(), chars.next()) {
             (Some(c), None) if is_cyrillic_upper(c) => Ok(ClassName { grade, letter }),
-            _ => Err(format!("class letter must be one Cyrillic letter, not {letter:?}")),
+            _ => Err(format!(
+                "class letter must be one Cyrillic letter, not {letter:?}"
+            )),
         }
     }
 }
@@ -199,10 +209,16 @@ impl FromStr for ClassName {
     /// Accepts «5А», «5 а», «5-А», «11Б» (also a Latin look-alike such as "5A", which is
     /// mapped to its Cyrillic twin, because spreadsheets are typed on both layouts).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t: String = s.trim().chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+        let t: String = s
+            .trim()
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect();
         let digits: String = t.chars().take_while(|c| c.is_ascii_digit()).collect();
         let rest: String = t.chars().skip(digits.len()).collect();
-        let grade: u8 = digits.parse().map_err(|_| format!("class {s:?} does not start with a grade"))?;
+        let grade: u8 = digits
+            .parse()
+            .map_err(|_| format!("class {s:?} does not start with a grade"))?;
         let letter: String = rest.chars().map(latin_twin_to_cyrillic).collect();
         ClassName::new(grade, &letter)
     }
@@ -243,16 +259,29 @@ pub struct FullName {
 pub const NAME_PART_LEN_MAX_CHARS: usize = 80;
 
 impl FullName {
-    pub fn new(surname: &str, name: &str, patronymic: &str) -> Result<Self, (&'static str, String)> {
-        let clean = |field: &'static str, v: &str, required: bool| -> Result<String, (&'static str, String)> {
+    pub fn new(
+        surname: &str,
+        name: &str,
+        patronymic: &str,
+    ) -> Result<Self, (&'static str, String)> {
+        let clean = |field: &'static str,
+                     v: &str,
+                     required: bool|
+         -> Result<String, (&'static str, String)> {
             let v = v.split_whitespace().collect::<Vec<_>>().join(" ");
             if required && v.is_empty() {
                 return Err((field, "must not be empty".into()));
             }
             if v.chars().count() > NAME_PART_LEN_MAX_CHARS {
-                return Err((field, format!("longer than {NAME_PART_LEN_MAX_CHARS} characters")));
+                return Err((
+                    field,
+                    format!("longer than {NAME_PART_LEN_MAX_CHARS} characters"),
+                ));
             }
-            if let Some(bad) = v.chars().find(|c| !(c.is_alphabetic() || matches!(c, ' ' | '-' | '\'' | '.' | '’'))) {
+            if let Some(bad) = v
+                .chars()
+                .find(|c| !(c.is_alphabetic() || matches!(c, ' ' | '-' | '\'' | '.' | '’')))
+            {
                 return Err((field, format!("contains {bad:?}")));
             }
             Ok(v)
@@ -266,12 +295,16 @@ impl FullName {
 
     /// «Иванов Иван Иванович».
     pub fn display(&self) -> String {
-        [self.surname.as_str(), self.name.as_str(), self.patronymic.as_str()]
-            .iter()
-            .filter(|s| !s.is_empty())
-            .copied()
-            .collect::<Vec<_>>()
-            .join(" ")
+        [
+            self.surname.as_str(),
+            self.name.as_str(),
+            self.patronymic.as_str(),
+        ]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ")
     }
 }
 

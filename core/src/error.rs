@@ -15,7 +15,9 @@ pub enum CoreError {
     #[error("wrong login or password")]
     WrongCredentials,
     #[error("the account is locked until {until}")]
-    AccountLocked { until: chrono::DateTime<chrono::Utc> },
+    AccountLocked {
+        until: chrono::DateTime<chrono::Utc>,
+    },
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
     #[error("{what} not found")]
@@ -28,7 +30,10 @@ pub enum CoreError {
 
 impl CoreError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        CoreError::Invalid { field: field.into(), message: message.into() }
+        CoreError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
     pub fn not_found(what: impl Into<String>) -> Self {
         CoreError::NotFound { what: what.into() }

@@ -186,7 +186,9 @@ mod tests {
 
     #[test]
     fn kind_and_payload_round_trip() {
-        let body = EventBody::SignedOut { person_id: PersonId::new_v7() };
+        let body = EventBody::SignedOut {
+            person_id: PersonId::new_v7(),
+        };
         let (kind, payload) = body.to_parts();
         assert_eq!(kind, "signed_out");
         assert!(!payload.contains("signed_out"));

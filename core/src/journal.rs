@@ -107,7 +107,10 @@ impl StoredEvent {
     }
 
     pub fn decode(&self) -> Result<Event, StoreError> {
-        let corrupt = |message: String| StoreError::CorruptEvent { seq: self.seq, message };
+        let corrupt = |message: String| StoreError::CorruptEvent {
+            seq: self.seq,
+            message,
+        };
         let id = Uuid::from_slice(&self.id).map_err(|e| corrupt(format!("bad id: {e}")))?;
         let body = EventBody::from_parts(&self.kind, &self.payload)
             .map_err(|e| corrupt(format!("bad {} payload: {e}", self.kind)))?;
@@ -136,7 +139,14 @@ fn content_hash(
     let mut h = Sha256::new();
     // Every variable-length field is length-prefixed, so no two rows hash alike by
     // moving bytes from one field to the next.
-    for part in [prev_hash, id, origin.as_bytes(), actor.as_bytes(), kind.as_bytes(), payload.as_bytes()] {
+    for part in [
+        prev_hash,
+        id,
+        origin.as_bytes(),
+        actor.as_bytes(),
+        kind.as_bytes(),
+        payload.as_bytes(),
+    ] {
         h.update((part.len() as u64).to_be_bytes());
         h.update(part);
     }
@@ -146,7 +156,11 @@ fn content_hash(
 }
 
 /// Inserts `event` after `head`; returns the new head. Projections are the caller's.
-pub(crate) fn insert(conn: &Connection, head: &ChainHead, event: &Event) -> Result<ChainHead, StoreError> {
+pub(crate) fn insert(
+    conn: &Connection,
+    head: &ChainHead,
+    event: &Event,
+) -> Result<ChainHead, StoreError> {
     let (kind, payload) = event.body.to_parts();
     let occurred_at_us = to_micros(event.occurred_at);
     let origin_seq = event.origin_seq as i64;
@@ -160,10 +174,11 @@ pub(crate) fn insert(conn: &Connection, head: &ChainHead, event: &Event) -> Resu
         &kind,
         &payload,
     );
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO journal (id, origin, origin_seq, occurred_at_us, actor, kind, payload, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
+    )?
+    .execute(params![
             event.id.as_bytes().as_slice(),
             event.origin.as_str(),
             origin_seq,
@@ -173,15 +188,22 @@ pub(crate) fn insert(conn: &Connection, head: &ChainHead, event: &Event) -> Resu
             payload,
             head.hash.as_slice(),
             hash.as_slice()
-        ],
-    )?;
-    Ok(ChainHead { seq: conn.last_insert_rowid(), hash })
+        ])?;
+    Ok(ChainHead {
+        seq: conn.last_insert_rowid(),
+        hash,
+    })
 }
 
 /// Reads events in local order, `limit` at most, starting after `after_seq`.
-pub fn read_after(conn: &Connection, after_seq: i64, limit: u32) -> Result<Vec<(i64, Event)>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM journal WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
+pub fn read_after(
+    conn: &Connection,
+    after_seq: i64,
+    limit: u32,
+) -> Result<Vec<(i64, Event)>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM journal WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+    ))?;
     let rows = stmt.query_map(params![after_seq, limit], StoredEvent::from_row)?;
     let mut out = Vec::new();
     for row in rows {
@@ -204,7 +226,11 @@ pub enum ChainFault {
     /// The last rows are gone: the recorded head is past the end.
     MissingAtEnd { head_seq: i64, last_seq: i64 },
     /// An origin's sequence skips numbers (a deleted event of that device).
-    OriginGap { origin: String, after: i64, next: i64 },
+    OriginGap {
+        origin: String,
+        after: i64,
+        next: i64,
+    },
     /// The payload no longer decodes.
     Unreadable { seq: i64, message: String },
 }
@@ -237,7 +263,9 @@ pub fn verify(conn: &Connection) -> Result<VerifyReport, StoreError> {
         if ev.expected_hash().as_slice() != ev.hash.as_slice() {
             report.faults.push(ChainFault::Edited { seq: ev.seq });
         }
-        let prev_hash = prev.as_ref().map_or(GENESIS_HASH.to_vec(), |p| p.hash.clone());
+        let prev_hash = prev
+            .as_ref()
+            .map_or(GENESIS_HASH.to_vec(), |p| p.hash.clone());
         if ev.prev_hash != prev_hash {
             match &prev {
                 Some(p) if ev.prev_hash == before_prev_hash => {
@@ -246,15 +274,24 @@ pub fn verify(conn: &Connection) -> Result<VerifyReport, StoreError> {
                 // A row whose own content was edited (and rehashed) shows up here too,
                 // unless its hash was left alone, which `Edited` above already reported.
                 Some(p) if p.expected_hash().as_slice() != p.hash.as_slice() => {}
-                _ => report.faults.push(ChainFault::MissingBefore { seq: ev.seq }),
+                _ => report
+                    .faults
+                    .push(ChainFault::MissingBefore { seq: ev.seq }),
             }
         }
         if let Err(e) = ev.decode() {
-            report.faults.push(ChainFault::Unreadable { seq: ev.seq, message: e.to_string() });
+            report.faults.push(ChainFault::Unreadable {
+                seq: ev.seq,
+                message: e.to_string(),
+            });
         }
         let last = last_origin_seq.entry(ev.origin.clone()).or_insert(0);
         if ev.origin_seq != *last + 1 {
-            report.faults.push(ChainFault::OriginGap { origin: ev.origin.clone(), after: *last, next: ev.origin_seq });
+            report.faults.push(ChainFault::OriginGap {
+                origin: ev.origin.clone(),
+                after: *last,
+                next: ev.origin_seq,
+            });
         }
         *last = ev.origin_seq.max(*last);
         before_prev_hash = prev_hash;
@@ -262,19 +299,31 @@ pub fn verify(conn: &Connection) -> Result<VerifyReport, StoreError> {
     }
     let head: Option<(i64, Vec<u8>)> = {
         use rusqlite::OptionalExtension;
-        conn.query_row("SELECT seq, hash FROM journal_head", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?
+        conn.query_row("SELECT seq, hash FROM journal_head", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?
     };
     let last_seq = prev.as_ref().map_or(0, |p| p.seq);
     if let Some((head_seq, head_hash)) = head {
         if head_seq > last_seq {
-            report.faults.push(ChainFault::MissingAtEnd { head_seq, last_seq });
+            report
+                .faults
+                .push(ChainFault::MissingAtEnd { head_seq, last_seq });
         } else if head_seq < last_seq {
             // Rows past the recorded head were appended behind the program's back.
-            let first_extra: i64 =
-                conn.query_row("SELECT min(seq) FROM journal WHERE seq > ?1", [head_seq], |r| r.get(0))?;
-            report.faults.push(ChainFault::Inserted { seq: first_extra });
+            let first_extra: i64 = conn.query_row(
+                "SELECT min(seq) FROM journal WHERE seq > ?1",
+                [head_seq],
+                |r| r.get(0),
+            )?;
+            report
+                .faults
+                .push(ChainFault::Inserted { seq: first_extra });
         } else {
-            let last_hash = prev.as_ref().map_or(GENESIS_HASH.to_vec(), |p| p.hash.clone());
+            let last_hash = prev
+                .as_ref()
+                .map_or(GENESIS_HASH.to_vec(), |p| p.hash.clone());
             if head_hash != last_hash {
                 report.faults.push(ChainFault::Edited { seq: last_seq });
             }

@@ -5,7 +5,9 @@ use std::fmt;
 
 /// An amount of money in kopecks (1 ₽ = 100 kopecks). Signed: balances may go negative
 /// when food already eaten is reconciled after the fact (DESIGN.md §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Kopecks(pub i64);
 

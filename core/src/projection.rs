@@ -5,7 +5,7 @@
 //! two must agree (a test proves it), so `apply` reads nothing but the event and the
 //! projections themselves — no clock, no settings, no randomness.
 
-use crate::domain::{search_key, CardState, FullName, PersonKind, PersonStatus, Role};
+use crate::domain::{search_key, CardState, FullName, PersonStatus, Role};
 use crate::events::{EventBody, PersonDetails};
 use crate::journal::Event;
 use crate::time::to_micros;
@@ -15,30 +15,52 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
     let at = to_micros(event.occurred_at);
     match &event.body {
         EventBody::SchoolConfigured { name, time_zone } => {
-            conn.execute(
+            exec(
+                conn,
                 "INSERT INTO school (singleton, name, time_zone) VALUES (1, ?1, ?2)
                  ON CONFLICT (singleton) DO UPDATE SET name = excluded.name, time_zone = excluded.time_zone",
                 params![name, time_zone],
             )?;
         }
-        EventBody::ClassCreated { class_id, grade, letter } => {
-            conn.execute(
+        EventBody::ClassCreated {
+            class_id,
+            grade,
+            letter,
+        } => {
+            exec(
+                conn,
                 "INSERT INTO classes (id, grade, letter, archived) VALUES (?1, ?2, ?3, 0)
                  ON CONFLICT (id) DO UPDATE SET grade = excluded.grade, letter = excluded.letter, archived = 0",
                 params![class_id.to_string(), grade, letter],
             )?;
         }
-        EventBody::ClassRenamed { class_id, grade, letter } => {
-            conn.execute(
+        EventBody::ClassRenamed {
+            class_id,
+            grade,
+            letter,
+        } => {
+            exec(
+                conn,
                 "UPDATE classes SET grade = ?2, letter = ?3 WHERE id = ?1",
                 params![class_id.to_string(), grade, letter],
             )?;
         }
         EventBody::ClassArchived { class_id } => {
-            conn.execute("UPDATE classes SET archived = 1 WHERE id = ?1", [class_id.to_string()])?;
+            exec(
+                conn,
+                "UPDATE classes SET archived = 1 WHERE id = ?1",
+                [class_id.to_string()],
+            )?;
         }
-        EventBody::PersonEnrolled { person_id, person_kind, name, class_id, details } => {
-            conn.execute(
+        EventBody::PersonEnrolled {
+            person_id,
+            person_kind,
+            name,
+            class_id,
+            details,
+        } => {
+            exec(
+                conn,
                 "INSERT INTO persons (id, kind, surname, name, patronymic, search_key, class_id, status,
                                       external_id, birth_date, phone, email, position, photo_sha256,
                                       enrolled_at_us, updated_at_us)
@@ -61,8 +83,13 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                 ],
             )?;
         }
-        EventBody::PersonUpdated { person_id, name, details } => {
-            conn.execute(
+        EventBody::PersonUpdated {
+            person_id,
+            name,
+            details,
+        } => {
+            exec(
+                conn,
                 "UPDATE persons SET surname = ?2, name = ?3, patronymic = ?4, search_key = ?5,
                         external_id = ?6, birth_date = ?7, phone = ?8, email = ?9, position = ?10,
                         updated_at_us = ?11
@@ -82,46 +109,71 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                 ],
             )?;
         }
-        EventBody::PupilMoved { person_id, class_id } => {
-            conn.execute(
+        EventBody::PupilMoved {
+            person_id,
+            class_id,
+        } => {
+            exec(
+                conn,
                 "UPDATE persons SET class_id = ?2, updated_at_us = ?3 WHERE id = ?1",
                 params![person_id.to_string(), class_id.to_string(), at],
             )?;
         }
-        EventBody::PersonStatusChanged { person_id, status, .. } => {
-            conn.execute(
+        EventBody::PersonStatusChanged {
+            person_id, status, ..
+        } => {
+            exec(
+                conn,
                 "UPDATE persons SET status = ?2, updated_at_us = ?3 WHERE id = ?1",
                 params![person_id.to_string(), status.as_str(), at],
             )?;
             if *status == PersonStatus::Left {
                 // A person who left holds no card: it goes back to the school's stock.
-                conn.execute(
+                exec(
+                conn,
                     "UPDATE cards SET person_id = NULL, state = ?2, changed_at_us = ?3 WHERE person_id = ?1",
                     params![person_id.to_string(), CardState::Returned.as_str(), at],
                 )?;
             }
         }
-        EventBody::PhotoSet { person_id, sha256, .. } => {
-            conn.execute(
+        EventBody::PhotoSet {
+            person_id, sha256, ..
+        } => {
+            exec(
+                conn,
                 "UPDATE persons SET photo_sha256 = ?2, updated_at_us = ?3 WHERE id = ?1",
                 params![person_id.to_string(), sha256, at],
             )?;
         }
-        EventBody::GuardianLinked { guardian_id, pupil_id, relation } => {
-            conn.execute(
+        EventBody::GuardianLinked {
+            guardian_id,
+            pupil_id,
+            relation,
+        } => {
+            exec(
+                conn,
                 "INSERT INTO guardianship (guardian_id, pupil_id, relation) VALUES (?1, ?2, ?3)
                  ON CONFLICT (guardian_id, pupil_id) DO UPDATE SET relation = excluded.relation",
                 params![guardian_id.to_string(), pupil_id.to_string(), relation],
             )?;
         }
-        EventBody::GuardianUnlinked { guardian_id, pupil_id } => {
-            conn.execute(
+        EventBody::GuardianUnlinked {
+            guardian_id,
+            pupil_id,
+        } => {
+            exec(
+                conn,
                 "DELETE FROM guardianship WHERE guardian_id = ?1 AND pupil_id = ?2",
                 params![guardian_id.to_string(), pupil_id.to_string()],
             )?;
         }
-        EventBody::CardBound { card, person_id, raw } => {
-            conn.execute(
+        EventBody::CardBound {
+            card,
+            person_id,
+            raw,
+        } => {
+            exec(
+                conn,
                 "INSERT INTO cards (card_key, bits, low24, person_id, state, raw, changed_at_us)
                  VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6)
                  ON CONFLICT (card_key) DO UPDATE SET person_id = excluded.person_id, state = 'active',
@@ -130,39 +182,55 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
             )?;
         }
         EventBody::CardStateChanged { card, state, .. } => {
-            let holder_clause = if *state == CardState::Returned { ", person_id = NULL" } else { "" };
-            conn.execute(
+            let holder_clause = if *state == CardState::Returned {
+                ", person_id = NULL"
+            } else {
+                ""
+            };
+            exec(
+                conn,
                 &format!("UPDATE cards SET state = ?2, changed_at_us = ?3{holder_clause} WHERE card_key = ?1"),
                 params![card.to_string(), state.as_str(), at],
             )?;
         }
         EventBody::StaffAccountOpened { person_id, login } => {
-            conn.execute(
+            exec(
+                conn,
                 "INSERT INTO staff_accounts (person_id, login) VALUES (?1, ?2)
                  ON CONFLICT (person_id) DO UPDATE SET login = excluded.login",
                 params![person_id.to_string(), login],
             )?;
         }
         EventBody::StaffRolesSet { person_id, roles } => {
-            conn.execute(
+            exec(
+                conn,
                 "UPDATE staff_accounts SET roles = ?2 WHERE person_id = ?1",
                 params![person_id.to_string(), roles_column(roles)],
             )?;
         }
-        EventBody::StaffPasswordSet { person_id, password_hash } => {
-            conn.execute(
+        EventBody::StaffPasswordSet {
+            person_id,
+            password_hash,
+        } => {
+            exec(
+                conn,
                 "UPDATE staff_accounts SET password_hash = ?2 WHERE person_id = ?1",
                 params![person_id.to_string(), password_hash],
             )?;
         }
-        EventBody::StaffPinSet { person_id, pin_hash } => {
-            conn.execute(
+        EventBody::StaffPinSet {
+            person_id,
+            pin_hash,
+        } => {
+            exec(
+                conn,
                 "UPDATE staff_accounts SET pin_hash = ?2 WHERE person_id = ?1",
                 params![person_id.to_string(), pin_hash],
             )?;
         }
         EventBody::SignedIn { person_id, .. } => {
-            conn.execute(
+            exec(
+                conn,
                 "UPDATE staff_accounts SET failed_attempts = 0, locked_until_us = NULL, last_sign_in_us = ?2
                  WHERE person_id = ?1",
                 params![person_id.to_string(), at],
@@ -170,27 +238,37 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
         }
         EventBody::SignInFailed { person_id, .. } => {
             if let Some(person_id) = person_id {
-                conn.execute(
+                exec(
+                conn,
                     "UPDATE staff_accounts SET failed_attempts = failed_attempts + 1 WHERE person_id = ?1",
                     [person_id.to_string()],
                 )?;
             }
         }
         EventBody::AccountLocked { person_id, until } => {
-            conn.execute(
+            exec(
+                conn,
                 "UPDATE staff_accounts SET locked_until_us = ?2 WHERE person_id = ?1",
                 params![person_id.to_string(), to_micros(*until)],
             )?;
         }
         EventBody::AccountUnlocked { person_id } => {
-            conn.execute(
+            exec(
+                conn,
                 "UPDATE staff_accounts SET failed_attempts = 0, locked_until_us = NULL WHERE person_id = ?1",
                 [person_id.to_string()],
             )?;
         }
         EventBody::SignedOut { .. } => {}
-        EventBody::RosterImported { file_name, sha256, rows, created, updated } => {
-            conn.execute(
+        EventBody::RosterImported {
+            file_name,
+            sha256,
+            rows,
+            created,
+            updated,
+        } => {
+            exec(
+                conn,
                 "INSERT INTO roster_imports (sha256, file_name, rows, created, updated, imported_at_us)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (sha256) DO UPDATE SET file_name = excluded.file_name, rows = excluded.rows,
@@ -201,6 +279,12 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs one statement through the connection's statement cache: `apply` runs for every
+/// event, and re-preparing the same SQL each time would be most of its cost.
+fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
 }
 
 /// Searchable text: the full name in both orders' worth of words, plus the school's id.
@@ -223,8 +307,4 @@ pub fn roles_column(roles: &[Role]) -> String {
 
 pub fn parse_roles_column(s: &str) -> Vec<Role> {
     s.split(',').filter_map(Role::parse).collect()
-}
-
-pub fn parse_kind(s: &str) -> PersonKind {
-    PersonKind::parse(s).unwrap_or(PersonKind::Pupil)
 }

@@ -78,9 +78,15 @@ mod tests {
         assert_eq!(moscow.school_date(at), sept1);
         assert_eq!(vladivostok.school_date(at), sept1);
         let at = Utc.with_ymd_and_hms(2026, 8, 31, 20, 30, 0).unwrap();
-        assert_eq!(moscow.school_date(at).0, NaiveDate::from_ymd_opt(2026, 8, 31).unwrap());
+        assert_eq!(
+            moscow.school_date(at).0,
+            NaiveDate::from_ymd_opt(2026, 8, 31).unwrap()
+        );
         assert_eq!(vladivostok.school_date(at), sept1);
-        assert_eq!(moscow.day_start(sept1), Utc.with_ymd_and_hms(2026, 8, 31, 21, 0, 0).unwrap());
+        assert_eq!(
+            moscow.day_start(sept1),
+            Utc.with_ymd_and_hms(2026, 8, 31, 21, 0, 0).unwrap()
+        );
     }
 
     #[test]

@@ -43,21 +43,46 @@ pub struct Progress {
 pub enum Command {
     /// First run of a fresh database: the school and its first admin. Refused once any
     /// staff account exists.
-    SetUpSchool { school_name: String, time_zone: String, admin_name: NameInput, login: String, password: String },
-    SignInPassword { login: String, password: String },
-    SignInCard { card: String, pin: String },
+    SetUpSchool {
+        school_name: String,
+        time_zone: String,
+        admin_name: NameInput,
+        login: String,
+        password: String,
+    },
+    SignInPassword {
+        login: String,
+        password: String,
+    },
+    SignInCard {
+        card: String,
+        pin: String,
+    },
     SignOut,
     WhoAmI,
-    ChangeOwnPassword { old_password: String, new_password: String },
+    ChangeOwnPassword {
+        old_password: String,
+        new_password: String,
+    },
 
     GetSchool,
-    ConfigureSchool { name: String, time_zone: String },
+    ConfigureSchool {
+        name: String,
+        time_zone: String,
+    },
     SchoolSummary,
 
     ListClasses,
-    CreateClass { name: String },
-    RenameClass { class_id: ClassId, name: String },
-    ArchiveClass { class_id: ClassId },
+    CreateClass {
+        name: String,
+    },
+    RenameClass {
+        class_id: ClassId,
+        name: String,
+    },
+    ArchiveClass {
+        class_id: ClassId,
+    },
 
     SearchPeople {
         #[serde(default)]
@@ -71,33 +96,111 @@ pub enum Command {
         #[serde(default)]
         limit: Option<u32>,
     },
-    GetPerson { person_id: PersonId },
-    LookupCard { card: String },
-    EnrolPupil { name: NameInput, class_id: ClassId, #[serde(default)] details: DetailsInput },
-    EnrolGuardian { pupil_id: PersonId, name: NameInput, #[serde(default)] details: DetailsInput, #[serde(default)] relation: String },
-    UpdatePerson { person_id: PersonId, name: NameInput, #[serde(default)] details: DetailsInput },
-    MovePupil { person_id: PersonId, class_id: ClassId },
-    SetPersonStatus { person_id: PersonId, status: PersonStatus, #[serde(default)] reason: String },
-    SetPhoto { person_id: PersonId, mime: String, base64: String },
-    LinkGuardian { guardian_id: PersonId, pupil_id: PersonId, #[serde(default)] relation: String },
-    UnlinkGuardian { guardian_id: PersonId, pupil_id: PersonId },
+    GetPerson {
+        person_id: PersonId,
+    },
+    LookupCard {
+        card: String,
+    },
+    EnrolPupil {
+        name: NameInput,
+        class_id: ClassId,
+        #[serde(default)]
+        details: DetailsInput,
+    },
+    EnrolGuardian {
+        pupil_id: PersonId,
+        name: NameInput,
+        #[serde(default)]
+        details: DetailsInput,
+        #[serde(default)]
+        relation: String,
+    },
+    UpdatePerson {
+        person_id: PersonId,
+        name: NameInput,
+        #[serde(default)]
+        details: DetailsInput,
+    },
+    MovePupil {
+        person_id: PersonId,
+        class_id: ClassId,
+    },
+    SetPersonStatus {
+        person_id: PersonId,
+        status: PersonStatus,
+        #[serde(default)]
+        reason: String,
+    },
+    SetPhoto {
+        person_id: PersonId,
+        mime: String,
+        base64: String,
+    },
+    LinkGuardian {
+        guardian_id: PersonId,
+        pupil_id: PersonId,
+        #[serde(default)]
+        relation: String,
+    },
+    UnlinkGuardian {
+        guardian_id: PersonId,
+        pupil_id: PersonId,
+    },
 
-    BindCard { person_id: PersonId, card: String },
-    SetCardState { card: String, state: CardState, #[serde(default)] reason: String },
+    BindCard {
+        person_id: PersonId,
+        card: String,
+    },
+    SetCardState {
+        card: String,
+        state: CardState,
+        #[serde(default)]
+        reason: String,
+    },
 
     ListStaff,
-    EnrolStaff { name: NameInput, #[serde(default)] details: DetailsInput, login: String, roles: Vec<Role>, password: String },
-    SetStaffRoles { person_id: PersonId, roles: Vec<Role> },
-    SetStaffPassword { person_id: PersonId, password: String },
-    SetStaffPin { person_id: PersonId, pin: String },
-    UnlockAccount { person_id: PersonId },
+    EnrolStaff {
+        name: NameInput,
+        #[serde(default)]
+        details: DetailsInput,
+        login: String,
+        roles: Vec<Role>,
+        password: String,
+    },
+    SetStaffRoles {
+        person_id: PersonId,
+        roles: Vec<Role>,
+    },
+    SetStaffPassword {
+        person_id: PersonId,
+        password: String,
+    },
+    SetStaffPin {
+        person_id: PersonId,
+        pin: String,
+    },
+    UnlockAccount {
+        person_id: PersonId,
+    },
 
-    PreviewRoster { path: PathBuf },
-    CommitRoster { path: PathBuf },
-    ImportPhotos { path: PathBuf },
+    PreviewRoster {
+        path: PathBuf,
+    },
+    CommitRoster {
+        path: PathBuf,
+    },
+    ImportPhotos {
+        path: PathBuf,
+    },
 
     VerifyJournal,
-    JournalPage { #[serde(default)] before_seq: Option<i64>, #[serde(default)] limit: Option<u32> },
+    JournalPage {
+        #[serde(default)]
+        before_seq: Option<i64>,
+        #[serde(default)]
+        limit: Option<u32>,
+    },
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -140,16 +243,40 @@ impl Command {
     pub fn access(&self) -> Access {
         use Command::*;
         match self {
-            SetUpSchool { .. } | SignInPassword { .. } | SignInCard { .. } | WhoAmI | GetSchool => Access::Public,
-            SignOut | ChangeOwnPassword { .. } | ListClasses | SearchPeople { .. } | GetPerson { .. }
+            SetUpSchool { .. } | SignInPassword { .. } | SignInCard { .. } | WhoAmI | GetSchool => {
+                Access::Public
+            }
+            SignOut
+            | ChangeOwnPassword { .. }
+            | ListClasses
+            | SearchPeople { .. }
+            | GetPerson { .. }
             | LookupCard { .. } => Access::SignedIn,
-            SchoolSummary | ListStaff | VerifyJournal | JournalPage { .. } => Access::Roles(ADMIN_DIRECTOR),
-            ConfigureSchool { .. } | CreateClass { .. } | RenameClass { .. } | ArchiveClass { .. }
-            | EnrolPupil { .. } | EnrolGuardian { .. } | UpdatePerson { .. } | MovePupil { .. }
-            | SetPersonStatus { .. } | SetPhoto { .. } | LinkGuardian { .. } | UnlinkGuardian { .. }
-            | BindCard { .. } | SetCardState { .. } | EnrolStaff { .. } | SetStaffRoles { .. }
-            | SetStaffPassword { .. } | SetStaffPin { .. } | UnlockAccount { .. } | PreviewRoster { .. }
-            | CommitRoster { .. } | ImportPhotos { .. } => Access::Roles(ADMIN),
+            SchoolSummary | ListStaff | VerifyJournal | JournalPage { .. } => {
+                Access::Roles(ADMIN_DIRECTOR)
+            }
+            ConfigureSchool { .. }
+            | CreateClass { .. }
+            | RenameClass { .. }
+            | ArchiveClass { .. }
+            | EnrolPupil { .. }
+            | EnrolGuardian { .. }
+            | UpdatePerson { .. }
+            | MovePupil { .. }
+            | SetPersonStatus { .. }
+            | SetPhoto { .. }
+            | LinkGuardian { .. }
+            | UnlinkGuardian { .. }
+            | BindCard { .. }
+            | SetCardState { .. }
+            | EnrolStaff { .. }
+            | SetStaffRoles { .. }
+            | SetStaffPassword { .. }
+            | SetStaffPin { .. }
+            | UnlockAccount { .. }
+            | PreviewRoster { .. }
+            | CommitRoster { .. }
+            | ImportPhotos { .. } => Access::Roles(ADMIN),
         }
     }
 }
@@ -161,11 +288,17 @@ pub struct Workstation {
 
 impl Workstation {
     pub fn open(db_path: &Path) -> CoreResult<Workstation> {
-        Ok(Workstation { store: Store::open(db_path)?, session: None })
+        Ok(Workstation {
+            store: Store::open(db_path)?,
+            session: None,
+        })
     }
 
     pub fn from_store(store: Store) -> Workstation {
-        Workstation { store, session: None }
+        Workstation {
+            store,
+            session: None,
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -181,54 +314,116 @@ impl Workstation {
     }
 
     /// Authorizes and runs one command at the instant `now`.
-    pub fn execute(&mut self, cmd: Command, now: DateTime<Utc>, progress: &dyn Fn(Progress)) -> CoreResult<Value> {
+    pub fn execute(
+        &mut self,
+        cmd: Command,
+        now: DateTime<Utc>,
+        progress: &dyn Fn(Progress),
+    ) -> CoreResult<Value> {
         let actor = self.authorize(&cmd)?;
         use Command::*;
         match cmd {
-            SetUpSchool { school_name, time_zone, admin_name, login, password } => {
-                self.set_up_school(&actor, &school_name, &time_zone, admin_name, &login, &password, now)
-            }
+            SetUpSchool {
+                school_name,
+                time_zone,
+                admin_name,
+                login,
+                password,
+            } => self.set_up_school(
+                &actor,
+                &school_name,
+                &time_zone,
+                admin_name,
+                &login,
+                &password,
+                now,
+            ),
             SignInPassword { login, password } => self.sign_in_password(&login, &password, now),
             SignInCard { card, pin } => self.sign_in_card(&card, &pin, now),
             SignOut => self.sign_out(now),
             WhoAmI => Ok(json!({ "session": self.session })),
-            ChangeOwnPassword { old_password, new_password } => {
-                self.change_own_password(&actor, &old_password, &new_password, now)
-            }
+            ChangeOwnPassword {
+                old_password,
+                new_password,
+            } => self.change_own_password(&actor, &old_password, &new_password, now),
             GetSchool => self.get_school(),
-            ConfigureSchool { name, time_zone } => self.configure_school(&actor, &name, &time_zone, now),
+            ConfigureSchool { name, time_zone } => {
+                self.configure_school(&actor, &name, &time_zone, now)
+            }
             SchoolSummary => self.school_summary(now),
             ListClasses => self.list_classes(),
             CreateClass { name } => self.create_class(&actor, &name, now),
             RenameClass { class_id, name } => self.rename_class(&actor, class_id, &name, now),
             ArchiveClass { class_id } => self.archive_class(&actor, class_id, now),
-            SearchPeople { query, kind, class_id, include_left, limit } => {
-                self.search_people(&query, kind, class_id, include_left, limit)
-            }
+            SearchPeople {
+                query,
+                kind,
+                class_id,
+                include_left,
+                limit,
+            } => self.search_people(&query, kind, class_id, include_left, limit),
             GetPerson { person_id } => self.get_person(person_id),
             LookupCard { card } => self.lookup_card(&card),
-            EnrolPupil { name, class_id, details } => self.enrol_pupil(&actor, name, class_id, details, now),
-            EnrolGuardian { pupil_id, name, details, relation } => {
-                self.enrol_guardian(&actor, pupil_id, name, details, relation, now)
-            }
-            UpdatePerson { person_id, name, details } => self.update_person(&actor, person_id, name, details, now),
-            MovePupil { person_id, class_id } => self.move_pupil(&actor, person_id, class_id, now),
-            SetPersonStatus { person_id, status, reason } => {
-                self.set_person_status(&actor, person_id, status, reason, now)
-            }
-            SetPhoto { person_id, mime, base64 } => self.set_photo(&actor, person_id, &mime, &base64, now),
-            LinkGuardian { guardian_id, pupil_id, relation } => {
-                self.link_guardian(&actor, guardian_id, pupil_id, relation, now)
-            }
-            UnlinkGuardian { guardian_id, pupil_id } => self.unlink_guardian(&actor, guardian_id, pupil_id, now),
+            EnrolPupil {
+                name,
+                class_id,
+                details,
+            } => self.enrol_pupil(&actor, name, class_id, details, now),
+            EnrolGuardian {
+                pupil_id,
+                name,
+                details,
+                relation,
+            } => self.enrol_guardian(&actor, pupil_id, name, details, relation, now),
+            UpdatePerson {
+                person_id,
+                name,
+                details,
+            } => self.update_person(&actor, person_id, name, details, now),
+            MovePupil {
+                person_id,
+                class_id,
+            } => self.move_pupil(&actor, person_id, class_id, now),
+            SetPersonStatus {
+                person_id,
+                status,
+                reason,
+            } => self.set_person_status(&actor, person_id, status, reason, now),
+            SetPhoto {
+                person_id,
+                mime,
+                base64,
+            } => self.set_photo(&actor, person_id, &mime, &base64, now),
+            LinkGuardian {
+                guardian_id,
+                pupil_id,
+                relation,
+            } => self.link_guardian(&actor, guardian_id, pupil_id, relation, now),
+            UnlinkGuardian {
+                guardian_id,
+                pupil_id,
+            } => self.unlink_guardian(&actor, guardian_id, pupil_id, now),
             BindCard { person_id, card } => self.bind_card(&actor, person_id, &card, now),
-            SetCardState { card, state, reason } => self.set_card_state(&actor, &card, state, reason, now),
+            SetCardState {
+                card,
+                state,
+                reason,
+            } => self.set_card_state(&actor, &card, state, reason, now),
             ListStaff => self.list_staff(now),
-            EnrolStaff { name, details, login, roles, password } => {
-                self.enrol_staff(&actor, name, details, &login, roles, &password, now)
+            EnrolStaff {
+                name,
+                details,
+                login,
+                roles,
+                password,
+            } => self.enrol_staff(&actor, name, details, &login, roles, &password, now),
+            SetStaffRoles { person_id, roles } => {
+                self.set_staff_roles(&actor, person_id, roles, now)
             }
-            SetStaffRoles { person_id, roles } => self.set_staff_roles(&actor, person_id, roles, now),
-            SetStaffPassword { person_id, password } => self.set_staff_password(&actor, person_id, &password, now),
+            SetStaffPassword {
+                person_id,
+                password,
+            } => self.set_staff_password(&actor, person_id, &password, now),
             SetStaffPin { person_id, pin } => self.set_staff_pin(&actor, person_id, &pin, now),
             UnlockAccount { person_id } => self.unlock_account(&actor, person_id, now),
             PreviewRoster { path } => {
@@ -236,16 +431,20 @@ impl Workstation {
                 Ok(serde_json::to_value(preview).expect("previews serialize"))
             }
             CommitRoster { path } => {
-                let outcome = crate::roster::commit_file(&mut self.store, &actor, now, &path, progress)?;
+                let outcome =
+                    crate::roster::commit_file(&mut self.store, &actor, now, &path, progress)?;
                 Ok(serde_json::to_value(outcome).expect("outcomes serialize"))
             }
             ImportPhotos { path } => {
-                let outcome = crate::roster::import_photos(&mut self.store, &actor, now, &path, progress)?;
+                let outcome =
+                    crate::roster::import_photos(&mut self.store, &actor, now, &path, progress)?;
                 Ok(serde_json::to_value(outcome).expect("outcomes serialize"))
             }
             VerifyJournal => {
                 let report: VerifyReport = journal::verify(self.store.conn())?;
-                Ok(json!({ "events": report.events, "intact": report.is_intact(), "faults": report.faults }))
+                Ok(
+                    json!({ "events": report.events, "intact": report.is_intact(), "faults": report.faults }),
+                )
             }
             JournalPage { before_seq, limit } => self.journal_page(before_seq, limit),
         }
@@ -260,7 +459,9 @@ impl Workstation {
             (_, None) => Err(CoreError::NotSignedIn),
             (Access::SignedIn, Some(s)) => Ok(s.actor()),
             (Access::Roles(roles), Some(s)) if s.holds_any(roles) => Ok(s.actor()),
-            (Access::Roles(roles), Some(_)) => Err(CoreError::Forbidden { needed: roles.to_vec() }),
+            (Access::Roles(roles), Some(_)) => Err(CoreError::Forbidden {
+                needed: roles.to_vec(),
+            }),
         }
     }
 
@@ -277,48 +478,102 @@ impl Workstation {
         password: &str,
         now: DateTime<Utc>,
     ) -> CoreResult<Value> {
-        let accounts: i64 = self.store.conn().query_row("SELECT count(*) FROM staff_accounts", [], |r| r.get(0))?;
+        let accounts: i64 =
+            self.store
+                .conn()
+                .query_row("SELECT count(*) FROM staff_accounts", [], |r| r.get(0))?;
         if accounts > 0 {
-            return Err(CoreError::Conflict("the school is already set up; sign in as its admin".into()));
+            return Err(CoreError::Conflict(
+                "the school is already set up; sign in as its admin".into(),
+            ));
         }
         let name = school_name.split_whitespace().collect::<Vec<_>>().join(" ");
         if name.is_empty() || name.chars().count() > SCHOOL_NAME_LEN_MAX_CHARS {
-            return Err(CoreError::invalid("school_name", format!("1–{SCHOOL_NAME_LEN_MAX_CHARS} characters")));
+            return Err(CoreError::invalid(
+                "school_name",
+                format!("1–{SCHOOL_NAME_LEN_MAX_CHARS} characters"),
+            ));
         }
-        let tz: SchoolTz = time_zone.parse().map_err(|m: String| CoreError::invalid("time_zone", m))?;
+        let tz: SchoolTz = time_zone
+            .parse()
+            .map_err(|m: String| CoreError::invalid("time_zone", m))?;
         let admin = check_name(&admin_name)?;
         let login = check_login(login)?;
         auth::check_password_policy(password).map_err(|m| CoreError::invalid("password", m))?;
         let password_hash = auth::hash_secret(password);
         let person_id = PersonId::new_v7();
         self.store.write(|w| {
-            w.append(actor, now, EventBody::SchoolConfigured { name, time_zone: tz.to_string() })?;
-            append_staff(w, actor, now, person_id, admin, PersonDetails::default(), login, vec![Role::Admin], Some(password_hash), None)
+            w.append(
+                actor,
+                now,
+                EventBody::SchoolConfigured {
+                    name,
+                    time_zone: tz.to_string(),
+                },
+            )?;
+            append_staff(
+                w,
+                actor,
+                now,
+                person_id,
+                admin,
+                PersonDetails::default(),
+                login,
+                vec![Role::Admin],
+                Some(password_hash),
+                None,
+            )
         })?;
         self.get_school()
     }
 
     // ---- sign-in -----------------------------------------------------------------------
 
-    fn sign_in_password(&mut self, login: &str, password: &str, now: DateTime<Utc>) -> CoreResult<Value> {
+    fn sign_in_password(
+        &mut self,
+        login: &str,
+        password: &str,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
         let login = login.trim().to_lowercase();
         let account = self.account_by_login(&login)?;
         let attempted = login.clone();
-        self.finish_sign_in(account, attempted, now, SignInMethod::Password, |acc| {
-            acc.password_hash.as_deref().is_some_and(|h| auth::verify_secret(password, h))
-        }, password)
+        self.finish_sign_in(
+            account,
+            attempted,
+            now,
+            SignInMethod::Password,
+            |acc| {
+                acc.password_hash
+                    .as_deref()
+                    .is_some_and(|h| auth::verify_secret(password, h))
+            },
+            password,
+        )
     }
 
     fn sign_in_card(&mut self, card: &str, pin: &str, now: DateTime<Utc>) -> CoreResult<Value> {
-        let card_id: CardId = card.trim().parse().map_err(|e| CoreError::invalid("card", format!("{e}")))?;
+        let card_id: CardId = card
+            .trim()
+            .parse()
+            .map_err(|e| CoreError::invalid("card", format!("{e}")))?;
         let holder = self.card_holder(&card_id)?;
         let account = match holder {
             Some(h) if h.state == CardState::Active => self.account_by_person(h.person_id)?,
             _ => None,
         };
-        self.finish_sign_in(account, card_id.to_string(), now, SignInMethod::CardAndPin, |acc| {
-            acc.pin_hash.as_deref().is_some_and(|h| auth::verify_secret(pin, h))
-        }, pin)
+        self.finish_sign_in(
+            account,
+            card_id.to_string(),
+            now,
+            SignInMethod::CardAndPin,
+            |acc| {
+                acc.pin_hash
+                    .as_deref()
+                    .is_some_and(|h| auth::verify_secret(pin, h))
+            },
+            pin,
+        )
     }
 
     fn finish_sign_in(
@@ -334,32 +589,61 @@ impl Workstation {
         let Some(account) = account else {
             auth::verify_against_nothing(secret);
             self.store.write(|w| {
-                w.append(&device_actor, now, EventBody::SignInFailed { attempted, person_id: None, reason: "unknown".into() })
+                w.append(
+                    &device_actor,
+                    now,
+                    EventBody::SignInFailed {
+                        attempted,
+                        person_id: None,
+                        reason: "unknown".into(),
+                    },
+                )
             })?;
             return Err(CoreError::WrongCredentials);
         };
         if let Some(until) = account.lock.locked_at(now) {
             self.store.write(|w| {
-                w.append(&device_actor, now, EventBody::SignInFailed {
-                    attempted,
-                    person_id: Some(account.person_id),
-                    reason: "locked".into(),
-                })
+                w.append(
+                    &device_actor,
+                    now,
+                    EventBody::SignInFailed {
+                        attempted,
+                        person_id: Some(account.person_id),
+                        reason: "locked".into(),
+                    },
+                )
             })?;
             return Err(CoreError::AccountLocked { until });
         }
         let person_active = account.status == PersonStatus::Active;
         if !secret_ok(&account) || !person_active || account.roles.is_empty() {
-            let reason = if !person_active { "inactive" } else if account.roles.is_empty() { "no_roles" } else { "wrong_secret" };
+            let reason = if !person_active {
+                "inactive"
+            } else if account.roles.is_empty() {
+                "no_roles"
+            } else {
+                "wrong_secret"
+            };
             let lock = account.lock.lock_after_failure(now);
             self.store.write(|w| {
-                w.append(&device_actor, now, EventBody::SignInFailed {
-                    attempted,
-                    person_id: Some(account.person_id),
-                    reason: reason.into(),
-                })?;
+                w.append(
+                    &device_actor,
+                    now,
+                    EventBody::SignInFailed {
+                        attempted,
+                        person_id: Some(account.person_id),
+                        reason: reason.into(),
+                    },
+                )?;
                 if let Some(until) = lock {
-                    w.append(&device_actor, now, EventBody::AccountLocked { person_id: account.person_id, until })?;
+                    w.append(
+                        &device_actor,
+                        now,
+                        EventBody::AccountLocked {
+                            person_id: account.person_id,
+                            until,
+                        },
+                    )?;
                 }
                 Ok::<_, CoreError>(())
             })?;
@@ -375,27 +659,65 @@ impl Workstation {
             roles: account.roles.clone(),
         };
         let actor = session.actor();
-        self.store.write(|w| w.append(&actor, now, EventBody::SignedIn { person_id: account.person_id, method }))?;
+        self.store.write(|w| {
+            w.append(
+                &actor,
+                now,
+                EventBody::SignedIn {
+                    person_id: account.person_id,
+                    method,
+                },
+            )
+        })?;
         self.session = Some(session);
         Ok(json!({ "session": self.session }))
     }
 
     fn sign_out(&mut self, now: DateTime<Utc>) -> CoreResult<Value> {
         if let Some(session) = self.session.take() {
-            self.store.write(|w| w.append(&session.actor(), now, EventBody::SignedOut { person_id: session.person_id }))?;
+            self.store.write(|w| {
+                w.append(
+                    &session.actor(),
+                    now,
+                    EventBody::SignedOut {
+                        person_id: session.person_id,
+                    },
+                )
+            })?;
         }
         Ok(json!({ "session": null }))
     }
 
-    fn change_own_password(&mut self, actor: &str, old: &str, new: &str, now: DateTime<Utc>) -> CoreResult<Value> {
+    fn change_own_password(
+        &mut self,
+        actor: &str,
+        old: &str,
+        new: &str,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
         let session = self.session.clone().ok_or(CoreError::NotSignedIn)?;
-        let account = self.account_by_person(session.person_id)?.ok_or_else(|| CoreError::not_found("account"))?;
-        if !account.password_hash.as_deref().is_some_and(|h| auth::verify_secret(old, h)) {
+        let account = self
+            .account_by_person(session.person_id)?
+            .ok_or_else(|| CoreError::not_found("account"))?;
+        if !account
+            .password_hash
+            .as_deref()
+            .is_some_and(|h| auth::verify_secret(old, h))
+        {
             return Err(CoreError::WrongCredentials);
         }
         auth::check_password_policy(new).map_err(|m| CoreError::invalid("new_password", m))?;
         let password_hash = auth::hash_secret(new);
-        self.store.write(|w| w.append(actor, now, EventBody::StaffPasswordSet { person_id: session.person_id, password_hash }))?;
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::StaffPasswordSet {
+                    person_id: session.person_id,
+                    password_hash,
+                },
+            )
+        })?;
         Ok(json!({ "ok": true }))
     }
 
@@ -417,7 +739,11 @@ impl Workstation {
             .store
             .conn()
             .query_row(&sql, [value], |r| {
-                let name = FullName { surname: r.get(7)?, name: r.get(8)?, patronymic: r.get(9)? };
+                let name = FullName {
+                    surname: r.get(7)?,
+                    name: r.get(8)?,
+                    patronymic: r.get(9)?,
+                };
                 Ok(Account {
                     person_id: parse_col(r, 0)?,
                     login: r.get(1)?,
@@ -429,7 +755,8 @@ impl Workstation {
                         locked_until: r.get::<_, Option<i64>>(6)?.map(from_micros),
                     },
                     display_name: name.display(),
-                    status: PersonStatus::parse(&r.get::<_, String>(10)?).unwrap_or(PersonStatus::Left),
+                    status: PersonStatus::parse(&r.get::<_, String>(10)?)
+                        .unwrap_or(PersonStatus::Left),
                 })
             })
             .optional()?)
@@ -441,31 +768,63 @@ impl Workstation {
         let school: Option<(String, String)> = self
             .store
             .conn()
-            .query_row("SELECT name, time_zone FROM school", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT name, time_zone FROM school", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
-        let accounts: i64 = self.store.conn().query_row("SELECT count(*) FROM staff_accounts", [], |r| r.get(0))?;
+        let accounts: i64 =
+            self.store
+                .conn()
+                .query_row("SELECT count(*) FROM staff_accounts", [], |r| r.get(0))?;
         let (configured, name, time_zone) = match school {
             Some((name, time_zone)) => (true, name, time_zone),
             None => (false, String::new(), "Europe/Moscow".to_owned()),
         };
         // `needs_setup`: a fresh database, whose first screen is the set-up form.
-        Ok(json!({ "configured": configured, "name": name, "time_zone": time_zone, "needs_setup": accounts == 0 }))
+        Ok(
+            json!({ "configured": configured, "name": name, "time_zone": time_zone, "needs_setup": accounts == 0 }),
+        )
     }
 
     /// The school's time zone (Moscow until the school is configured).
     pub fn school_tz(&self) -> CoreResult<SchoolTz> {
-        let tz: Option<String> =
-            self.store.conn().query_row("SELECT time_zone FROM school", [], |r| r.get(0)).optional()?;
-        Ok(tz.and_then(|t| t.parse().ok()).unwrap_or_else(|| "Europe/Moscow".parse().expect("valid zone")))
+        let tz: Option<String> = self
+            .store
+            .conn()
+            .query_row("SELECT time_zone FROM school", [], |r| r.get(0))
+            .optional()?;
+        Ok(tz
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| "Europe/Moscow".parse().expect("valid zone")))
     }
 
-    fn configure_school(&mut self, actor: &str, name: &str, time_zone: &str, now: DateTime<Utc>) -> CoreResult<Value> {
+    fn configure_school(
+        &mut self,
+        actor: &str,
+        name: &str,
+        time_zone: &str,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
         let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
         if name.is_empty() || name.chars().count() > SCHOOL_NAME_LEN_MAX_CHARS {
-            return Err(CoreError::invalid("name", format!("1–{SCHOOL_NAME_LEN_MAX_CHARS} characters")));
+            return Err(CoreError::invalid(
+                "name",
+                format!("1–{SCHOOL_NAME_LEN_MAX_CHARS} characters"),
+            ));
         }
-        let tz: SchoolTz = time_zone.parse().map_err(|m: String| CoreError::invalid("time_zone", m))?;
-        self.store.write(|w| w.append(actor, now, EventBody::SchoolConfigured { name, time_zone: tz.to_string() }))?;
+        let tz: SchoolTz = time_zone
+            .parse()
+            .map_err(|m: String| CoreError::invalid("time_zone", m))?;
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::SchoolConfigured {
+                    name,
+                    time_zone: tz.to_string(),
+                },
+            )
+        })?;
         self.get_school()
     }
 
@@ -497,7 +856,9 @@ impl Workstation {
              LEFT JOIN persons p ON p.class_id = c.id AND p.kind = 'pupil' AND p.status = 'active'
              WHERE c.archived = 0 GROUP BY c.grade ORDER BY c.grade",
         )?;
-        let rows = stmt.query_map([], |r| Ok(json!({ "grade": r.get::<_, i64>(0)?, "pupils": r.get::<_, i64>(1)? })))?;
+        let rows = stmt.query_map([], |r| {
+            Ok(json!({ "grade": r.get::<_, i64>(0)?, "pupils": r.get::<_, i64>(1)? }))
+        })?;
         Ok(Value::Array(rows.collect::<Result<_, _>>()?))
     }
 
@@ -539,35 +900,72 @@ impl Workstation {
             [class_id.to_string()],
             |r| r.get(0),
         )?;
-        if exists { Ok(()) } else { Err(CoreError::not_found("class")) }
+        if exists {
+            Ok(())
+        } else {
+            Err(CoreError::not_found("class"))
+        }
     }
 
     fn create_class(&mut self, actor: &str, name: &str, now: DateTime<Utc>) -> CoreResult<Value> {
-        let name: ClassName = name.parse().map_err(|m: String| CoreError::invalid("name", m))?;
+        let name: ClassName = name
+            .parse()
+            .map_err(|m: String| CoreError::invalid("name", m))?;
         if self.class_by_name(&name)?.is_some() {
             return Err(CoreError::Conflict(format!("class {name} already exists")));
         }
         let class_id = ClassId::new_v7();
         self.store.write(|w| {
-            w.append(actor, now, EventBody::ClassCreated { class_id, grade: name.grade, letter: name.letter.clone() })
+            w.append(
+                actor,
+                now,
+                EventBody::ClassCreated {
+                    class_id,
+                    grade: name.grade,
+                    letter: name.letter.clone(),
+                },
+            )
         })?;
         Ok(json!({ "id": class_id, "name": name.to_string() }))
     }
 
-    fn rename_class(&mut self, actor: &str, class_id: ClassId, name: &str, now: DateTime<Utc>) -> CoreResult<Value> {
+    fn rename_class(
+        &mut self,
+        actor: &str,
+        class_id: ClassId,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
         self.require_class(class_id)?;
-        let name: ClassName = name.parse().map_err(|m: String| CoreError::invalid("name", m))?;
+        let name: ClassName = name
+            .parse()
+            .map_err(|m: String| CoreError::invalid("name", m))?;
         match self.class_by_name(&name)? {
-            Some(other) if other != class_id => return Err(CoreError::Conflict(format!("class {name} already exists"))),
+            Some(other) if other != class_id => {
+                return Err(CoreError::Conflict(format!("class {name} already exists")))
+            }
             _ => {}
         }
         self.store.write(|w| {
-            w.append(actor, now, EventBody::ClassRenamed { class_id, grade: name.grade, letter: name.letter.clone() })
+            w.append(
+                actor,
+                now,
+                EventBody::ClassRenamed {
+                    class_id,
+                    grade: name.grade,
+                    letter: name.letter.clone(),
+                },
+            )
         })?;
         Ok(json!({ "id": class_id, "name": name.to_string() }))
     }
 
-    fn archive_class(&mut self, actor: &str, class_id: ClassId, now: DateTime<Utc>) -> CoreResult<Value> {
+    fn archive_class(
+        &mut self,
+        actor: &str,
+        class_id: ClassId,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
         self.require_class(class_id)?;
         let pupils: i64 = self.store.conn().query_row(
             "SELECT count(*) FROM persons WHERE class_id = ?1 AND kind = 'pupil' AND status = 'active'",
@@ -575,9 +973,12 @@ impl Workstation {
             |r| r.get(0),
         )?;
         if pupils > 0 {
-            return Err(CoreError::Conflict(format!("the class still has {pupils} pupils")));
+            return Err(CoreError::Conflict(format!(
+                "the class still has {pupils} pupils"
+            )));
         }
-        self.store.write(|w| w.append(actor, now, EventBody::ClassArchived { class_id }))?;
+        self.store
+            .write(|w| w.append(actor, now, EventBody::ClassArchived { class_id }))?;
         Ok(json!({ "ok": true }))
     }
 
@@ -602,7 +1003,12 @@ impl Workstation {
                 }
             }
         }
-        let pattern = format!("%{}%", crate::domain::search_key(query).replace('%', "").replace('_', ""));
+        let pattern = format!(
+            "%{}%",
+            crate::domain::search_key(query)
+                .replace('%', "")
+                .replace('_', "")
+        );
         let mut sql = String::from(&*format!("SELECT {PERSON_COLUMNS} FROM persons p LEFT JOIN classes c ON c.id = p.class_id WHERE p.search_key LIKE ?1"));
         let mut args: Vec<String> = vec![pattern];
         if let Some(kind) = kind {
@@ -616,9 +1022,14 @@ impl Workstation {
         if !include_left {
             sql.push_str(" AND p.status != 'left'");
         }
-        sql.push_str(&format!(" ORDER BY c.grade, c.letter, p.surname, p.name, p.patronymic LIMIT {limit}"));
+        sql.push_str(&format!(
+            " ORDER BY c.grade, c.letter, p.surname, p.name, p.patronymic LIMIT {limit}"
+        ));
         let mut stmt = self.store.conn().prepare(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), person_summary_from_row)?;
+        let rows = stmt.query_map(
+            rusqlite::params_from_iter(args.iter()),
+            person_summary_from_row,
+        )?;
         let people: Vec<PersonSummary> = rows.collect::<Result<_, _>>()?;
         Ok(json!({ "people": people, "by_card": false }))
     }
@@ -638,7 +1049,13 @@ impl Workstation {
     fn get_person(&self, person_id: PersonId) -> CoreResult<Value> {
         let summary = self.person_summary(person_id)?;
         let conn = self.store.conn();
-        let details: (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>) = conn.query_row(
+        let details: (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        ) = conn.query_row(
             "SELECT external_id, birth_date, phone, email, position FROM persons WHERE id = ?1",
             [person_id.to_string()],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
@@ -650,7 +1067,12 @@ impl Workstation {
         let cards: Vec<Value> = cards_stmt
             .query_map([person_id.to_string()], |r| {
                 let key: String = r.get(0)?;
-                Ok(card_json(&key, &r.get::<_, String>(1)?, &r.get::<_, String>(2)?, r.get(3)?))
+                Ok(card_json(
+                    &key,
+                    &r.get::<_, String>(1)?,
+                    &r.get::<_, String>(2)?,
+                    r.get(3)?,
+                ))
             })?
             .collect::<Result<_, _>>()?;
         let related = |sql: &str| -> CoreResult<Vec<Value>> {
@@ -712,12 +1134,18 @@ impl Workstation {
             )
             .optional()?;
         Ok(photo.map(|(mime, bytes)| {
-            format!("data:{mime};base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+            format!(
+                "data:{mime};base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            )
         }))
     }
 
     fn lookup_card(&self, card: &str) -> CoreResult<Value> {
-        let card_id: CardId = card.trim().parse().map_err(|e| CoreError::invalid("card", format!("{e}")))?;
+        let card_id: CardId = card
+            .trim()
+            .parse()
+            .map_err(|e| CoreError::invalid("card", format!("{e}")))?;
         match self.card_holder(&card_id)? {
             None => Ok(json!({ "card": card_id.to_string(), "known": false })),
             Some(holder) => {
@@ -739,19 +1167,30 @@ impl Workstation {
         find_card_holder(self.store.conn(), card)
     }
 
-    fn enrol_pupil(&mut self, actor: &str, name: NameInput, class_id: ClassId, details: DetailsInput, now: DateTime<Utc>) -> CoreResult<Value> {
+    fn enrol_pupil(
+        &mut self,
+        actor: &str,
+        name: NameInput,
+        class_id: ClassId,
+        details: DetailsInput,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
         self.require_class(class_id)?;
         let name = check_name(&name)?;
         let details = self.check_details(details, PersonKind::Pupil, None)?;
         let person_id = PersonId::new_v7();
         self.store.write(|w| {
-            w.append(actor, now, EventBody::PersonEnrolled {
-                person_id,
-                person_kind: PersonKind::Pupil,
-                name,
-                class_id: Some(class_id),
-                details,
-            })
+            w.append(
+                actor,
+                now,
+                EventBody::PersonEnrolled {
+                    person_id,
+                    person_kind: PersonKind::Pupil,
+                    name,
+                    class_id: Some(class_id),
+                    details,
+                },
+            )
         })?;
         self.get_person(person_id)
     }
@@ -771,44 +1210,119 @@ impl Workstation {
         let guardian_id = PersonId::new_v7();
         let relation = relation.trim().to_owned();
         self.store.write(|w| {
-            w.append(actor, now, EventBody::PersonEnrolled {
-                person_id: guardian_id,
-                person_kind: PersonKind::Guardian,
-                name,
-                class_id: None,
-                details,
-            })?;
-            w.append(actor, now, EventBody::GuardianLinked { guardian_id, pupil_id, relation })
+            w.append(
+                actor,
+                now,
+                EventBody::PersonEnrolled {
+                    person_id: guardian_id,
+                    person_kind: PersonKind::Guardian,
+                    name,
+                    class_id: None,
+                    details,
+                },
+            )?;
+            w.append(
+                actor,
+                now,
+                EventBody::GuardianLinked {
+                    guardian_id,
+                    pupil_id,
+                    relation,
+                },
+            )
         })?;
         self.get_person(pupil_id)
     }
 
-    fn update_person(&mut self, actor: &str, person_id: PersonId, name: NameInput, details: DetailsInput, now: DateTime<Utc>) -> CoreResult<Value> {
+    fn update_person(
+        &mut self,
+        actor: &str,
+        person_id: PersonId,
+        name: NameInput,
+        details: DetailsInput,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
         let summary = self.person_summary(person_id)?;
         let name = check_name(&name)?;
         let details = self.check_details(details, summary.kind, Some(person_id))?;
-        self.store.write(|w| w.append(actor, now, EventBody::PersonUpdated { person_id, name, details }))?;
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::PersonUpdated {
+                    person_id,
+                    name,
+                    details,
+                },
+            )
+        })?;
         self.get_person(person_id)
     }
 
-    fn move_pupil(&mut self, actor: &str, person_id: PersonId, class_id: ClassId, now: DateTime<Utc>) -> CoreResult<Value> {
+    fn move_pupil(
+        &mut self,
+        actor: &str,
+        person_id: PersonId,
+        class_id: ClassId,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
         self.require_kind(person_id, PersonKind::Pupil)?;
         self.require_class(class_id)?;
-        self.store.write(|w| w.append(actor, now, EventBody::PupilMoved { person_id, class_id }))?;
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::PupilMoved {
+                    person_id,
+                    class_id,
+                },
+            )
+        })?;
         self.get_person(person_id)
     }
 
-    fn set_person_status(&mut self, actor: &str, person_id: PersonId, status: PersonStatus, reason: String, now: DateTime<Utc>) -> CoreResult<Value> {
+    fn set_person_status(
+        &mut self,
+        actor: &str,
+        person_id: PersonId,
+        status: PersonStatus,
+        reason: String,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
         self.person_summary(person_id)?;
-        if self.session.as_ref().is_some_and(|s| s.person_id == person_id) && status != PersonStatus::Active {
-            return Err(CoreError::Conflict("you cannot suspend or dismiss yourself".into()));
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.person_id == person_id)
+            && status != PersonStatus::Active
+        {
+            return Err(CoreError::Conflict(
+                "you cannot suspend or dismiss yourself".into(),
+            ));
         }
         let reason = reason.trim().to_owned();
-        self.store.write(|w| w.append(actor, now, EventBody::PersonStatusChanged { person_id, status, reason }))?;
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::PersonStatusChanged {
+                    person_id,
+                    status,
+                    reason,
+                },
+            )
+        })?;
         self.get_person(person_id)
     }
 
-    fn set_photo(&mut self, actor: &str, person_id: PersonId, mime: &str, b64: &str, now: DateTime<Utc>) -> CoreResult<Value> {
+    fn set_photo(
+        &mut self,
+        actor: &str,
+        person_id: PersonId,
+        mime: &str,
+        b64: &str,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
         self.person_summary(person_id)?;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(b64.trim())
@@ -816,20 +1330,51 @@ impl Workstation {
         let mime = check_photo(mime, &bytes)?;
         self.store.write(|w| {
             let sha256 = w.put_photo(mime, &bytes)?;
-            w.append(actor, now, EventBody::PhotoSet { person_id, sha256, mime: mime.to_owned() })
+            w.append(
+                actor,
+                now,
+                EventBody::PhotoSet {
+                    person_id,
+                    sha256,
+                    mime: mime.to_owned(),
+                },
+            )
         })?;
         self.get_person(person_id)
     }
 
-    fn link_guardian(&mut self, actor: &str, guardian_id: PersonId, pupil_id: PersonId, relation: String, now: DateTime<Utc>) -> CoreResult<Value> {
+    fn link_guardian(
+        &mut self,
+        actor: &str,
+        guardian_id: PersonId,
+        pupil_id: PersonId,
+        relation: String,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
         self.require_kind(guardian_id, PersonKind::Guardian)?;
         self.require_kind(pupil_id, PersonKind::Pupil)?;
         let relation = relation.trim().to_owned();
-        self.store.write(|w| w.append(actor, now, EventBody::GuardianLinked { guardian_id, pupil_id, relation }))?;
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::GuardianLinked {
+                    guardian_id,
+                    pupil_id,
+                    relation,
+                },
+            )
+        })?;
         self.get_person(pupil_id)
     }
 
-    fn unlink_guardian(&mut self, actor: &str, guardian_id: PersonId, pupil_id: PersonId, now: DateTime<Utc>) -> CoreResult<Value> {
+    fn unlink_guardian(
+        &mut self,
+        actor: &str,
+        guardian_id: PersonId,
+        pupil_id: PersonId,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
         let linked: bool = self.store.conn().query_row(
             "SELECT EXISTS (SELECT 1 FROM guardianship WHERE guardian_id = ?1 AND pupil_id = ?2)",
             params![guardian_id.to_string(), pupil_id.to_string()],
@@ -838,19 +1383,36 @@ impl Workstation {
         if !linked {
             return Err(CoreError::not_found("guardianship"));
         }
-        self.store.write(|w| w.append(actor, now, EventBody::GuardianUnlinked { guardian_id, pupil_id }))?;
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::GuardianUnlinked {
+                    guardian_id,
+                    pupil_id,
+                },
+            )
+        })?;
         self.get_person(pupil_id)
     }
 
     fn require_kind(&self, person_id: PersonId, kind: PersonKind) -> CoreResult<PersonSummary> {
         let summary = self.person_summary(person_id)?;
         if summary.kind != kind {
-            return Err(CoreError::invalid("person_id", format!("{person_id} is not a {}", kind.as_str())));
+            return Err(CoreError::invalid(
+                "person_id",
+                format!("{person_id} is not a {}", kind.as_str()),
+            ));
         }
         Ok(summary)
     }
 
-    fn check_details(&self, input: DetailsInput, kind: PersonKind, editing: Option<PersonId>) -> CoreResult<PersonDetails> {
+    fn check_details(
+        &self,
+        input: DetailsInput,
+        kind: PersonKind,
+        editing: Option<PersonId>,
+    ) -> CoreResult<PersonDetails> {
         let details = check_details(input)?;
         if let Some(ext) = &details.external_id {
             let holder: Option<String> = self
@@ -863,7 +1425,10 @@ impl Workstation {
                 )
                 .optional()?;
             if holder.is_some_and(|h| Some(h) != editing.map(|e| e.to_string())) {
-                return Err(CoreError::invalid("external_id", format!("{ext} is already used by someone else")));
+                return Err(CoreError::invalid(
+                    "external_id",
+                    format!("{ext} is already used by someone else"),
+                ));
             }
         }
         Ok(details)
@@ -871,17 +1436,27 @@ impl Workstation {
 
     // ---- cards -------------------------------------------------------------------------
 
-    fn bind_card(&mut self, actor: &str, person_id: PersonId, card: &str, now: DateTime<Utc>) -> CoreResult<Value> {
+    fn bind_card(
+        &mut self,
+        actor: &str,
+        person_id: PersonId,
+        card: &str,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
         let summary = self.person_summary(person_id)?;
         if summary.status == PersonStatus::Left {
             return Err(CoreError::Conflict("the person has left the school".into()));
         }
         let raw = card.trim().to_owned();
-        let card: CardId = raw.parse().map_err(|e| CoreError::invalid("card", format!("{e}")))?;
+        let card: CardId = raw
+            .parse()
+            .map_err(|e| CoreError::invalid("card", format!("{e}")))?;
         if let Some(existing) = self.exact_card(&card)? {
             match existing.person_id {
                 Some(holder) if holder == person_id && existing.state == CardState::Active => {
-                    return Err(CoreError::Conflict("this card is already bound to this person".into()));
+                    return Err(CoreError::Conflict(
+                        "this card is already bound to this person".into(),
+                    ));
                 }
                 Some(holder) if existing.state != CardState::Returned => {
                     let other = self.person_summary(holder)?;
@@ -894,7 +1469,17 @@ impl Workstation {
                 _ => {}
             }
         }
-        self.store.write(|w| w.append(actor, now, EventBody::CardBound { card, person_id, raw }))?;
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::CardBound {
+                    card,
+                    person_id,
+                    raw,
+                },
+            )
+        })?;
         self.get_person(person_id)
     }
 
@@ -908,24 +1493,52 @@ impl Workstation {
                 |r| {
                     Ok(CardRow {
                         person_id: r.get::<_, Option<String>>(0)?.and_then(|s| s.parse().ok()),
-                        state: CardState::parse(&r.get::<_, String>(1)?).unwrap_or(CardState::Blocked),
+                        state: CardState::parse(&r.get::<_, String>(1)?)
+                            .unwrap_or(CardState::Blocked),
                     })
                 },
             )
             .optional()?)
     }
 
-    fn set_card_state(&mut self, actor: &str, card: &str, state: CardState, reason: String, now: DateTime<Utc>) -> CoreResult<Value> {
-        let card: CardId = card.trim().parse().map_err(|e| CoreError::invalid("card", format!("{e}")))?;
-        let existing = self.exact_card(&card)?.ok_or_else(|| CoreError::not_found("card"))?;
+    fn set_card_state(
+        &mut self,
+        actor: &str,
+        card: &str,
+        state: CardState,
+        reason: String,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        let card: CardId = card
+            .trim()
+            .parse()
+            .map_err(|e| CoreError::invalid("card", format!("{e}")))?;
+        let existing = self
+            .exact_card(&card)?
+            .ok_or_else(|| CoreError::not_found("card"))?;
         if existing.state == state {
-            return Err(CoreError::Conflict(format!("the card is already {}", state.as_str())));
+            return Err(CoreError::Conflict(format!(
+                "the card is already {}",
+                state.as_str()
+            )));
         }
         if state == CardState::Active && existing.person_id.is_none() {
-            return Err(CoreError::Conflict("a returned card is activated by binding it to someone".into()));
+            return Err(CoreError::Conflict(
+                "a returned card is activated by binding it to someone".into(),
+            ));
         }
         let reason = reason.trim().to_owned();
-        self.store.write(|w| w.append(actor, now, EventBody::CardStateChanged { card, state, reason }))?;
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::CardStateChanged {
+                    card,
+                    state,
+                    reason,
+                },
+            )
+        })?;
         match existing.person_id {
             Some(p) => self.get_person(p),
             None => Ok(json!({ "ok": true })),
@@ -982,18 +1595,50 @@ impl Workstation {
         let password_hash = auth::hash_secret(password);
         let person_id = PersonId::new_v7();
         self.store.write(|w| {
-            append_staff(w, actor, now, person_id, name, details, login, roles, Some(password_hash), None)
+            append_staff(
+                w,
+                actor,
+                now,
+                person_id,
+                name,
+                details,
+                login,
+                roles,
+                Some(password_hash),
+                None,
+            )
         })?;
         self.get_person(person_id)
     }
 
-    fn set_staff_roles(&mut self, actor: &str, person_id: PersonId, roles: Vec<Role>, now: DateTime<Utc>) -> CoreResult<Value> {
-        self.account_by_person(person_id)?.ok_or_else(|| CoreError::not_found("staff account"))?;
-        let is_self = self.session.as_ref().is_some_and(|s| s.person_id == person_id);
+    fn set_staff_roles(
+        &mut self,
+        actor: &str,
+        person_id: PersonId,
+        roles: Vec<Role>,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        self.account_by_person(person_id)?
+            .ok_or_else(|| CoreError::not_found("staff account"))?;
+        let is_self = self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.person_id == person_id);
         if is_self && !roles.contains(&Role::Admin) {
-            return Err(CoreError::Conflict("you cannot take the admin role from yourself".into()));
+            return Err(CoreError::Conflict(
+                "you cannot take the admin role from yourself".into(),
+            ));
         }
-        self.store.write(|w| w.append(actor, now, EventBody::StaffRolesSet { person_id, roles: roles.clone() }))?;
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::StaffRolesSet {
+                    person_id,
+                    roles: roles.clone(),
+                },
+            )
+        })?;
         if is_self {
             if let Some(s) = self.session.as_mut() {
                 s.roles = roles;
@@ -1002,25 +1647,64 @@ impl Workstation {
         self.get_person(person_id)
     }
 
-    fn set_staff_password(&mut self, actor: &str, person_id: PersonId, password: &str, now: DateTime<Utc>) -> CoreResult<Value> {
-        self.account_by_person(person_id)?.ok_or_else(|| CoreError::not_found("staff account"))?;
+    fn set_staff_password(
+        &mut self,
+        actor: &str,
+        person_id: PersonId,
+        password: &str,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        self.account_by_person(person_id)?
+            .ok_or_else(|| CoreError::not_found("staff account"))?;
         auth::check_password_policy(password).map_err(|m| CoreError::invalid("password", m))?;
         let password_hash = auth::hash_secret(password);
-        self.store.write(|w| w.append(actor, now, EventBody::StaffPasswordSet { person_id, password_hash }))?;
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::StaffPasswordSet {
+                    person_id,
+                    password_hash,
+                },
+            )
+        })?;
         self.get_person(person_id)
     }
 
-    fn set_staff_pin(&mut self, actor: &str, person_id: PersonId, pin: &str, now: DateTime<Utc>) -> CoreResult<Value> {
-        self.account_by_person(person_id)?.ok_or_else(|| CoreError::not_found("staff account"))?;
+    fn set_staff_pin(
+        &mut self,
+        actor: &str,
+        person_id: PersonId,
+        pin: &str,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        self.account_by_person(person_id)?
+            .ok_or_else(|| CoreError::not_found("staff account"))?;
         auth::check_pin_policy(pin).map_err(|m| CoreError::invalid("pin", m))?;
         let pin_hash = auth::hash_secret(pin);
-        self.store.write(|w| w.append(actor, now, EventBody::StaffPinSet { person_id, pin_hash }))?;
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::StaffPinSet {
+                    person_id,
+                    pin_hash,
+                },
+            )
+        })?;
         self.get_person(person_id)
     }
 
-    fn unlock_account(&mut self, actor: &str, person_id: PersonId, now: DateTime<Utc>) -> CoreResult<Value> {
-        self.account_by_person(person_id)?.ok_or_else(|| CoreError::not_found("staff account"))?;
-        self.store.write(|w| w.append(actor, now, EventBody::AccountUnlocked { person_id }))?;
+    fn unlock_account(
+        &mut self,
+        actor: &str,
+        person_id: PersonId,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        self.account_by_person(person_id)?
+            .ok_or_else(|| CoreError::not_found("staff account"))?;
+        self.store
+            .write(|w| w.append(actor, now, EventBody::AccountUnlocked { person_id }))?;
         self.get_person(person_id)
     }
 
@@ -1061,14 +1745,42 @@ pub(crate) fn append_staff(
     password_hash: Option<String>,
     pin_hash: Option<String>,
 ) -> Result<(), crate::error::StoreError> {
-    w.append(actor, now, EventBody::PersonEnrolled { person_id, person_kind: PersonKind::Staff, name, class_id: None, details })?;
-    w.append(actor, now, EventBody::StaffAccountOpened { person_id, login })?;
+    w.append(
+        actor,
+        now,
+        EventBody::PersonEnrolled {
+            person_id,
+            person_kind: PersonKind::Staff,
+            name,
+            class_id: None,
+            details,
+        },
+    )?;
+    w.append(
+        actor,
+        now,
+        EventBody::StaffAccountOpened { person_id, login },
+    )?;
     w.append(actor, now, EventBody::StaffRolesSet { person_id, roles })?;
     if let Some(password_hash) = password_hash {
-        w.append(actor, now, EventBody::StaffPasswordSet { person_id, password_hash })?;
+        w.append(
+            actor,
+            now,
+            EventBody::StaffPasswordSet {
+                person_id,
+                password_hash,
+            },
+        )?;
     }
     if let Some(pin_hash) = pin_hash {
-        w.append(actor, now, EventBody::StaffPinSet { person_id, pin_hash })?;
+        w.append(
+            actor,
+            now,
+            EventBody::StaffPinSet {
+                person_id,
+                pin_hash,
+            },
+        )?;
     }
     Ok(())
 }
@@ -1097,14 +1809,20 @@ pub struct CardHolder {
     pub state: CardState,
 }
 
-pub(crate) fn find_card_holder(conn: &rusqlite::Connection, card: &CardId) -> CoreResult<Option<CardHolder>> {
+pub(crate) fn find_card_holder(
+    conn: &rusqlite::Connection,
+    card: &CardId,
+) -> CoreResult<Option<CardHolder>> {
     let row = |r: &Row<'_>| -> rusqlite::Result<Option<CardHolder>> {
         let person: Option<String> = r.get(1)?;
-        Ok(person.and_then(|p| p.parse().ok()).map(|person_id| CardHolder {
-            card_key: r.get(0).unwrap_or_default(),
-            person_id,
-            state: CardState::parse(&r.get::<_, String>(2).unwrap_or_default()).unwrap_or(CardState::Blocked),
-        }))
+        Ok(person
+            .and_then(|p| p.parse().ok())
+            .map(|person_id| CardHolder {
+                card_key: r.get(0).unwrap_or_default(),
+                person_id,
+                state: CardState::parse(&r.get::<_, String>(2).unwrap_or_default())
+                    .unwrap_or(CardState::Blocked),
+            }))
     };
     let exact = conn
         .query_row(
@@ -1128,10 +1846,16 @@ pub(crate) fn find_card_holder(conn: &rusqlite::Connection, card: &CardId) -> Co
     };
     let fitting: Vec<CardHolder> = candidates
         .into_iter()
-        .filter(|(key, _)| CardId::parse_canonical(key).is_ok_and(|enrolled| enrolled.matches(card)))
+        .filter(|(key, _)| {
+            CardId::parse_canonical(key).is_ok_and(|enrolled| enrolled.matches(card))
+        })
         .filter_map(|(_, holder)| holder)
         .collect();
-    Ok(if fitting.len() == 1 { fitting.into_iter().next() } else { None })
+    Ok(if fitting.len() == 1 {
+        fitting.into_iter().next()
+    } else {
+        None
+    })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -1150,11 +1874,16 @@ pub struct PersonSummary {
     pub position: Option<String>,
 }
 
-const PERSON_COLUMNS: &str = "p.id, p.kind, p.surname, p.name, p.patronymic, p.class_id, c.grade, c.letter, p.status, \
+const PERSON_COLUMNS: &str =
+    "p.id, p.kind, p.surname, p.name, p.patronymic, p.class_id, c.grade, c.letter, p.status, \
                               p.external_id, p.photo_sha256 IS NOT NULL, p.position";
 
 fn person_summary_from_row(r: &Row<'_>) -> rusqlite::Result<PersonSummary> {
-    let name = FullName { surname: r.get(2)?, name: r.get(3)?, patronymic: r.get(4)? };
+    let name = FullName {
+        surname: r.get(2)?,
+        name: r.get(3)?,
+        patronymic: r.get(4)?,
+    };
     let grade: Option<i64> = r.get(6)?;
     let letter: Option<String> = r.get(7)?;
     Ok(PersonSummary {
@@ -1175,7 +1904,9 @@ fn person_summary_from_row(r: &Row<'_>) -> rusqlite::Result<PersonSummary> {
 
 fn parse_col<T: std::str::FromStr>(r: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
     let s: String = r.get(idx)?;
-    s.parse().map_err(|_| rusqlite::Error::InvalidColumnType(idx, "id".into(), rusqlite::types::Type::Text))
+    s.parse().map_err(|_| {
+        rusqlite::Error::InvalidColumnType(idx, "id".into(), rusqlite::types::Type::Text)
+    })
 }
 
 fn card_json(key: &str, state: &str, raw: &str, changed_at_us: i64) -> Value {
@@ -1192,7 +1923,8 @@ fn card_json(key: &str, state: &str, raw: &str, changed_at_us: i64) -> Value {
 }
 
 pub(crate) fn check_name(input: &NameInput) -> CoreResult<FullName> {
-    FullName::new(&input.surname, &input.name, &input.patronymic).map_err(|(field, m)| CoreError::invalid(field, m))
+    FullName::new(&input.surname, &input.name, &input.patronymic)
+        .map_err(|(field, m)| CoreError::invalid(field, m))
 }
 
 /// Cleans free-text details; validates the date, the e-mail's shape and the phone's digits.
@@ -1200,20 +1932,34 @@ pub(crate) fn check_details(input: DetailsInput) -> CoreResult<PersonDetails> {
     let clean = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let birth_date = match clean(input.birth_date) {
         None => None,
-        Some(s) => Some(parse_date(&s).ok_or_else(|| CoreError::invalid("birth_date", format!("{s:?} is not a date")))?),
+        Some(s) => Some(
+            parse_date(&s)
+                .ok_or_else(|| CoreError::invalid("birth_date", format!("{s:?} is not a date")))?,
+        ),
     };
     let email = clean(input.email);
     if let Some(e) = &email {
-        let ok = e.split_once('@').is_some_and(|(u, d)| !u.is_empty() && d.contains('.') && !e.contains(' '));
+        let ok = e
+            .split_once('@')
+            .is_some_and(|(u, d)| !u.is_empty() && d.contains('.') && !e.contains(' '));
         if !ok {
-            return Err(CoreError::invalid("email", format!("{e:?} is not an e-mail address")));
+            return Err(CoreError::invalid(
+                "email",
+                format!("{e:?} is not an e-mail address"),
+            ));
         }
     }
     let phone = clean(input.phone);
     if let Some(p) = &phone {
         let digits = p.chars().filter(|c| c.is_ascii_digit()).count();
-        if !(5..=15).contains(&digits) || p.chars().any(|c| !(c.is_ascii_digit() || " +-()".contains(c))) {
-            return Err(CoreError::invalid("phone", format!("{p:?} is not a phone number")));
+        if !(5..=15).contains(&digits)
+            || p.chars()
+                .any(|c| !(c.is_ascii_digit() || " +-()".contains(c)))
+        {
+            return Err(CoreError::invalid(
+                "phone",
+                format!("{p:?} is not a phone number"),
+            ));
         }
     }
     Ok(PersonDetails {
@@ -1236,17 +1982,34 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
 pub(crate) fn check_login(login: &str) -> CoreResult<String> {
     let login = login.trim().to_lowercase();
     let ok = (2..=40).contains(&login.len())
-        && login.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if ok { Ok(login) } else { Err(CoreError::invalid("login", "2–40 Latin letters, digits, . _ -")) }
+        && login
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(login)
+    } else {
+        Err(CoreError::invalid(
+            "login",
+            "2–40 Latin letters, digits, . _ -",
+        ))
+    }
 }
 
 /// Accepts JPEG, PNG, WebP and SVG, checked by their first bytes, not by the name.
 pub(crate) fn check_photo<'m>(declared_mime: &'m str, bytes: &[u8]) -> CoreResult<&'static str> {
     if bytes.len() > PHOTO_BYTES_MAX {
-        return Err(CoreError::invalid("photo", format!("larger than {} MiB", PHOTO_BYTES_MAX / 1024 / 1024)));
+        return Err(CoreError::invalid(
+            "photo",
+            format!("larger than {} MiB", PHOTO_BYTES_MAX / 1024 / 1024),
+        ));
     }
     let sniffed = sniff_image(bytes);
-    sniffed.ok_or_else(|| CoreError::invalid("photo", format!("not a JPEG, PNG, WebP or SVG picture ({declared_mime})")))
+    sniffed.ok_or_else(|| {
+        CoreError::invalid(
+            "photo",
+            format!("not a JPEG, PNG, WebP or SVG picture ({declared_mime})"),
+        )
+    })
 }
 
 pub(crate) fn sniff_image(bytes: &[u8]) -> Option<&'static str> {

@@ -18,11 +18,19 @@ fn expected(command: &Command) -> &'static str {
         SignOut | ChangeOwnPassword { .. } => "any",
         ListClasses | SearchPeople { .. } | GetPerson { .. } | LookupCard { .. } => "any",
         SchoolSummary | ListStaff | VerifyJournal | JournalPage { .. } => "DA",
-        ConfigureSchool { .. } | CreateClass { .. } | RenameClass { .. } | ArchiveClass { .. } => "A",
+        ConfigureSchool { .. } | CreateClass { .. } | RenameClass { .. } | ArchiveClass { .. } => {
+            "A"
+        }
         EnrolPupil { .. } | EnrolGuardian { .. } | UpdatePerson { .. } | MovePupil { .. } => "A",
-        SetPersonStatus { .. } | SetPhoto { .. } | LinkGuardian { .. } | UnlinkGuardian { .. } => "A",
+        SetPersonStatus { .. } | SetPhoto { .. } | LinkGuardian { .. } | UnlinkGuardian { .. } => {
+            "A"
+        }
         BindCard { .. } | SetCardState { .. } => "A",
-        EnrolStaff { .. } | SetStaffRoles { .. } | SetStaffPassword { .. } | SetStaffPin { .. } | UnlockAccount { .. } => "A",
+        EnrolStaff { .. }
+        | SetStaffRoles { .. }
+        | SetStaffPassword { .. }
+        | SetStaffPin { .. }
+        | UnlockAccount { .. } => "A",
         PreviewRoster { .. } | CommitRoster { .. } | ImportPhotos { .. } => "A",
     }
 }
@@ -80,22 +88,58 @@ struct Fixture {
 }
 
 fn fixture(ws: &mut Workstation, dir: &std::path::Path) -> Fixture {
-    let class = id(&run(ws, json!({"type": "create_class", "name": "5А"}), t0()), "/id");
-    let pupil = run(ws, json!({"type": "enrol_pupil", "class_id": class, "name": {"surname": "Иванов", "name": "Иван"}}), t0());
+    let class = id(
+        &run(ws, json!({"type": "create_class", "name": "5А"}), t0()),
+        "/id",
+    );
+    let pupil = run(
+        ws,
+        json!({"type": "enrol_pupil", "class_id": class, "name": {"surname": "Иванов", "name": "Иван"}}),
+        t0(),
+    );
     let pupil = id(&pupil, "/person/id");
-    run(ws, json!({"type": "bind_card", "person_id": pupil, "card": "126,58404"}), t0());
-    let with_guardian = run(ws, json!({"type": "enrol_guardian", "pupil_id": pupil, "name": {"surname": "Иванова", "name": "Мария"}}), t0());
+    run(
+        ws,
+        json!({"type": "bind_card", "person_id": pupil, "card": "126,58404"}),
+        t0(),
+    );
+    let with_guardian = run(
+        ws,
+        json!({"type": "enrol_guardian", "pupil_id": pupil, "name": {"surname": "Иванова", "name": "Мария"}}),
+        t0(),
+    );
     let guardian = id(&with_guardian, "/guardians/0/id");
-    for (login, role) in [("guard", "guard"), ("cashier", "cashier"), ("librarian", "librarian"), ("director", "director"), ("target", "guard")] {
-        run(ws, json!({"type": "enrol_staff", "login": login, "password": PASSWORD, "roles": [role],
-                       "name": {"surname": "Сотрудник", "name": "Тест"}}), t0());
+    for (login, role) in [
+        ("guard", "guard"),
+        ("cashier", "cashier"),
+        ("librarian", "librarian"),
+        ("director", "director"),
+        ("target", "guard"),
+    ] {
+        run(
+            ws,
+            json!({"type": "enrol_staff", "login": login, "password": PASSWORD, "roles": [role],
+                       "name": {"surname": "Сотрудник", "name": "Тест"}}),
+            t0(),
+        );
     }
     let staff = run(ws, json!({"type": "list_staff"}), t0());
-    let target_staff = staff.as_array().unwrap().iter().find(|s| s["login"] == "target").unwrap()["id"]
+    let target_staff = staff
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["login"] == "target")
+        .unwrap()["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    Fixture { dir: dir.to_owned(), class, pupil, guardian, target_staff }
+    Fixture {
+        dir: dir.to_owned(),
+        class,
+        pupil,
+        guardian,
+        target_staff,
+    }
 }
 
 #[test]
@@ -104,14 +148,24 @@ fn every_role_and_command_pair() {
     let mut ws = school(dir.path());
     let f = fixture(&mut ws, dir.path());
     // (who signs in, the letter the table uses for them)
-    let people: [(Option<&str>, char); 6] =
-        [(None, '-'), (Some("guard"), 'G'), (Some("cashier"), 'C'), (Some("librarian"), 'L'), (Some("director"), 'D'), (Some("admin"), 'A')];
+    let people: [(Option<&str>, char); 6] = [
+        (None, '-'),
+        (Some("guard"), 'G'),
+        (Some("cashier"), 'C'),
+        (Some("librarian"), 'L'),
+        (Some("director"), 'D'),
+        (Some("admin"), 'A'),
+    ];
     let mut checked = 0;
     for (login, letter) in people {
         for sample in samples(&f) {
             let _ = ws.execute(cmd(json!({"type": "sign_out"})), t0(), &no_progress);
             if let Some(login) = login {
-                run(&mut ws, json!({"type": "sign_in_password", "login": login, "password": PASSWORD}), t0());
+                run(
+                    &mut ws,
+                    json!({"type": "sign_in_password", "login": login, "password": PASSWORD}),
+                    t0(),
+                );
             }
             let command = cmd(sample.clone());
             let rule = expected(&command);
@@ -125,8 +179,11 @@ fn every_role_and_command_pair() {
                 (Err(CoreError::Forbidden { .. }) | Err(CoreError::NotSignedIn), true, _) => {
                     panic!("{login:?} was refused {sample}: {outcome:?}")
                 }
-                (Err(CoreError::NotSignedIn), false, None) | (Err(CoreError::Forbidden { .. }), false, Some(_)) => {}
-                (_, false, _) => panic!("{login:?} was let through {sample} (rule {rule}): {outcome:?}"),
+                (Err(CoreError::NotSignedIn), false, None)
+                | (Err(CoreError::Forbidden { .. }), false, Some(_)) => {}
+                (_, false, _) => {
+                    panic!("{login:?} was let through {sample} (rule {rule}): {outcome:?}")
+                }
                 (_, true, _) => {}
             }
             checked += 1;
@@ -142,17 +199,31 @@ fn samples_cover_every_command() {
     let dir = tempfile::tempdir().unwrap();
     let mut ws = school(dir.path());
     let f = fixture(&mut ws, dir.path());
-    let tags: std::collections::BTreeSet<String> =
-        samples(&f).iter().map(|s| s["type"].as_str().unwrap().to_owned()).collect();
+    let tags: std::collections::BTreeSet<String> = samples(&f)
+        .iter()
+        .map(|s| s["type"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(tags.len(), samples(&f).len(), "a command is sampled twice");
     let source = include_str!("../src/workstation.rs");
-    let enum_body = source.split("pub enum Command {").nth(1).unwrap().split("\n}\n").next().unwrap();
+    let enum_body = source
+        .split("pub enum Command {")
+        .nth(1)
+        .unwrap()
+        .split("\n}\n")
+        .next()
+        .unwrap();
     let variants = enum_body
         .lines()
         .filter(|l| {
             let t = l.trim_start();
-            l.starts_with("    ") && !l.starts_with("     ") && t.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+            l.starts_with("    ")
+                && !l.starts_with("     ")
+                && t.chars().next().is_some_and(|c| c.is_ascii_uppercase())
         })
         .count();
-    assert_eq!(tags.len(), variants, "every Command variant needs a sample here");
+    assert_eq!(
+        tags.len(),
+        variants,
+        "every Command variant needs a sample here"
+    );
 }

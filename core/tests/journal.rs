@@ -89,7 +89,9 @@ fn tampering_is_reported_row_by_row() {
         let path = history(dir.path());
         let (device, last): (String, i64) = Connection::open(&path)
             .unwrap()
-            .query_row("SELECT origin, max(seq) FROM journal", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT origin, max(seq) FROM journal", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .unwrap();
         tamper(&path, sql);
         match i {
@@ -98,8 +100,18 @@ fn tampering_is_reported_row_by_row() {
                     *origin = device.clone();
                 }
             }
-            3 => expected = vec![ChainFault::MissingAtEnd { head_seq: last, last_seq: last - 1 }],
-            4 => expected = vec![ChainFault::Edited { seq: last + 1 }, ChainFault::Inserted { seq: last + 1 }],
+            3 => {
+                expected = vec![ChainFault::MissingAtEnd {
+                    head_seq: last,
+                    last_seq: last - 1,
+                }]
+            }
+            4 => {
+                expected = vec![
+                    ChainFault::Edited { seq: last + 1 },
+                    ChainFault::Inserted { seq: last + 1 },
+                ]
+            }
             _ => {}
         }
         assert_eq!(faults(&path), expected, "case {i}: {sql}");
@@ -113,7 +125,9 @@ fn a_row_slipped_into_the_chain_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = history(dir.path());
     let conn = Connection::open(&path).unwrap();
-    let last: i64 = conn.query_row("SELECT max(seq) FROM journal", [], |r| r.get(0)).unwrap();
+    let last: i64 = conn
+        .query_row("SELECT max(seq) FROM journal", [], |r| r.get(0))
+        .unwrap();
     drop(conn);
     tamper(
         &path,
@@ -125,8 +139,11 @@ fn a_row_slipped_into_the_chain_is_named() {
     );
     // Forge a row at `last` whose prev_hash links to row last-1 (so only its successor notices).
     let conn = Connection::open(&path).unwrap();
-    let prev_hash: Vec<u8> =
-        conn.query_row("SELECT hash FROM journal WHERE seq = ?1", [last - 1], |r| r.get(0)).unwrap();
+    let prev_hash: Vec<u8> = conn
+        .query_row("SELECT hash FROM journal WHERE seq = ?1", [last - 1], |r| {
+            r.get(0)
+        })
+        .unwrap();
     let forged = schoolcard_core::journal::StoredEvent {
         seq: last,
         id: vec![7; 16],

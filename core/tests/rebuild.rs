@@ -15,11 +15,28 @@ const OPERATIONS: usize = 3_000;
 
 /// Every kind of event but `roster_imported` (the roster tests cover that one).
 const EXPECTED_KINDS: &[&str] = &[
-    "school_configured", "class_created", "class_renamed", "class_archived", "person_enrolled",
-    "person_updated", "pupil_moved", "person_status_changed", "photo_set", "guardian_linked",
-    "guardian_unlinked", "card_bound", "card_state_changed", "staff_account_opened", "staff_roles_set",
-    "staff_password_set", "staff_pin_set", "signed_in", "sign_in_failed", "account_locked",
-    "account_unlocked", "signed_out",
+    "school_configured",
+    "class_created",
+    "class_renamed",
+    "class_archived",
+    "person_enrolled",
+    "person_updated",
+    "pupil_moved",
+    "person_status_changed",
+    "photo_set",
+    "guardian_linked",
+    "guardian_unlinked",
+    "card_bound",
+    "card_state_changed",
+    "staff_account_opened",
+    "staff_roles_set",
+    "staff_password_set",
+    "staff_pin_set",
+    "signed_in",
+    "sign_in_failed",
+    "account_locked",
+    "account_unlocked",
+    "signed_out",
 ];
 
 fn snapshot(ws: &Workstation) -> Vec<(String, Vec<Vec<SqlValue>>)> {
@@ -27,10 +44,16 @@ fn snapshot(ws: &Workstation) -> Vec<(String, Vec<Vec<SqlValue>>)> {
         .iter()
         .map(|table| {
             let conn = ws.store().conn();
-            let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2")).unwrap();
+            let mut stmt = conn
+                .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2"))
+                .unwrap();
             let columns = stmt.column_count();
             let rows = stmt
-                .query_map([], |r| (0..columns).map(|i| r.get::<_, SqlValue>(i)).collect::<Result<Vec<_>, _>>())
+                .query_map([], |r| {
+                    (0..columns)
+                        .map(|i| r.get::<_, SqlValue>(i))
+                        .collect::<Result<Vec<_>, _>>()
+                })
                 .unwrap()
                 .collect::<Result<Vec<_>, _>>()
                 .unwrap();
@@ -73,54 +96,96 @@ impl History {
         let name = names[self.rng.gen_range(0..names.len())];
         match self.rng.gen_range(0..100) {
             0..=24 => {
-                let Some(class_id) = self.pick(&self.classes.clone()) else { return };
+                let Some(class_id) = self.pick(&self.classes.clone()) else {
+                    return;
+                };
                 let ext = format!("P{:05}", self.pupils.len());
-                if let Some(r) = self.exec(ws, json!({"type": "enrol_pupil", "class_id": class_id,
+                if let Some(r) = self.exec(
+                    ws,
+                    json!({"type": "enrol_pupil", "class_id": class_id,
                     "name": {"surname": surname, "name": name, "patronymic": "Ильич"},
-                    "details": {"external_id": ext, "birth_date": "2015-04-01"}}))
-                {
-                    self.pupils.push(r["person"]["id"].as_str().unwrap().to_owned());
+                    "details": {"external_id": ext, "birth_date": "2015-04-01"}}),
+                ) {
+                    self.pupils
+                        .push(r["person"]["id"].as_str().unwrap().to_owned());
                 }
             }
             25..=34 => {
-                let Some(pupil) = self.pick(&self.pupils.clone()) else { return };
-                if let Some(r) = self.exec(ws, json!({"type": "enrol_guardian", "pupil_id": pupil,
+                let Some(pupil) = self.pick(&self.pupils.clone()) else {
+                    return;
+                };
+                if let Some(r) = self.exec(
+                    ws,
+                    json!({"type": "enrol_guardian", "pupil_id": pupil,
                     "name": {"surname": surname, "name": name}, "relation": "мать",
-                    "details": {"phone": "+7 915 000-00-00"}}))
-                {
-                    let g = r["guardians"].as_array().unwrap().last().unwrap()["id"].as_str().unwrap().to_owned();
+                    "details": {"phone": "+7 915 000-00-00"}}),
+                ) {
+                    let g = r["guardians"].as_array().unwrap().last().unwrap()["id"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned();
                     self.guardians.push(g);
                 }
             }
             35..=49 => {
-                let Some(person) = self.pick(&self.pupils.clone()) else { return };
+                let Some(person) = self.pick(&self.pupils.clone()) else {
+                    return;
+                };
                 let card = format!("{:010X}", self.rng.gen::<u64>() & 0xFF_FFFF_FFFF);
-                if self.exec(ws, json!({"type": "bind_card", "person_id": person, "card": card})).is_some() {
+                if self
+                    .exec(
+                        ws,
+                        json!({"type": "bind_card", "person_id": person, "card": card}),
+                    )
+                    .is_some()
+                {
                     self.cards.push(card);
                 }
             }
             50..=57 => {
-                let Some(card) = self.pick(&self.cards.clone()) else { return };
+                let Some(card) = self.pick(&self.cards.clone()) else {
+                    return;
+                };
                 let state = ["lost", "blocked", "returned", "active"][self.rng.gen_range(0..4)];
                 self.exec(ws, json!({"type": "set_card_state", "card": card, "state": state, "reason": "тест"}));
             }
             58..=64 => {
-                let Some(person) = self.pick(&self.pupils.clone()) else { return };
-                self.exec(ws, json!({"type": "update_person", "person_id": person,
+                let Some(person) = self.pick(&self.pupils.clone()) else {
+                    return;
+                };
+                self.exec(
+                    ws,
+                    json!({"type": "update_person", "person_id": person,
                     "name": {"surname": surname, "name": name},
-                    "details": {"email": "a@b.ru", "external_id": null}}));
+                    "details": {"email": "a@b.ru", "external_id": null}}),
+                );
             }
             65..=69 => {
-                let (Some(person), Some(class_id)) = (self.pick(&self.pupils.clone()), self.pick(&self.classes.clone())) else { return };
-                self.exec(ws, json!({"type": "move_pupil", "person_id": person, "class_id": class_id}));
+                let (Some(person), Some(class_id)) = (
+                    self.pick(&self.pupils.clone()),
+                    self.pick(&self.classes.clone()),
+                ) else {
+                    return;
+                };
+                self.exec(
+                    ws,
+                    json!({"type": "move_pupil", "person_id": person, "class_id": class_id}),
+                );
             }
             70..=74 => {
-                let Some(person) = self.pick(&self.pupils.clone()) else { return };
+                let Some(person) = self.pick(&self.pupils.clone()) else {
+                    return;
+                };
                 let status = ["active", "suspended", "left"][self.rng.gen_range(0..3)];
-                self.exec(ws, json!({"type": "set_person_status", "person_id": person, "status": status}));
+                self.exec(
+                    ws,
+                    json!({"type": "set_person_status", "person_id": person, "status": status}),
+                );
             }
             75..=79 => {
-                let Some(person) = self.pick(&self.pupils.clone()) else { return };
+                let Some(person) = self.pick(&self.pupils.clone()) else {
+                    return;
+                };
                 let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
                 png.extend((0..16).map(|_| self.rng.gen::<u8>()));
                 use base64::Engine;
@@ -129,10 +194,19 @@ impl History {
             }
             80..=83 => {
                 if self.rng.gen_bool(0.7) {
-                    let (Some(g), Some(p)) = (self.pick(&self.guardians.clone()), self.pick(&self.pupils.clone())) else { return };
+                    let (Some(g), Some(p)) = (
+                        self.pick(&self.guardians.clone()),
+                        self.pick(&self.pupils.clone()),
+                    ) else {
+                        return;
+                    };
                     self.exec(ws, json!({"type": "link_guardian", "guardian_id": g, "pupil_id": p, "relation": "опекун"}));
                 } else {
-                    let links: i64 = ws.store().conn().query_row("SELECT count(*) FROM guardianship", [], |r| r.get(0)).unwrap();
+                    let links: i64 = ws
+                        .store()
+                        .conn()
+                        .query_row("SELECT count(*) FROM guardianship", [], |r| r.get(0))
+                        .unwrap();
                     if links == 0 {
                         return;
                     }
@@ -141,60 +215,109 @@ impl History {
                         .query_row("SELECT guardian_id, pupil_id FROM guardianship ORDER BY 1, 2 LIMIT 1 OFFSET ?1", [offset], |r| Ok((r.get(0)?, r.get(1)?)))
                         .ok();
                     let Some((g, p)) = link else { return };
-                    self.exec(ws, json!({"type": "unlink_guardian", "guardian_id": g, "pupil_id": p}));
+                    self.exec(
+                        ws,
+                        json!({"type": "unlink_guardian", "guardian_id": g, "pupil_id": p}),
+                    );
                 }
             }
             84..=86 => {
                 // Another staff member fails to sign in (locking the account now and then),
                 // or signs in, then the admin takes the desk back.
-                let Some((login, _)) = self.staff.choose(&mut self.rng).cloned() else { return };
-                let password = if self.rng.gen_bool(0.7) { "wrong password" } else { PASSWORD };
+                let Some((login, _)) = self.staff.choose(&mut self.rng).cloned() else {
+                    return;
+                };
+                let password = if self.rng.gen_bool(0.7) {
+                    "wrong password"
+                } else {
+                    PASSWORD
+                };
                 self.exec(ws, json!({"type": "sign_out"}));
-                self.exec(ws, json!({"type": "sign_in_password", "login": login, "password": password}));
+                self.exec(
+                    ws,
+                    json!({"type": "sign_in_password", "login": login, "password": password}),
+                );
                 self.exec(ws, json!({"type": "sign_out"}));
-                self.exec(ws, json!({"type": "sign_in_password", "login": "admin", "password": PASSWORD}));
+                self.exec(
+                    ws,
+                    json!({"type": "sign_in_password", "login": "admin", "password": PASSWORD}),
+                );
             }
             87..=88 => {
-                let Some((_, id)) = self.staff.choose(&mut self.rng).cloned() else { return };
-                let roles = [["guard"].as_slice(), &["cashier", "librarian"], &["director"]][self.rng.gen_range(0..3)];
-                self.exec(ws, json!({"type": "set_staff_roles", "person_id": id, "roles": roles}));
+                let Some((_, id)) = self.staff.choose(&mut self.rng).cloned() else {
+                    return;
+                };
+                let roles = [
+                    ["guard"].as_slice(),
+                    &["cashier", "librarian"],
+                    &["director"],
+                ][self.rng.gen_range(0..3)];
+                self.exec(
+                    ws,
+                    json!({"type": "set_staff_roles", "person_id": id, "roles": roles}),
+                );
                 if self.rng.gen_bool(0.5) {
                     self.exec(ws, json!({"type": "unlock_account", "person_id": id}));
                 } else {
                     let pin = format!("{:04}", self.rng.gen_range(0..10_000));
-                    self.exec(ws, json!({"type": "set_staff_pin", "person_id": id, "pin": pin}));
+                    self.exec(
+                        ws,
+                        json!({"type": "set_staff_pin", "person_id": id, "pin": pin}),
+                    );
                 }
             }
             89 if self.staff.len() < 8 => {
                 let login = format!("staff{}", self.staff.len());
-                if let Some(r) = self.exec(ws, json!({"type": "enrol_staff", "login": login, "password": PASSWORD,
+                if let Some(r) = self.exec(
+                    ws,
+                    json!({"type": "enrol_staff", "login": login, "password": PASSWORD,
                     "roles": ["guard"], "name": {"surname": surname, "name": name},
-                    "details": {"position": "охранник"}}))
-                {
-                    self.staff.push((login, r["person"]["id"].as_str().unwrap().to_owned()));
+                    "details": {"position": "охранник"}}),
+                ) {
+                    self.staff
+                        .push((login, r["person"]["id"].as_str().unwrap().to_owned()));
                 }
             }
             90..=93 => {
-                let name = format!("{}{}", self.rng.gen_range(1..=11), ["А", "Б", "В", "Г"][self.rng.gen_range(0..4)]);
+                let name = format!(
+                    "{}{}",
+                    self.rng.gen_range(1..=11),
+                    ["А", "Б", "В", "Г"][self.rng.gen_range(0..4)]
+                );
                 if self.rng.gen_bool(0.8) {
-                    let Some(class_id) = self.pick(&self.classes.clone()) else { return };
-                    self.exec(ws, json!({"type": "rename_class", "class_id": class_id, "name": name}));
+                    let Some(class_id) = self.pick(&self.classes.clone()) else {
+                        return;
+                    };
+                    self.exec(
+                        ws,
+                        json!({"type": "rename_class", "class_id": class_id, "name": name}),
+                    );
                 } else {
                     // The newest class is the likeliest to be still empty.
-                    let Some(class_id) = self.classes.last().cloned() else { return };
+                    let Some(class_id) = self.classes.last().cloned() else {
+                        return;
+                    };
                     self.exec(ws, json!({"type": "archive_class", "class_id": class_id}));
                 }
             }
             94..=95 => {
-                let name = format!("{}{}", self.rng.gen_range(1..=11), ["Д", "Е"][self.rng.gen_range(0..2)]);
+                let name = format!(
+                    "{}{}",
+                    self.rng.gen_range(1..=11),
+                    ["Д", "Е"][self.rng.gen_range(0..2)]
+                );
                 if let Some(r) = self.exec(ws, json!({"type": "create_class", "name": name})) {
                     self.classes.push(r["id"].as_str().unwrap().to_owned());
                 }
             }
             _ => {
-                let tz = ["Europe/Moscow", "Asia/Yekaterinburg", "Europe/Kaliningrad"][self.rng.gen_range(0..3)];
+                let tz = ["Europe/Moscow", "Asia/Yekaterinburg", "Europe/Kaliningrad"]
+                    [self.rng.gen_range(0..3)];
                 let name = format!("Школа № {}", self.rng.gen_range(1..99));
-                self.exec(ws, json!({"type": "configure_school", "name": name, "time_zone": tz}));
+                self.exec(
+                    ws,
+                    json!({"type": "configure_school", "name": name, "time_zone": tz}),
+                );
             }
         }
     }
@@ -215,21 +338,34 @@ fn rebuilding_projections_from_the_journal_equals_the_incremental_state() {
         ok: 0,
     };
     for name in ["1А", "1Б", "2А", "5В", "9А", "11Б"] {
-        let r = history.exec(&mut ws, json!({"type": "create_class", "name": name})).unwrap();
+        let r = history
+            .exec(&mut ws, json!({"type": "create_class", "name": name}))
+            .unwrap();
         history.classes.push(r["id"].as_str().unwrap().to_owned());
     }
     for _ in 0..OPERATIONS {
         history.step(&mut ws);
     }
-    let events: i64 = ws.store().conn().query_row("SELECT count(*) FROM journal", [], |r| r.get(0)).unwrap();
+    let events: i64 = ws
+        .store()
+        .conn()
+        .query_row("SELECT count(*) FROM journal", [], |r| r.get(0))
+        .unwrap();
     assert!(events >= 2_000, "only {events} events were generated");
     // Every kind of event took part.
     let kinds: Vec<String> = {
         let conn = ws.store().conn();
         let mut stmt = conn.prepare("SELECT DISTINCT kind FROM journal").unwrap();
-        stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
     };
-    let missing: Vec<&str> = EXPECTED_KINDS.iter().copied().filter(|k| !kinds.iter().any(|x| x == k)).collect();
+    let missing: Vec<&str> = EXPECTED_KINDS
+        .iter()
+        .copied()
+        .filter(|k| !kinds.iter().any(|x| x == k))
+        .collect();
     assert!(missing.is_empty(), "the history never produced {missing:?}");
 
     let incremental = snapshot(&ws);
@@ -237,7 +373,10 @@ fn rebuilding_projections_from_the_journal_equals_the_incremental_state() {
     assert_eq!(replayed as i64, events);
     let rebuilt = snapshot(&ws);
     for ((table, a), (_, b)) in incremental.iter().zip(&rebuilt) {
-        assert!(!a.is_empty() || *table == "roster_imports", "{table} is empty: the history did not reach it");
+        assert!(
+            !a.is_empty() || *table == "roster_imports",
+            "{table} is empty: the history did not reach it"
+        );
         assert_eq!(a.len(), b.len(), "{table}: row counts differ");
         for (x, y) in a.iter().zip(b) {
             assert_eq!(x, y, "{table} differs after rebuild");

@@ -128,5 +128,12 @@ CREATE TABLE roster_imports (
 ];
 
 /// The tables `projection::apply` writes: emptied and refilled by a rebuild.
-pub const PROJECTION_TABLES: &[&str] =
-    &["school", "classes", "persons", "guardianship", "cards", "staff_accounts", "roster_imports"];
+pub const PROJECTION_TABLES: &[&str] = &[
+    "school",
+    "classes",
+    "persons",
+    "guardianship",
+    "cards",
+    "staff_accounts",
+    "roster_imports",
+];

@@ -38,25 +38,37 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))?;
 
         let found_version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let found_app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
-        let table_count: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+        let table_count: i64 =
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
         if found_app != APPLICATION_ID && (found_app != 0 || table_count > 0) {
-            return Err(StoreError::NotOurs { path: path.display().to_string(), found: found_app });
+            return Err(StoreError::NotOurs {
+                path: path.display().to_string(),
+                found: found_app,
+            });
         }
         if found_version > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema { found: found_version, supported: SCHEMA_VERSION });
+            return Err(StoreError::NewerSchema {
+                found: found_version,
+                supported: SCHEMA_VERSION,
+            });
         }
 
         // WAL lets readers (reports, the UI) run beside the writer; FULL makes every
         // commit durable on power loss — a confirmed pass or a sale is never lost.
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            tracing::warn!(mode, "SQLite refused WAL mode; continuing in the mode it chose");
+            tracing::warn!(
+                mode,
+                "SQLite refused WAL mode; continuing in the mode it chose"
+            );
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
@@ -64,7 +76,11 @@ impl Store {
         let mut conn = conn;
         migrate(&mut conn, found_version)?;
         let device = ensure_device(&mut conn)?;
-        Ok(Store { conn, device, path: path.to_owned() })
+        Ok(Store {
+            conn,
+            device,
+            path: path.to_owned(),
+        })
     }
 
     pub fn device(&self) -> &DeviceId {
@@ -91,7 +107,12 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::from)?;
         let head = read_head(&tx).map_err(StoreError::from)?;
-        let mut writer = Writer { tx, device: &self.device, head, next_origin_seq: None };
+        let mut writer = Writer {
+            tx,
+            device: &self.device,
+            head,
+            next_origin_seq: None,
+        };
         let value = f(&mut writer)?;
         let Writer { tx, head, .. } = writer;
         write_head(&tx, &head).map_err(StoreError::from)?;
@@ -101,13 +122,18 @@ impl Store {
 
     /// Empties every projection and replays the whole journal into it, in one transaction.
     pub fn rebuild_projections(&mut self) -> Result<u64, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for table in PROJECTION_TABLES {
             tx.execute(&format!("DELETE FROM {table}"), [])?;
         }
         let mut count = 0u64;
         {
-            let mut stmt = tx.prepare(&format!("SELECT {} FROM journal ORDER BY seq", crate::journal::EVENT_COLUMNS))?;
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {} FROM journal ORDER BY seq",
+                crate::journal::EVENT_COLUMNS
+            ))?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 let stored = crate::journal::StoredEvent::from_row(row)?;
@@ -203,8 +229,9 @@ fn migrate(conn: &mut Connection, found_version: i64) -> Result<(), StoreError> 
 }
 
 fn ensure_device(conn: &mut Connection) -> Result<DeviceId, StoreError> {
-    let existing: Option<String> =
-        conn.query_row("SELECT device_id FROM device", [], |r| r.get(0)).optional()?;
+    let existing: Option<String> = conn
+        .query_row("SELECT device_id FROM device", [], |r| r.get(0))
+        .optional()?;
     if let Some(id) = existing {
         return Ok(DeviceId::new(id));
     }
@@ -223,10 +250,16 @@ fn read_head(conn: &Connection) -> rusqlite::Result<ChainHead> {
     Ok(conn
         .query_row("SELECT seq, hash FROM journal_head", [], |r| {
             let hash: Vec<u8> = r.get(1)?;
-            Ok(ChainHead { seq: r.get(0)?, hash: hash.try_into().unwrap_or(GENESIS_HASH) })
+            Ok(ChainHead {
+                seq: r.get(0)?,
+                hash: hash.try_into().unwrap_or(GENESIS_HASH),
+            })
         })
         .optional()?
-        .unwrap_or(ChainHead { seq: 0, hash: GENESIS_HASH }))
+        .unwrap_or(ChainHead {
+            seq: 0,
+            hash: GENESIS_HASH,
+        }))
 }
 
 fn write_head(conn: &Connection, head: &ChainHead) -> rusqlite::Result<()> {
@@ -249,21 +282,36 @@ mod tests {
         drop(Store::open(&path).unwrap());
         {
             let conn = Connection::open(&path).unwrap();
-            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+                .unwrap();
         }
         let before = std::fs::read(&path).unwrap();
-        let err = Store::open(&path).err().expect("newer schema must be refused");
-        assert!(matches!(err, StoreError::NewerSchema { found, supported } if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION));
+        let err = Store::open(&path)
+            .err()
+            .expect("newer schema must be refused");
+        assert!(
+            matches!(err, StoreError::NewerSchema { found, supported } if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION)
+        );
         assert!(err.to_string().contains("newer version"));
-        assert_eq!(std::fs::read(&path).unwrap(), before, "the refused file must not change");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the refused file must not change"
+        );
     }
 
     #[test]
     fn a_foreign_database_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("other.sqlite");
-        Connection::open(&path).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
-        assert!(matches!(Store::open(&path), Err(StoreError::NotOurs { .. })));
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
+        assert!(matches!(
+            Store::open(&path),
+            Err(StoreError::NotOurs { .. })
+        ));
     }
 
     #[test]
@@ -272,9 +320,15 @@ mod tests {
         let path = dir.path().join("ws.sqlite");
         let store = Store::open(&path).unwrap();
         let conn = store.conn();
-        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
-        let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
         assert_eq!((mode.as_str(), sync, version), ("wal", 2, SCHEMA_VERSION));
         let device = store.device().clone();
         drop(store);
