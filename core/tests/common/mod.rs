@@ -19,7 +19,8 @@ pub fn cmd(value: Value) -> Command {
 }
 
 pub fn run(ws: &mut Workstation, value: Value, now: DateTime<Utc>) -> Value {
-    ws.execute(cmd(value.clone()), now, &no_progress).unwrap_or_else(|e| panic!("{value} failed: {e}"))
+    ws.execute(cmd(value.clone()), now, &no_progress)
+        .unwrap_or_else(|e| panic!("{value} failed: {e}"))
 }
 
 /// A fresh workstation database with the school and its first admin, signed in as admin.
@@ -31,10 +32,17 @@ pub fn school(dir: &std::path::Path) -> Workstation {
                "admin_name": {"surname": "Админова", "name": "Анна"}, "login": "admin", "password": PASSWORD}),
         t0(),
     );
-    run(&mut ws, json!({"type": "sign_in_password", "login": "admin", "password": PASSWORD}), t0());
+    run(
+        &mut ws,
+        json!({"type": "sign_in_password", "login": "admin", "password": PASSWORD}),
+        t0(),
+    );
     ws
 }
 
 pub fn id(v: &Value, path: &str) -> String {
-    v.pointer(path).and_then(Value::as_str).unwrap_or_else(|| panic!("no {path} in {v}")).to_owned()
+    v.pointer(path)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no {path} in {v}"))
+        .to_owned()
 }
