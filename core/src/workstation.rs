@@ -1006,8 +1006,7 @@ impl Workstation {
         let pattern = format!(
             "%{}%",
             crate::domain::search_key(query)
-                .replace('%', "")
-                .replace('_', "")
+                .replace(['%', '_'], "")
         );
         let mut sql = String::from(&*format!("SELECT {PERSON_COLUMNS} FROM persons p LEFT JOIN classes c ON c.id = p.class_id WHERE p.search_key LIKE ?1"));
         let mut args: Vec<String> = vec![pattern];
@@ -1049,16 +1048,18 @@ impl Workstation {
     fn get_person(&self, person_id: PersonId) -> CoreResult<Value> {
         let summary = self.person_summary(person_id)?;
         let conn = self.store.conn();
-        let details: (
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        ) = conn.query_row(
+        let details: Value = conn.query_row(
             "SELECT external_id, birth_date, phone, email, position FROM persons WHERE id = ?1",
             [person_id.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| {
+                Ok(json!({
+                    "external_id": r.get::<_, Option<String>>(0)?,
+                    "birth_date": r.get::<_, Option<String>>(1)?,
+                    "phone": r.get::<_, Option<String>>(2)?,
+                    "email": r.get::<_, Option<String>>(3)?,
+                    "position": r.get::<_, Option<String>>(4)?,
+                }))
+            },
         )?;
         let photo = self.photo_data_url(person_id)?;
         let mut cards_stmt = conn.prepare(
@@ -1111,10 +1112,7 @@ impl Workstation {
         };
         Ok(json!({
             "person": summary,
-            "details": {
-                "external_id": details.0, "birth_date": details.1, "phone": details.2,
-                "email": details.3, "position": details.4,
-            },
+            "details": details,
             "photo": photo,
             "cards": cards,
             "guardians": guardians,
@@ -1996,7 +1994,7 @@ pub(crate) fn check_login(login: &str) -> CoreResult<String> {
 }
 
 /// Accepts JPEG, PNG, WebP and SVG, checked by their first bytes, not by the name.
-pub(crate) fn check_photo<'m>(declared_mime: &'m str, bytes: &[u8]) -> CoreResult<&'static str> {
+pub(crate) fn check_photo(declared_mime: &str, bytes: &[u8]) -> CoreResult<&'static str> {
     if bytes.len() > PHOTO_BYTES_MAX {
         return Err(CoreError::invalid(
             "photo",

@@ -553,7 +553,7 @@ fn parse_hex_run(digits: &str, offset_chars: usize) -> Result<CardId, CardIdErro
     if count == 0 {
         return Err(CardIdError::Empty);
     }
-    if count % 2 != 0 {
+    if !count.is_multiple_of(2) {
         return Err(CardIdError::OddHexDigits { digits: count });
     }
     if count > hex_width(CARD_BITS_MAX) {
