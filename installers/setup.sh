@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing the workstation needs and is missing on a
+# Debian 12 / Ubuntu 22.04+ machine, then returns. Safe to run again: it only installs
+# what is not there yet. Used by `make run`, `make test` and `make bench`.
+#
+#   installers/setup.sh run     packages to build and start the app
+#   installers/setup.sh test    + what the end-to-end tests drive (Xvfb, WebKitWebDriver, …)
+set -euo pipefail
+
+purpose=${1:-run}
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[setup]\033[0m %s\n' "$*" >&2; exit 1; }
+
+# Debian packages: WebKitGTK and friends for Tauri 2 (BUILD.md), and a C toolchain for
+# the bundled SQLite.
+apt_run=(build-essential pkg-config curl file libssl-dev libgtk-3-dev libwebkit2gtk-4.1-dev
+         librsvg2-dev libayatana-appindicator3-dev)
+# The real window under Xvfb, driven over WebDriver; pdftotext/pdftoppm for documents.
+apt_test=(xvfb xauth webkit2gtk-driver poppler-utils)
+
+wanted=("${apt_run[@]}")
+[ "$purpose" = run ] || wanted+=("${apt_test[@]}")
+command -v node >/dev/null 2>&1 || wanted+=(nodejs npm)
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ]; then sudo=(); elif command -v sudo >/dev/null; then sudo=(sudo); else
+    die "need root or sudo to install: ${missing[*]}"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Rust: the toolchain comes from rustup (Debian's rustc is too old for Tauri 2).
+if ! command -v cargo >/dev/null 2>&1; then
+  die "Rust is missing: install it with rustup (https://rustup.rs), version 1.90 or newer, then run make again."
+fi
+rust_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
+[ "$rust_minor" -ge 90 ] || die "Rust $(rustc --version | cut -d' ' -f2) is too old: 1.90 or newer is needed (rustup update)."
+
+node_major=$(node --version | sed -E 's/^v([0-9]+).*/\1/')
+[ "$node_major" -ge 20 ] || die "Node.js $(node --version) is too old for Vite 8: 20.19 or newer is needed."
+
+# npm packages of the UI, the Tauri CLI and tauri-driver (prebuilt inside their npm
+# packages), installed exactly as locked.
+if [ ! -d "$here/ui/node_modules" ] || [ "$here/ui/package-lock.json" -nt "$here/ui/node_modules/.package-lock.json" ]; then
+  say "installing npm packages (ui/)"
+  (cd "$here/ui" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,0 +1,266 @@
+//! `make bench`: the performance figures the issues name, measured in one run and
+//! written to BENCHMARKS.md with the command that produced them. Benchmarks report;
+//! the tests assert behaviour.
+//!
+//!   bench [--app PATH_TO_RELEASE_APP] [--out BENCHMARKS.md] [--quick]
+
+use chrono::Utc;
+use rusqlite::{params, Connection, TransactionBehavior};
+use schoolcard_core::domain::{FullName, PersonId, PersonKind};
+use schoolcard_core::events::{EventBody, PersonDetails};
+use schoolcard_core::Store;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Events appended one per transaction: each is an fsync, so a few thousand suffice.
+const SINGLE_EVENTS: usize = 2_000;
+/// Events appended in group commits, and the group size (a busy entrance's batch).
+const GROUP_EVENTS: usize = 50_000;
+const GROUP_SIZE: usize = 100;
+/// App launches for the cold-start figure.
+const APP_LAUNCHES: usize = 5;
+/// How long the app idles with the demo school loaded before its memory is read.
+const IDLE_BEFORE_MEMORY: Duration = Duration::from_secs(3);
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+struct Args {
+    app: Option<PathBuf>,
+    out: PathBuf,
+    quick: bool,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args { app: None, out: PathBuf::from("BENCHMARKS.md"), quick: false };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--app" => args.app = it.next().map(PathBuf::from),
+            "--out" => args.out = it.next().map(PathBuf::from).expect("--out PATH"),
+            "--quick" => args.quick = true,
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    args
+}
+
+fn main() {
+    let args = parse_args();
+    let scale = if args.quick { 10 } else { 1 };
+    let dir = tempfile::tempdir().unwrap();
+    let mut report = String::new();
+    let machine = machine_line();
+
+    writeln!(report, "# Benchmarks\n").unwrap();
+    writeln!(report, "Produced by `make bench` (which runs `cargo run --release -p schoolcard-tests --bin bench -- --app <release app> --out BENCHMARKS.md`) on {}.", Utc::now().format("%Y-%m-%d")).unwrap();
+    writeln!(report, "Machine: {machine}. Every ratio compares two figures measured in the same run on the same disk.\n").unwrap();
+
+    // ---- Journal append vs raw SQLite ----------------------------------------------
+    writeln!(report, "## Journal append (issue 2)\n").unwrap();
+    writeln!(report, "SQLite file in WAL with `synchronous=FULL`. *Raw* inserts the very same journal rows (same columns, same bytes, same indexes) into a bare table with no hash chain, triggers or projections, in transactions of the same size.\n").unwrap();
+    writeln!(report, "| workload | events | journal events/s | raw inserts/s | ratio | goal |").unwrap();
+    writeln!(report, "|---|---:|---:|---:|---:|---|").unwrap();
+    for (label, with_projection) in [("no projection (sign-in failure)", false), ("with projection (pupil enrolled)", true)] {
+        for (events, group) in [(SINGLE_EVENTS / scale, 1), (GROUP_EVENTS / scale, GROUP_SIZE)] {
+            let (journal_rate, raw_rate) = journal_vs_raw(dir.path(), events, group, with_projection);
+            let ratio = journal_rate / raw_rate;
+            let goal = if group > 1 { if ratio >= 0.5 { "≥ 0.5× ✔" } else { "≥ 0.5× ✘" } } else { "—" };
+            let txn = if group == 1 { "1 event per transaction".to_owned() } else { format!("group commit of {group}") };
+            println!("journal {label}, {txn}: {journal_rate:.0}/s vs raw {raw_rate:.0}/s = {ratio:.2}x");
+            writeln!(report, "| {label}, {txn} | {events} | {journal_rate:.0} | {raw_rate:.0} | {ratio:.2}× | {goal} |").unwrap();
+        }
+    }
+
+    // ---- The app: cold start and memory ---------------------------------------------
+    writeln!(report, "\n## The app: cold start and memory (issue 2)\n").unwrap();
+    match &args.app {
+        None => writeln!(report, "Not measured: no `--app` given.").unwrap(),
+        Some(app) => {
+            let db = dir.path().join("demo.sqlite");
+            let summary = schoolcard_core::demo::ensure_demo(&db, schoolcard_core::demo::DEMO_SEED, Utc::now())
+                .expect("the demo school is generated");
+            let pupils = summary.map(|s| s.pupils).unwrap_or_default();
+            let mut starts_ms = Vec::new();
+            for _ in 0..APP_LAUNCHES {
+                let (ms, _) = launch(app, &db, false);
+                starts_ms.push(ms);
+            }
+            let (_, pss) = launch(app, &db, true);
+            starts_ms.sort_by(f64::total_cmp);
+            let median = starts_ms[starts_ms.len() / 2];
+            let max = *starts_ms.last().unwrap();
+            let pss_mib = pss.unwrap_or(0) as f64 / 1024.0;
+            println!("cold start to sign-in screen: median {median:.0} ms, max {max:.0} ms; idle PSS {pss_mib:.0} MiB");
+            writeln!(report, "Release build, under Xvfb, demo school of {pupils} pupils loaded. Start = process spawn until the sign-in screen has rendered and told the shell (`ui_ready`); {APP_LAUNCHES} launches.\n").unwrap();
+            writeln!(report, "| figure | value | goal |").unwrap();
+            writeln!(report, "|---|---:|---|").unwrap();
+            writeln!(report, "| start to sign-in screen, median | {median:.0} ms | ≤ 1000 ms {} |", tick(median <= 1000.0)).unwrap();
+            writeln!(report, "| start to sign-in screen, worst of {APP_LAUNCHES} | {max:.0} ms | |").unwrap();
+            writeln!(report, "| memory at idle, PSS of the app and its WebKit processes | {pss_mib:.0} MiB | ≤ 300 MiB {} |", tick(pss_mib <= 300.0)).unwrap();
+        }
+    }
+
+    std::fs::write(&args.out, report).unwrap();
+    println!("written to {}", args.out.display());
+}
+
+fn tick(ok: bool) -> &'static str {
+    if ok { "✔" } else { "✘" }
+}
+
+fn machine_line() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    format!("{cores} cores, {cpu}")
+}
+
+fn event(i: usize, with_projection: bool) -> EventBody {
+    if with_projection {
+        EventBody::PersonEnrolled {
+            person_id: PersonId::new_v7(),
+            person_kind: PersonKind::Pupil,
+            name: FullName { surname: "Кузнецова".into(), name: "Мария".into(), patronymic: "Сергеевна".into() },
+            class_id: None,
+            details: PersonDetails { external_id: Some(format!("B{i:07}")), ..Default::default() },
+        }
+    } else {
+        EventBody::SignInFailed { attempted: format!("guard{i}"), person_id: None, reason: "wrong_secret".into() }
+    }
+}
+
+/// Appends `events` through the journal, then inserts the very rows it wrote into a bare
+/// table of a second file, both in transactions of `group`; returns (journal/s, raw/s).
+fn journal_vs_raw(dir: &Path, events: usize, group: usize, with_projection: bool) -> (f64, f64) {
+    let tag = format!("{}-{group}-{with_projection}", events);
+    let journal_path = dir.join(format!("journal-{tag}.sqlite"));
+    let mut store = Store::open(&journal_path).unwrap();
+    let actor = format!("device:{}", store.device());
+    let bodies: Vec<EventBody> = (0..events).map(|i| event(i, with_projection)).collect();
+    let started = Instant::now();
+    for chunk in bodies.chunks(group) {
+        store
+            .write(|w| {
+                for body in chunk {
+                    w.append(&actor, Utc::now(), body.clone())?;
+                }
+                Ok::<_, schoolcard_core::error::StoreError>(())
+            })
+            .unwrap();
+    }
+    let journal_rate = events as f64 / started.elapsed().as_secs_f64();
+
+    // The same rows, read back, into a bare table with the journal's columns and indexes.
+    type Row = (Vec<u8>, String, i64, i64, String, String, String, Vec<u8>, Vec<u8>);
+    let rows: Vec<Row> = {
+        let conn = store.conn();
+        let mut stmt = conn
+            .prepare("SELECT id, origin, origin_seq, occurred_at_us, actor, kind, payload, prev_hash, hash FROM journal ORDER BY seq")
+            .unwrap();
+        stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    };
+    drop(store);
+    let raw_path = dir.join(format!("raw-{tag}.sqlite"));
+    let mut raw = Connection::open(&raw_path).unwrap();
+    raw.busy_timeout(Duration::from_millis(5_000)).unwrap();
+    raw.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)).unwrap();
+    raw.pragma_update(None, "synchronous", "FULL").unwrap();
+    raw.execute_batch(
+        "CREATE TABLE rows (seq INTEGER PRIMARY KEY AUTOINCREMENT, id BLOB NOT NULL UNIQUE, origin TEXT NOT NULL,
+            origin_seq INTEGER NOT NULL, occurred_at_us INTEGER NOT NULL, actor TEXT NOT NULL, kind TEXT NOT NULL,
+            payload TEXT NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL, UNIQUE (origin, origin_seq));
+         CREATE INDEX rows_kind_time ON rows (kind, occurred_at_us);",
+    )
+    .unwrap();
+    let started = Instant::now();
+    for chunk in rows.chunks(group) {
+        let tx = raw.transaction_with_behavior(TransactionBehavior::Immediate).unwrap();
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO rows (id, origin, origin_seq, occurred_at_us, actor, kind, payload, prev_hash, hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .unwrap();
+            for r in chunk {
+                stmt.execute(params![r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8]).unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+    let raw_rate = rows.len() as f64 / started.elapsed().as_secs_f64();
+    (journal_rate, raw_rate)
+}
+
+/// Starts the app on `db`; returns milliseconds until it reported the sign-in screen
+/// ready, and (when asked) the PSS in KiB of it and its descendants after idling.
+fn launch(app: &Path, db: &Path, measure_memory: bool) -> (f64, Option<u64>) {
+    let started = Instant::now();
+    let mut child = Command::new(app)
+        .args(["--db", db.to_str().unwrap()])
+        .env("SCHOOLCARD_REPORT_READY", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the app starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("ready") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let ready = rx.recv_timeout(READY_TIMEOUT).is_ok();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    assert!(ready, "the app did not report its sign-in screen within {READY_TIMEOUT:?}");
+    let pss = measure_memory.then(|| {
+        std::thread::sleep(IDLE_BEFORE_MEMORY);
+        tree_pss_kib(child.id())
+    });
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    (ms, pss)
+}
+
+/// Sum of `Pss:` over a process and all its descendants (WebKit's web and network processes).
+fn tree_pss_kib(root: u32) -> u64 {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // The command name is in parentheses and may hold spaces: read after the last ')'.
+            let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+            if let Some(ppid) = after.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
+                parents.push((pid, ppid));
+            }
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(parents.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
+        i += 1;
+    }
+    tree.iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok())
+        .map(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Pss:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        })
+        .sum()
+}

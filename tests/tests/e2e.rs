@@ -1,0 +1,197 @@
+//! End-to-end: the real app window under Xvfb, driven over WebDriver through
+//! tauri-driver and WebKitWebDriver. Run by `make test` (it builds the app first and
+//! passes its path in SCHOOLCARD_APP_BIN); ignored by a plain `cargo test`.
+
+use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
+use schoolcard_core::workstation::Progress;
+use schoolcard_core::Workstation;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+const ADMIN_PASSWORD: &str = "e2e-password";
+/// How long one step may take to show on screen (the first one includes app start).
+const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// tauri-driver, stopped with SIGTERM so it takes WebKitWebDriver down with it (BUILD.md).
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start(db: &Path) -> Driver {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let bin = repo.join("ui/node_modules/.bin/tauri-driver");
+        assert!(bin.exists(), "{} is missing: run `make test`, which installs it", bin.display());
+        let port = free_port();
+        let native_port = free_port();
+        let child = Process::new(bin)
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .env("SCHOOLCARD_DB", db)
+            .env("SCHOOLCARD_LANG", "ru")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("tauri-driver starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tauri-driver did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver { child, port }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn app_bin() -> PathBuf {
+    let bin = std::env::var_os("SCHOOLCARD_APP_BIN").expect("SCHOOLCARD_APP_BIN: the built app (make test sets it)");
+    let bin = PathBuf::from(bin);
+    assert!(bin.exists(), "{} does not exist: build the app first (make app)", bin.display());
+    bin
+}
+
+fn testid(id: &str) -> String {
+    format!("[data-testid='{id}']")
+}
+
+/// Waits until an element with the test id shows `text` (or just exists, for "").
+async fn wait_text(client: &Client, id: &str, text: &str) -> Element {
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let mut last = String::new();
+    loop {
+        if let Ok(elements) = client.find_all(Locator::Css(&testid(id))).await {
+            for element in elements {
+                if let Ok(t) = element.text().await {
+                    if t.contains(text) {
+                        return element;
+                    }
+                    last = t;
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            let page = client.source().await.unwrap_or_default();
+            let shot = std::env::temp_dir().join(format!("e2e-{id}.png"));
+            if let Ok(png) = client.screenshot().await {
+                let _ = std::fs::write(&shot, png);
+            }
+            panic!(
+                "no [{id}] showing {text:?} within {STEP_TIMEOUT:?} (last text {last:?}; screenshot {}); page:\n{}",
+                shot.display(),
+                &page[..page.len().min(4000)]
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn click(client: &Client, id: &str) {
+    wait_text(client, id, "").await.click().await.unwrap_or_else(|e| panic!("click [{id}]: {e}"));
+}
+
+async fn type_into(client: &Client, id: &str, text: &str) {
+    let field = wait_text(client, id, "").await;
+    field.clear().await.unwrap_or_else(|e| panic!("clear [{id}]: {e}"));
+    field.send_keys(text).await.unwrap_or_else(|e| panic!("type into [{id}]: {e}"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the built app, Xvfb and tauri-driver: run by `make test`"]
+async fn admin_imports_a_roster_and_binds_a_card() {
+    let app = app_bin();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("school.sqlite");
+    {
+        let mut ws = Workstation::open(&db).unwrap();
+        let set_up = json!({"type": "set_up_school", "school_name": "Лицей «Держава»", "time_zone": "Europe/Moscow",
+            "admin_name": {"surname": "Петрова", "name": "Елена"}, "login": "admin", "password": ADMIN_PASSWORD});
+        ws.execute(serde_json::from_value(set_up).unwrap(), chrono::Utc::now(), &|_: Progress| {}).unwrap();
+    }
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let bad = data.join("roster-with-error.csv");
+    let good = data.join("roster.csv");
+
+    let driver = Driver::start(&db);
+    let caps = json!({"tauri:options": {"application": app, "args": ["--db", db]}});
+    let client = ClientBuilder::native()
+        .capabilities(caps.as_object().unwrap().clone())
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session with the app");
+
+    // Sign in as the admin.
+    type_into(&client, "login-input", "admin").await;
+    type_into(&client, "password-input", ADMIN_PASSWORD).await;
+    click(&client, "signin-submit").await;
+
+    // A roster with one bad row: the preview names it, and nothing can be committed.
+    click(&client, "nav-import").await;
+    type_into(&client, "import-path", bad.to_str().unwrap()).await;
+    click(&client, "import-preview").await;
+    let error_row = wait_text(&client, "import-error-row", "13Я").await;
+    let error_text = error_row.text().await.unwrap();
+    assert!(error_text.contains('7'), "the error names row 7: {error_text:?}");
+    let commit_enabled = wait_text(&client, "import-commit", "").await.is_enabled().await.unwrap();
+    assert!(!commit_enabled, "commit must be disabled while the file has errors");
+
+    // The fixed file previews clean and commits.
+    type_into(&client, "import-path", good.to_str().unwrap()).await;
+    click(&client, "import-preview").await;
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    while !wait_text(&client, "import-commit", "").await.is_enabled().await.unwrap() {
+        assert!(Instant::now() < deadline, "commit never became enabled for the good file");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(client.find_all(Locator::Css(&testid("import-error-row"))).await.unwrap().is_empty());
+    click(&client, "import-commit").await;
+    wait_text(&client, "import-result", "30").await;
+
+    // Find the pupil and bind a card to her by typing its number.
+    click(&client, "nav-pupils").await;
+    type_into(&client, "pupil-search", "Соколова").await;
+    wait_text(&client, "pupil-row", "Варвара").await.click().await.unwrap();
+    type_into(&client, "bind-card-input", "126,58404").await;
+    click(&client, "bind-card-submit").await;
+    wait_text(&client, "person-card-row", "126").await;
+
+    client.close().await.unwrap();
+    drop(driver);
+
+    // The journal holds it all, and the chain is intact.
+    let ws = Workstation::open(&db).unwrap();
+    let conn = ws.store().conn();
+    let count = |kind: &str| -> i64 {
+        conn.query_row("SELECT count(*) FROM journal WHERE kind = ?1", [kind], |r| r.get(0)).unwrap()
+    };
+    assert_eq!(count("roster_imported"), 1);
+    assert_eq!(count("card_bound"), 1);
+    let holder: String = conn
+        .query_row(
+            "SELECT p.surname || ' ' || p.name FROM cards c JOIN persons p ON p.id = c.person_id WHERE c.card_key = '24:7EE424'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(holder, "Соколова Варвара");
+    assert!(schoolcard_core::journal::verify(conn).unwrap().is_intact());
+}
