@@ -204,7 +204,7 @@ fn samples_cover_every_command() {
         .map(|s| s["type"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(tags.len(), samples(&f).len(), "a command is sampled twice");
-    let source = include_str!("../src/workstation.rs");
+    let source = include_str!("../src/workstation/mod.rs");
     let enum_body = source
         .split("pub enum Command {")
         .nth(1)

@@ -1,0 +1,484 @@
+//! People: search, the person card, enrolment of pupils and guardians, edits, moves
+//! between classes, status, photos and guardianship.
+
+use super::cards::card_json;
+use super::{
+    check_details, check_name, check_photo, parse_col, DetailsInput, NameInput, Workstation,
+    SEARCH_RESULTS_MAX,
+};
+use crate::domain::{ClassId, FullName, PersonId, PersonKind, PersonStatus};
+use crate::error::{CoreError, CoreResult};
+use crate::events::{EventBody, PersonDetails};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Row};
+use schoolcard_proto::CardId;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+impl Workstation {
+    pub(super) fn search_people(
+        &self,
+        query: &str,
+        kind: Option<PersonKind>,
+        class_id: Option<ClassId>,
+        include_left: bool,
+        limit: Option<u32>,
+    ) -> CoreResult<Value> {
+        let limit = limit.unwrap_or(SEARCH_RESULTS_MAX).min(SEARCH_RESULTS_MAX);
+        let query = query.trim();
+        // A query that reads as a card number finds the card's holder.
+        if let Ok(card) = query.parse::<CardId>() {
+            if query.chars().any(|c| c.is_ascii_digit()) {
+                if let Some(holder) = self.card_holder(&card)? {
+                    let person = self.person_summary(holder.person_id)?;
+                    return Ok(json!({ "people": [person], "by_card": true }));
+                }
+            }
+        }
+        let pattern = format!(
+            "%{}%",
+            crate::domain::search_key(query).replace(['%', '_'], "")
+        );
+        let mut sql = String::from(&*format!("SELECT {PERSON_COLUMNS} FROM persons p LEFT JOIN classes c ON c.id = p.class_id WHERE p.search_key LIKE ?1"));
+        let mut args: Vec<String> = vec![pattern];
+        if let Some(kind) = kind {
+            args.push(kind.as_str().into());
+            sql.push_str(&format!(" AND p.kind = ?{}", args.len()));
+        }
+        if let Some(class_id) = class_id {
+            args.push(class_id.to_string());
+            sql.push_str(&format!(" AND p.class_id = ?{}", args.len()));
+        }
+        if !include_left {
+            sql.push_str(" AND p.status != 'left'");
+        }
+        sql.push_str(&format!(
+            " ORDER BY c.grade, c.letter, p.surname, p.name, p.patronymic LIMIT {limit}"
+        ));
+        let mut stmt = self.store.conn().prepare(&sql)?;
+        let rows = stmt.query_map(
+            rusqlite::params_from_iter(args.iter()),
+            person_summary_from_row,
+        )?;
+        let people: Vec<PersonSummary> = rows.collect::<Result<_, _>>()?;
+        Ok(json!({ "people": people, "by_card": false }))
+    }
+
+    pub(super) fn person_summary(&self, person_id: PersonId) -> CoreResult<PersonSummary> {
+        self.store
+            .conn()
+            .query_row(
+                &format!("SELECT {PERSON_COLUMNS} FROM persons p LEFT JOIN classes c ON c.id = p.class_id WHERE p.id = ?1"),
+                [person_id.to_string()],
+                person_summary_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| CoreError::not_found("person"))
+    }
+
+    pub(super) fn get_person(&self, person_id: PersonId) -> CoreResult<Value> {
+        let summary = self.person_summary(person_id)?;
+        let conn = self.store.conn();
+        let details: Value = conn.query_row(
+            "SELECT external_id, birth_date, phone, email, position FROM persons WHERE id = ?1",
+            [person_id.to_string()],
+            |r| {
+                Ok(json!({
+                    "external_id": r.get::<_, Option<String>>(0)?,
+                    "birth_date": r.get::<_, Option<String>>(1)?,
+                    "phone": r.get::<_, Option<String>>(2)?,
+                    "email": r.get::<_, Option<String>>(3)?,
+                    "position": r.get::<_, Option<String>>(4)?,
+                }))
+            },
+        )?;
+        let photo = self.photo_data_url(person_id)?;
+        let mut cards_stmt = conn.prepare(
+            "SELECT card_key, state, raw, changed_at_us FROM cards WHERE person_id = ?1 ORDER BY changed_at_us DESC",
+        )?;
+        let cards: Vec<Value> = cards_stmt
+            .query_map([person_id.to_string()], |r| {
+                let key: String = r.get(0)?;
+                Ok(card_json(
+                    &key,
+                    &r.get::<_, String>(1)?,
+                    &r.get::<_, String>(2)?,
+                    r.get(3)?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        let related = |sql: &str| -> CoreResult<Vec<Value>> {
+            let mut stmt = conn.prepare(sql)?;
+            let rows = stmt.query_map([person_id.to_string()], |r| {
+                Ok(json!({
+                    "id": r.get::<_, String>(0)?,
+                    "full_name": FullName { surname: r.get(1)?, name: r.get(2)?, patronymic: r.get(3)? }.display(),
+                    "relation": r.get::<_, String>(4)?,
+                    "phone": r.get::<_, Option<String>>(5)?,
+                    "email": r.get::<_, Option<String>>(6)?,
+                    "class_name": r.get::<_, Option<String>>(7)?,
+                }))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        };
+        let guardians = related(
+            "SELECT g.id, g.surname, g.name, g.patronymic, gs.relation, g.phone, g.email, NULL
+             FROM guardianship gs JOIN persons g ON g.id = gs.guardian_id WHERE gs.pupil_id = ?1 ORDER BY g.surname",
+        )?;
+        let children = related(
+            "SELECT p.id, p.surname, p.name, p.patronymic, gs.relation, p.phone, p.email, c.grade || c.letter
+             FROM guardianship gs JOIN persons p ON p.id = gs.pupil_id LEFT JOIN classes c ON c.id = p.class_id
+             WHERE gs.guardian_id = ?1 ORDER BY p.surname",
+        )?;
+        let account: Option<Value> = match self.account_by_person(person_id)? {
+            Some(acc) => Some(json!({
+                "login": acc.login,
+                "roles": acc.roles,
+                "has_password": acc.password_hash.is_some(),
+                "has_pin": acc.pin_hash.is_some(),
+                "failed_attempts": acc.lock.failed_attempts,
+                "locked_until": acc.lock.locked_until,
+            })),
+            None => None,
+        };
+        Ok(json!({
+            "person": summary,
+            "details": details,
+            "photo": photo,
+            "cards": cards,
+            "guardians": guardians,
+            "children": children,
+            "account": account,
+        }))
+    }
+
+    pub(super) fn photo_data_url(&self, person_id: PersonId) -> CoreResult<Option<String>> {
+        let photo: Option<(String, Vec<u8>)> = self
+            .store
+            .conn()
+            .query_row(
+                "SELECT ph.mime, ph.bytes FROM persons p JOIN photos ph ON ph.sha256 = p.photo_sha256 WHERE p.id = ?1",
+                [person_id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(photo.map(|(mime, bytes)| {
+            format!(
+                "data:{mime};base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            )
+        }))
+    }
+
+    pub(super) fn enrol_pupil(
+        &mut self,
+        actor: &str,
+        name: NameInput,
+        class_id: ClassId,
+        details: DetailsInput,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        self.require_class(class_id)?;
+        let name = check_name(&name)?;
+        let details = self.check_details(details, PersonKind::Pupil, None)?;
+        let person_id = PersonId::new_v7();
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::PersonEnrolled {
+                    person_id,
+                    person_kind: PersonKind::Pupil,
+                    name,
+                    class_id: Some(class_id),
+                    details,
+                },
+            )
+        })?;
+        self.get_person(person_id)
+    }
+
+    pub(super) fn enrol_guardian(
+        &mut self,
+        actor: &str,
+        pupil_id: PersonId,
+        name: NameInput,
+        details: DetailsInput,
+        relation: String,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        self.require_kind(pupil_id, PersonKind::Pupil)?;
+        let name = check_name(&name)?;
+        let details = self.check_details(details, PersonKind::Guardian, None)?;
+        let guardian_id = PersonId::new_v7();
+        let relation = relation.trim().to_owned();
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::PersonEnrolled {
+                    person_id: guardian_id,
+                    person_kind: PersonKind::Guardian,
+                    name,
+                    class_id: None,
+                    details,
+                },
+            )?;
+            w.append(
+                actor,
+                now,
+                EventBody::GuardianLinked {
+                    guardian_id,
+                    pupil_id,
+                    relation,
+                },
+            )
+        })?;
+        self.get_person(pupil_id)
+    }
+
+    pub(super) fn update_person(
+        &mut self,
+        actor: &str,
+        person_id: PersonId,
+        name: NameInput,
+        details: DetailsInput,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        let summary = self.person_summary(person_id)?;
+        let name = check_name(&name)?;
+        let details = self.check_details(details, summary.kind, Some(person_id))?;
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::PersonUpdated {
+                    person_id,
+                    name,
+                    details,
+                },
+            )
+        })?;
+        self.get_person(person_id)
+    }
+
+    pub(super) fn move_pupil(
+        &mut self,
+        actor: &str,
+        person_id: PersonId,
+        class_id: ClassId,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        self.require_kind(person_id, PersonKind::Pupil)?;
+        self.require_class(class_id)?;
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::PupilMoved {
+                    person_id,
+                    class_id,
+                },
+            )
+        })?;
+        self.get_person(person_id)
+    }
+
+    pub(super) fn set_person_status(
+        &mut self,
+        actor: &str,
+        person_id: PersonId,
+        status: PersonStatus,
+        reason: String,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        self.person_summary(person_id)?;
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.person_id == person_id)
+            && status != PersonStatus::Active
+        {
+            return Err(CoreError::Conflict(
+                "you cannot suspend or dismiss yourself".into(),
+            ));
+        }
+        let reason = reason.trim().to_owned();
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::PersonStatusChanged {
+                    person_id,
+                    status,
+                    reason,
+                },
+            )
+        })?;
+        self.get_person(person_id)
+    }
+
+    pub(super) fn set_photo(
+        &mut self,
+        actor: &str,
+        person_id: PersonId,
+        mime: &str,
+        b64: &str,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        self.person_summary(person_id)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|e| CoreError::invalid("photo", format!("not base64: {e}")))?;
+        let mime = check_photo(mime, &bytes)?;
+        self.store.write(|w| {
+            let sha256 = w.put_photo(mime, &bytes)?;
+            w.append(
+                actor,
+                now,
+                EventBody::PhotoSet {
+                    person_id,
+                    sha256,
+                    mime: mime.to_owned(),
+                },
+            )
+        })?;
+        self.get_person(person_id)
+    }
+
+    pub(super) fn link_guardian(
+        &mut self,
+        actor: &str,
+        guardian_id: PersonId,
+        pupil_id: PersonId,
+        relation: String,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        self.require_kind(guardian_id, PersonKind::Guardian)?;
+        self.require_kind(pupil_id, PersonKind::Pupil)?;
+        let relation = relation.trim().to_owned();
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::GuardianLinked {
+                    guardian_id,
+                    pupil_id,
+                    relation,
+                },
+            )
+        })?;
+        self.get_person(pupil_id)
+    }
+
+    pub(super) fn unlink_guardian(
+        &mut self,
+        actor: &str,
+        guardian_id: PersonId,
+        pupil_id: PersonId,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        let linked: bool = self.store.conn().query_row(
+            "SELECT EXISTS (SELECT 1 FROM guardianship WHERE guardian_id = ?1 AND pupil_id = ?2)",
+            params![guardian_id.to_string(), pupil_id.to_string()],
+            |r| r.get(0),
+        )?;
+        if !linked {
+            return Err(CoreError::not_found("guardianship"));
+        }
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::GuardianUnlinked {
+                    guardian_id,
+                    pupil_id,
+                },
+            )
+        })?;
+        self.get_person(pupil_id)
+    }
+
+    fn require_kind(&self, person_id: PersonId, kind: PersonKind) -> CoreResult<PersonSummary> {
+        let summary = self.person_summary(person_id)?;
+        if summary.kind != kind {
+            return Err(CoreError::invalid(
+                "person_id",
+                format!("{person_id} is not a {}", kind.as_str()),
+            ));
+        }
+        Ok(summary)
+    }
+
+    pub(super) fn check_details(
+        &self,
+        input: DetailsInput,
+        kind: PersonKind,
+        editing: Option<PersonId>,
+    ) -> CoreResult<PersonDetails> {
+        let details = check_details(input)?;
+        if let Some(ext) = &details.external_id {
+            let holder: Option<String> = self
+                .store
+                .conn()
+                .query_row(
+                    "SELECT id FROM persons WHERE kind = ?1 AND external_id = ?2",
+                    params![kind.as_str(), ext],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if holder.is_some_and(|h| Some(h) != editing.map(|e| e.to_string())) {
+                return Err(CoreError::invalid(
+                    "external_id",
+                    format!("{ext} is already used by someone else"),
+                ));
+            }
+        }
+        Ok(details)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonSummary {
+    pub id: PersonId,
+    pub kind: PersonKind,
+    pub full_name: String,
+    pub surname: String,
+    pub name: String,
+    pub patronymic: String,
+    pub class_id: Option<String>,
+    pub class_name: Option<String>,
+    pub status: PersonStatus,
+    pub external_id: Option<String>,
+    pub has_photo: bool,
+    pub position: Option<String>,
+}
+
+const PERSON_COLUMNS: &str =
+    "p.id, p.kind, p.surname, p.name, p.patronymic, p.class_id, c.grade, c.letter, p.status, \
+                              p.external_id, p.photo_sha256 IS NOT NULL, p.position";
+
+fn person_summary_from_row(r: &Row<'_>) -> rusqlite::Result<PersonSummary> {
+    let name = FullName {
+        surname: r.get(2)?,
+        name: r.get(3)?,
+        patronymic: r.get(4)?,
+    };
+    let grade: Option<i64> = r.get(6)?;
+    let letter: Option<String> = r.get(7)?;
+    Ok(PersonSummary {
+        id: parse_col(r, 0)?,
+        kind: PersonKind::parse(&r.get::<_, String>(1)?).unwrap_or(PersonKind::Pupil),
+        full_name: name.display(),
+        surname: name.surname,
+        name: name.name,
+        patronymic: name.patronymic,
+        class_id: r.get(5)?,
+        class_name: grade.zip(letter).map(|(g, l)| format!("{g}{l}")),
+        status: PersonStatus::parse(&r.get::<_, String>(8)?).unwrap_or(PersonStatus::Active),
+        external_id: r.get(9)?,
+        has_photo: r.get(10)?,
+        position: r.get(11)?,
+    })
+}

@@ -1,0 +1,235 @@
+//! The school (its name and time zone), the head's summary, and classes.
+
+use super::{parse_col, Workstation, SCHOOL_NAME_LEN_MAX_CHARS};
+use crate::domain::{ClassId, ClassName};
+use crate::error::{CoreError, CoreResult};
+use crate::events::EventBody;
+use crate::time::SchoolTz;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+use serde_json::{json, Value};
+
+impl Workstation {
+    pub(super) fn get_school(&self) -> CoreResult<Value> {
+        let school: Option<(String, String)> = self
+            .store
+            .conn()
+            .query_row("SELECT name, time_zone FROM school", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let accounts: i64 =
+            self.store
+                .conn()
+                .query_row("SELECT count(*) FROM staff_accounts", [], |r| r.get(0))?;
+        let (configured, name, time_zone) = match school {
+            Some((name, time_zone)) => (true, name, time_zone),
+            None => (false, String::new(), "Europe/Moscow".to_owned()),
+        };
+        // `needs_setup`: a fresh database, whose first screen is the set-up form.
+        Ok(
+            json!({ "configured": configured, "name": name, "time_zone": time_zone, "needs_setup": accounts == 0 }),
+        )
+    }
+
+    /// The school's time zone (Moscow until the school is configured).
+    pub fn school_tz(&self) -> CoreResult<SchoolTz> {
+        let tz: Option<String> = self
+            .store
+            .conn()
+            .query_row("SELECT time_zone FROM school", [], |r| r.get(0))
+            .optional()?;
+        Ok(tz
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| "Europe/Moscow".parse().expect("valid zone")))
+    }
+
+    pub(super) fn configure_school(
+        &mut self,
+        actor: &str,
+        name: &str,
+        time_zone: &str,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+        if name.is_empty() || name.chars().count() > SCHOOL_NAME_LEN_MAX_CHARS {
+            return Err(CoreError::invalid(
+                "name",
+                format!("1–{SCHOOL_NAME_LEN_MAX_CHARS} characters"),
+            ));
+        }
+        let tz: SchoolTz = time_zone
+            .parse()
+            .map_err(|m: String| CoreError::invalid("time_zone", m))?;
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::SchoolConfigured {
+                    name,
+                    time_zone: tz.to_string(),
+                },
+            )
+        })?;
+        self.get_school()
+    }
+
+    pub(super) fn school_summary(&self, now: DateTime<Utc>) -> CoreResult<Value> {
+        let conn = self.store.conn();
+        let count = |sql: &str| -> CoreResult<i64> { Ok(conn.query_row(sql, [], |r| r.get(0))?) };
+        let tz = self.school_tz()?;
+        Ok(json!({
+            "today": tz.school_date(now).0.to_string(),
+            "pupils": count("SELECT count(*) FROM persons WHERE kind = 'pupil' AND status = 'active'")?,
+            "staff": count("SELECT count(*) FROM persons WHERE kind = 'staff' AND status = 'active'")?,
+            "guardians": count("SELECT count(*) FROM persons WHERE kind = 'guardian' AND status = 'active'")?,
+            "classes": count("SELECT count(*) FROM classes WHERE archived = 0")?,
+            "active_cards": count("SELECT count(*) FROM cards WHERE state = 'active' AND person_id IS NOT NULL")?,
+            "pupils_without_card": count(
+                "SELECT count(*) FROM persons p WHERE p.kind = 'pupil' AND p.status = 'active' AND NOT EXISTS
+                 (SELECT 1 FROM cards c WHERE c.person_id = p.id AND c.state = 'active')")?,
+            "pupils_without_photo": count(
+                "SELECT count(*) FROM persons WHERE kind = 'pupil' AND status = 'active' AND photo_sha256 IS NULL")?,
+            "lost_or_blocked_cards": count("SELECT count(*) FROM cards WHERE state IN ('lost', 'blocked')")?,
+            "events": count("SELECT count(*) FROM journal")?,
+            "by_grade": self.pupils_by_grade()?,
+        }))
+    }
+
+    fn pupils_by_grade(&self) -> CoreResult<Value> {
+        let mut stmt = self.store.conn().prepare(
+            "SELECT c.grade, count(p.id) FROM classes c
+             LEFT JOIN persons p ON p.class_id = c.id AND p.kind = 'pupil' AND p.status = 'active'
+             WHERE c.archived = 0 GROUP BY c.grade ORDER BY c.grade",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(json!({ "grade": r.get::<_, i64>(0)?, "pupils": r.get::<_, i64>(1)? }))
+        })?;
+        Ok(Value::Array(rows.collect::<Result<_, _>>()?))
+    }
+
+    pub(super) fn list_classes(&self) -> CoreResult<Value> {
+        let mut stmt = self.store.conn().prepare(
+            "SELECT c.id, c.grade, c.letter,
+                    (SELECT count(*) FROM persons p WHERE p.class_id = c.id AND p.kind = 'pupil' AND p.status = 'active')
+             FROM classes c WHERE c.archived = 0 ORDER BY c.grade, c.letter",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let grade: i64 = r.get(1)?;
+            let letter: String = r.get(2)?;
+            Ok(json!({
+                "id": r.get::<_, String>(0)?,
+                "grade": grade,
+                "letter": letter,
+                "name": format!("{grade}{letter}"),
+                "pupils": r.get::<_, i64>(3)?,
+            }))
+        })?;
+        Ok(Value::Array(rows.collect::<Result<_, _>>()?))
+    }
+
+    fn class_by_name(&self, name: &ClassName) -> CoreResult<Option<ClassId>> {
+        Ok(self
+            .store
+            .conn()
+            .query_row(
+                "SELECT id FROM classes WHERE grade = ?1 AND letter = ?2 AND archived = 0",
+                params![name.grade, name.letter],
+                |r| parse_col(r, 0),
+            )
+            .optional()?)
+    }
+
+    pub(super) fn require_class(&self, class_id: ClassId) -> CoreResult<()> {
+        let exists: bool = self.store.conn().query_row(
+            "SELECT EXISTS (SELECT 1 FROM classes WHERE id = ?1 AND archived = 0)",
+            [class_id.to_string()],
+            |r| r.get(0),
+        )?;
+        if exists {
+            Ok(())
+        } else {
+            Err(CoreError::not_found("class"))
+        }
+    }
+
+    pub(super) fn create_class(
+        &mut self,
+        actor: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        let name: ClassName = name
+            .parse()
+            .map_err(|m: String| CoreError::invalid("name", m))?;
+        if self.class_by_name(&name)?.is_some() {
+            return Err(CoreError::Conflict(format!("class {name} already exists")));
+        }
+        let class_id = ClassId::new_v7();
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::ClassCreated {
+                    class_id,
+                    grade: name.grade,
+                    letter: name.letter.clone(),
+                },
+            )
+        })?;
+        Ok(json!({ "id": class_id, "name": name.to_string() }))
+    }
+
+    pub(super) fn rename_class(
+        &mut self,
+        actor: &str,
+        class_id: ClassId,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        self.require_class(class_id)?;
+        let name: ClassName = name
+            .parse()
+            .map_err(|m: String| CoreError::invalid("name", m))?;
+        match self.class_by_name(&name)? {
+            Some(other) if other != class_id => {
+                return Err(CoreError::Conflict(format!("class {name} already exists")))
+            }
+            _ => {}
+        }
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::ClassRenamed {
+                    class_id,
+                    grade: name.grade,
+                    letter: name.letter.clone(),
+                },
+            )
+        })?;
+        Ok(json!({ "id": class_id, "name": name.to_string() }))
+    }
+
+    pub(super) fn archive_class(
+        &mut self,
+        actor: &str,
+        class_id: ClassId,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        self.require_class(class_id)?;
+        let pupils: i64 = self.store.conn().query_row(
+            "SELECT count(*) FROM persons WHERE class_id = ?1 AND kind = 'pupil' AND status = 'active'",
+            [class_id.to_string()],
+            |r| r.get(0),
+        )?;
+        if pupils > 0 {
+            return Err(CoreError::Conflict(format!(
+                "the class still has {pupils} pupils"
+            )));
+        }
+        self.store
+            .write(|w| w.append(actor, now, EventBody::ClassArchived { class_id }))?;
+        Ok(json!({ "ok": true }))
+    }
+}
