@@ -1,0 +1,18 @@
+// What the whole window shares: how the shell was started, the school, who is signed in.
+import type { AppInfo, School, Session } from './api';
+
+export const app = $state({
+  info: null as AppInfo | null,
+  school: null as School | null,
+  session: null as Session | null,
+  /** The login just created on the set-up screen, offered on the sign-in screen. */
+  lastLogin: '' as string,
+});
+
+export function isAdmin(): boolean {
+  return app.session?.roles.includes('admin') ?? false;
+}
+
+export function demoMode(): boolean {
+  return Boolean(app.info?.demo || app.school?.demo);
+}

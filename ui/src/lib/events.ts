@@ -1,0 +1,79 @@
+// A journal event's payload told in a line a person reads: names, classes, cards and
+// states instead of JSON with ids. Secrets' hashes are never shown.
+import { currentLang, formatDateTime, t, tryT } from './i18n.svelte';
+
+type Payload = Record<string, unknown>;
+
+function fullName(v: unknown): string {
+  if (!v || typeof v !== 'object') return '';
+  const n = v as { surname?: string; name?: string; patronymic?: string };
+  return [n.surname, n.name, n.patronymic].filter(Boolean).join(' ');
+}
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : v === null || v === undefined ? '' : String(v);
+}
+
+export function describePayload(kind: string, payload: unknown, timeZone?: string): string {
+  const p = (payload && typeof payload === 'object' ? payload : {}) as Payload;
+  const parts: string[] = [];
+  const push = (s: string) => {
+    if (s.trim()) parts.push(s.trim());
+  };
+  switch (kind) {
+    case 'school_configured':
+      push(str(p.name));
+      push(str(p.time_zone));
+      break;
+    case 'class_created':
+    case 'class_renamed':
+      push(`${str(p.grade)}${str(p.letter)}`);
+      break;
+    case 'person_enrolled':
+      push(fullName(p.name));
+      if (p.person_kind) push(tryT(`kind.${str(p.person_kind)}`, str(p.person_kind)));
+      break;
+    case 'person_updated':
+      push(fullName(p.name));
+      break;
+    case 'person_status_changed':
+      push(tryT(`status.${str(p.status)}`, str(p.status)));
+      push(str(p.reason));
+      break;
+    case 'guardian_linked':
+      push(str(p.relation));
+      break;
+    case 'card_bound':
+      push(str(p.raw) || str(p.card));
+      break;
+    case 'card_state_changed':
+      push(str(p.card));
+      push(tryT(`card_state.${str(p.state)}`, str(p.state)));
+      push(str(p.reason));
+      break;
+    case 'staff_account_opened':
+      push(str(p.login));
+      break;
+    case 'staff_roles_set':
+      push((Array.isArray(p.roles) ? p.roles : []).map((r) => tryT(`role.${str(r)}`, str(r))).join(', '));
+      break;
+    case 'signed_in':
+      push(p.method === 'card_and_pin' ? t('signin.by_card') : t('signin.by_password'));
+      break;
+    case 'sign_in_failed':
+      push(str(p.attempted));
+      push(tryT(`failure.${str(p.reason)}`, str(p.reason)));
+      break;
+    case 'account_locked':
+      if (typeof p.until === 'string') push(t('staff.locked_until', { time: formatDateTime(p.until, timeZone, false) }));
+      break;
+    case 'roster_imported':
+      push(str(p.file_name));
+      push(t('journal.roster_counts', { rows: str(p.rows), created: str(p.created), updated: str(p.updated) }));
+      break;
+    default:
+      break;
+  }
+  void currentLang();
+  return parts.join(' · ');
+}

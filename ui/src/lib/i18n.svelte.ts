@@ -1,0 +1,118 @@
+// The message catalogue in use. `t(key)` reads the current language, so a template that
+// calls it re-renders when the language changes. Russian is the default; the choice is
+// remembered on this workstation unless the shell was started with `--lang`.
+import { ru, type Key, type PluralKey, type Plural } from '../i18n/ru';
+import { en } from '../i18n/en';
+import { CommandError } from './api';
+
+export type Lang = 'ru' | 'en';
+const CATALOGUES = { ru, en } as const;
+const STORAGE_KEY = 'schoolcard.lang';
+/** Dates and times: English screens still use the day-first, 24-hour clock of the school. */
+const LOCALES: Record<Lang, string> = { ru: 'ru-RU', en: 'en-GB' };
+
+const state = $state({ lang: 'ru' as Lang });
+
+export function currentLang(): Lang {
+  return state.lang;
+}
+
+export function setLang(lang: Lang, remember = true): void {
+  state.lang = lang;
+  document.documentElement.lang = lang;
+  if (remember) {
+    try {
+      localStorage.setItem(STORAGE_KEY, lang);
+    } catch {
+      /* storage may be unavailable; the choice then lasts this session */
+    }
+  }
+}
+
+export function rememberedLang(): Lang | null {
+  try {
+    const v = localStorage.getItem(STORAGE_KEY);
+    return v === 'ru' || v === 'en' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+function fill(template: string, params?: Record<string, string | number>): string {
+  if (!params) return template;
+  return template.replace(/\{(\w+)\}/g, (m, name: string) => (name in params ? String(params[name]) : m));
+}
+
+export function t(key: Key, params?: Record<string, string | number>): string {
+  const message = CATALOGUES[state.lang][key] as string | Plural;
+  return fill(typeof message === 'string' ? message : message.other, params);
+}
+
+/** A message that agrees with a number: «1 ученик», «3 ученика», «5 учеников». */
+export function tn(key: PluralKey, n: number, params?: Record<string, string | number>): string {
+  const forms = CATALOGUES[state.lang][key] as Plural;
+  const category = new Intl.PluralRules(state.lang).select(n) as keyof Plural;
+  const template = forms[category] ?? forms.other;
+  return fill(template, { n: n.toLocaleString(LOCALES[state.lang]), ...params });
+}
+
+/** Does the catalogue know this key? (For codes that arrive from the core as strings.) */
+export function has(key: string): key is Key {
+  return key in CATALOGUES[state.lang];
+}
+
+export function tryT(key: string, fallback: string, params?: Record<string, string | number>): string {
+  return has(key) ? t(key, params) : fallback;
+}
+
+/** A number as the reader writes it: «1 428» in Russian, "1,428" in English. */
+export function num(n: number): string {
+  return n.toLocaleString(LOCALES[state.lang]);
+}
+
+/** A time of day in the school's zone: «locked until 10:45». */
+export function formatTime(iso: string | Date, timeZone?: string): string {
+  return new Intl.DateTimeFormat(LOCALES[state.lang], { hour: '2-digit', minute: '2-digit', timeZone }).format(new Date(iso));
+}
+
+export function formatDateTime(iso: string, timeZone?: string, seconds = true): string {
+  return new Intl.DateTimeFormat(LOCALES[state.lang], {
+    day: '2-digit',
+    month: '2-digit',
+    year: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: seconds ? '2-digit' : undefined,
+    timeZone,
+  }).format(new Date(iso));
+}
+
+export function formatDate(isoDate: string): string {
+  // A calendar date (no instant): printed as it is, in the reader's order.
+  const [y, m, d] = isoDate.split('-');
+  if (!y || !m || !d) return isoDate;
+  return state.lang === 'ru' ? `${d}.${m}.${y}` : `${d}/${m}/${y}`;
+}
+
+/**
+ * What to tell the user about a failed command: the translated code, the field it concerns,
+ * and the core's own words (in English) as the detail.
+ */
+export function describeError(
+  e: unknown,
+  timeZone?: string,
+  fieldLabels?: Record<string, string>,
+): { text: string; detail: string | null } {
+  const err = e instanceof CommandError ? e : new CommandError('internal', String(e));
+  let text: string;
+  if (err.code === 'account_locked' && err.until) {
+    text = t('error.account_locked_until', { time: formatTime(err.until, timeZone) });
+  } else if (err.code === 'invalid' && err.field) {
+    const field = fieldLabels?.[err.field] ?? tryT(`field.${err.field}`, err.field);
+    text = t('error.invalid_field', { field });
+  } else {
+    text = tryT(`error.${err.code}`, t('error.unknown'));
+  }
+  const detail = ['wrong_credentials', 'account_locked', 'not_signed_in'].includes(err.code) ? null : err.message;
+  return { text, detail };
+}
