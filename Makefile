@@ -13,6 +13,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/schoolcard/target
 export CARGO_PROFILE_DEV_DEBUG ?= line-tables-only
 export CARGO_TERM_COLOR ?= never
 
+export SCHOOLCARD_TOOLS ?= $(HOME)/.cache/schoolcard/tools
 APP_BIN := $(CARGO_TARGET_DIR)/debug/schoolcard
 APP_RELEASE_BIN := $(CARGO_TARGET_DIR)/release/schoolcard
 DEMO_DB ?= $(HOME)/.local/share/schoolcard/demo.sqlite
@@ -49,7 +50,7 @@ unit:
 
 # The real app window under Xvfb, driven over WebDriver (tauri-driver + WebKitWebDriver).
 e2e:
-	SCHOOLCARD_APP_BIN=$(APP_BIN) timeout -k 10 900 xvfb-run -a -s "-screen 0 1280x800x24" \
+	SCHOOLCARD_APP_BIN=$(APP_BIN) TAURI_DRIVER=$(SCHOOLCARD_TOOLS)/bin/tauri-driver timeout -k 10 900 xvfb-run -a -s "-screen 0 1280x800x24" \
 	  cargo test -p schoolcard-tests --test e2e -- --ignored --test-threads=1
 
 bench: setup-test app-release

@@ -47,9 +47,20 @@ rust_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
 node_major=$(node --version | sed -E 's/^v([0-9]+).*/\1/')
 [ "$node_major" -ge 20 ] || die "Node.js $(node --version) is too old for Vite 8: 20.19 or newer is needed."
 
-# npm packages of the UI, the Tauri CLI and tauri-driver (prebuilt inside their npm
-# packages), installed exactly as locked.
+# npm packages of the UI and the Tauri CLI (prebuilt inside its npm package), installed
+# exactly as locked.
 if [ ! -d "$here/ui/node_modules" ] || [ "$here/ui/package-lock.json" -nt "$here/ui/node_modules/.package-lock.json" ]; then
   say "installing npm packages (ui/)"
   (cd "$here/ui" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# tauri-driver, the WebDriver bridge of the end-to-end tests, from crates.io into a tools
+# folder beside the build cache (its npm wrapper lists platform packages the registry
+# does not serve, which breaks `npm ci`).
+if [ "$purpose" != run ]; then
+  tools=${SCHOOLCARD_TOOLS:-$HOME/.cache/schoolcard/tools}
+  if [ ! -x "$tools/bin/tauri-driver" ]; then
+    say "installing tauri-driver 2 (cargo install, about a minute)"
+    cargo install --quiet --locked tauri-driver --version '^2' --root "$tools"
+  fi
 fi

@@ -22,13 +22,24 @@ struct Driver {
 
 impl Driver {
     fn start(db: &Path) -> Driver {
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let bin = repo.join("ui/node_modules/.bin/tauri-driver");
-        assert!(bin.exists(), "{} is missing: run `make test`, which installs it", bin.display());
+        let bin = PathBuf::from(
+            std::env::var_os("TAURI_DRIVER")
+                .expect("TAURI_DRIVER: the tauri-driver binary (make test sets it)"),
+        );
+        assert!(
+            bin.exists(),
+            "{} is missing: run `make test`, which installs it",
+            bin.display()
+        );
         let port = free_port();
         let native_port = free_port();
         let child = Process::new(bin)
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
             .env("SCHOOLCARD_DB", db)
             .env("SCHOOLCARD_LANG", "ru")
             .stdout(Stdio::null())
@@ -37,7 +48,10 @@ impl Driver {
             .expect("tauri-driver starts");
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "tauri-driver did not listen on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver did not listen on {port}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Driver { child, port }
@@ -60,13 +74,22 @@ impl Drop for Driver {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn app_bin() -> PathBuf {
-    let bin = std::env::var_os("SCHOOLCARD_APP_BIN").expect("SCHOOLCARD_APP_BIN: the built app (make test sets it)");
+    let bin = std::env::var_os("SCHOOLCARD_APP_BIN")
+        .expect("SCHOOLCARD_APP_BIN: the built app (make test sets it)");
     let bin = PathBuf::from(bin);
-    assert!(bin.exists(), "{} does not exist: build the app first (make app)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} does not exist: build the app first (make app)",
+        bin.display()
+    );
     bin
 }
 
@@ -105,14 +128,35 @@ async fn wait_text(client: &Client, id: &str, text: &str) -> Element {
     }
 }
 
+/// Clicks an element, scrolled to the middle of the view first: WebKitWebDriver does not
+/// reliably scroll a half-hidden control into view by itself.
 async fn click(client: &Client, id: &str) {
-    wait_text(client, id, "").await.click().await.unwrap_or_else(|e| panic!("click [{id}]: {e}"));
+    let element = wait_text(client, id, "").await;
+    scroll_to(client, &element).await;
+    element
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click [{id}]: {e}"));
+}
+
+async fn scroll_to(client: &Client, element: &Element) {
+    let arg = serde_json::to_value(element).unwrap();
+    client
+        .execute("arguments[0].scrollIntoView({block: 'center'})", vec![arg])
+        .await
+        .expect("scrolling into view");
 }
 
 async fn type_into(client: &Client, id: &str, text: &str) {
     let field = wait_text(client, id, "").await;
-    field.clear().await.unwrap_or_else(|e| panic!("clear [{id}]: {e}"));
-    field.send_keys(text).await.unwrap_or_else(|e| panic!("type into [{id}]: {e}"));
+    field
+        .clear()
+        .await
+        .unwrap_or_else(|e| panic!("clear [{id}]: {e}"));
+    field
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("type into [{id}]: {e}"));
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -125,7 +169,12 @@ async fn admin_imports_a_roster_and_binds_a_card() {
         let mut ws = Workstation::open(&db).unwrap();
         let set_up = json!({"type": "set_up_school", "school_name": "Лицей «Держава»", "time_zone": "Europe/Moscow",
             "admin_name": {"surname": "Петрова", "name": "Елена"}, "login": "admin", "password": ADMIN_PASSWORD});
-        ws.execute(serde_json::from_value(set_up).unwrap(), chrono::Utc::now(), &|_: Progress| {}).unwrap();
+        ws.execute(
+            serde_json::from_value(set_up).unwrap(),
+            chrono::Utc::now(),
+            &|_: Progress| {},
+        )
+        .unwrap();
     }
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
     let bad = data.join("roster-with-error.csv");
@@ -150,26 +199,50 @@ async fn admin_imports_a_roster_and_binds_a_card() {
     click(&client, "import-preview").await;
     let error_row = wait_text(&client, "import-error-row", "13Я").await;
     let error_text = error_row.text().await.unwrap();
-    assert!(error_text.contains('7'), "the error names row 7: {error_text:?}");
-    let commit_enabled = wait_text(&client, "import-commit", "").await.is_enabled().await.unwrap();
-    assert!(!commit_enabled, "commit must be disabled while the file has errors");
+    assert!(
+        error_text.contains('7'),
+        "the error names row 7: {error_text:?}"
+    );
+    let commit_enabled = wait_text(&client, "import-commit", "")
+        .await
+        .is_enabled()
+        .await
+        .unwrap();
+    assert!(
+        !commit_enabled,
+        "commit must be disabled while the file has errors"
+    );
 
     // The fixed file previews clean and commits.
     type_into(&client, "import-path", good.to_str().unwrap()).await;
     click(&client, "import-preview").await;
     let deadline = Instant::now() + STEP_TIMEOUT;
-    while !wait_text(&client, "import-commit", "").await.is_enabled().await.unwrap() {
-        assert!(Instant::now() < deadline, "commit never became enabled for the good file");
+    while !wait_text(&client, "import-commit", "")
+        .await
+        .is_enabled()
+        .await
+        .unwrap()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "commit never became enabled for the good file"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(client.find_all(Locator::Css(&testid("import-error-row"))).await.unwrap().is_empty());
+    assert!(client
+        .find_all(Locator::Css(&testid("import-error-row")))
+        .await
+        .unwrap()
+        .is_empty());
     click(&client, "import-commit").await;
     wait_text(&client, "import-result", "30").await;
 
     // Find the pupil and bind a card to her by typing its number.
     click(&client, "nav-pupils").await;
     type_into(&client, "pupil-search", "Соколова").await;
-    wait_text(&client, "pupil-row", "Варвара").await.click().await.unwrap();
+    let pupil = wait_text(&client, "pupil-row", "Варвара").await;
+    scroll_to(&client, &pupil).await;
+    pupil.click().await.unwrap();
     type_into(&client, "bind-card-input", "126,58404").await;
     click(&client, "bind-card-submit").await;
     wait_text(&client, "person-card-row", "126").await;
@@ -181,7 +254,12 @@ async fn admin_imports_a_roster_and_binds_a_card() {
     let ws = Workstation::open(&db).unwrap();
     let conn = ws.store().conn();
     let count = |kind: &str| -> i64 {
-        conn.query_row("SELECT count(*) FROM journal WHERE kind = ?1", [kind], |r| r.get(0)).unwrap()
+        conn.query_row(
+            "SELECT count(*) FROM journal WHERE kind = ?1",
+            [kind],
+            |r| r.get(0),
+        )
+        .unwrap()
     };
     assert_eq!(count("roster_imported"), 1);
     assert_eq!(count("card_bound"), 1);

@@ -33,7 +33,11 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { app: None, out: PathBuf::from("BENCHMARKS.md"), quick: false };
+    let mut args = Args {
+        app: None,
+        out: PathBuf::from("BENCHMARKS.md"),
+        quick: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -60,15 +64,40 @@ fn main() {
     // ---- Journal append vs raw SQLite ----------------------------------------------
     writeln!(report, "## Journal append (issue 2)\n").unwrap();
     writeln!(report, "SQLite file in WAL with `synchronous=FULL`. *Raw* inserts the very same journal rows (same columns, same bytes, same indexes) into a bare table with no hash chain, triggers or projections, in transactions of the same size.\n").unwrap();
-    writeln!(report, "| workload | events | journal events/s | raw inserts/s | ratio | goal |").unwrap();
+    writeln!(
+        report,
+        "| workload | events | journal events/s | raw inserts/s | ratio | goal |"
+    )
+    .unwrap();
     writeln!(report, "|---|---:|---:|---:|---:|---|").unwrap();
-    for (label, with_projection) in [("no projection (sign-in failure)", false), ("with projection (pupil enrolled)", true)] {
-        for (events, group) in [(SINGLE_EVENTS / scale, 1), (GROUP_EVENTS / scale, GROUP_SIZE)] {
-            let (journal_rate, raw_rate) = journal_vs_raw(dir.path(), events, group, with_projection);
+    for (label, with_projection) in [
+        ("no projection (sign-in failure)", false),
+        ("with projection (pupil enrolled)", true),
+    ] {
+        for (events, group) in [
+            (SINGLE_EVENTS / scale, 1),
+            (GROUP_EVENTS / scale, GROUP_SIZE),
+        ] {
+            let (journal_rate, raw_rate) =
+                journal_vs_raw(dir.path(), events, group, with_projection);
             let ratio = journal_rate / raw_rate;
-            let goal = if group > 1 { if ratio >= 0.5 { "≥ 0.5× ✔" } else { "≥ 0.5× ✘" } } else { "—" };
-            let txn = if group == 1 { "1 event per transaction".to_owned() } else { format!("group commit of {group}") };
-            println!("journal {label}, {txn}: {journal_rate:.0}/s vs raw {raw_rate:.0}/s = {ratio:.2}x");
+            let goal = if group > 1 {
+                if ratio >= 0.5 {
+                    "≥ 0.5× ✔"
+                } else {
+                    "≥ 0.5× ✘"
+                }
+            } else {
+                "—"
+            };
+            let txn = if group == 1 {
+                "1 event per transaction".to_owned()
+            } else {
+                format!("group commit of {group}")
+            };
+            println!(
+                "journal {label}, {txn}: {journal_rate:.0}/s vs raw {raw_rate:.0}/s = {ratio:.2}x"
+            );
             writeln!(report, "| {label}, {txn} | {events} | {journal_rate:.0} | {raw_rate:.0} | {ratio:.2}× | {goal} |").unwrap();
         }
     }
@@ -79,8 +108,12 @@ fn main() {
         None => writeln!(report, "Not measured: no `--app` given.").unwrap(),
         Some(app) => {
             let db = dir.path().join("demo.sqlite");
-            let summary = schoolcard_core::demo::ensure_demo(&db, schoolcard_core::demo::DEMO_SEED, Utc::now())
-                .expect("the demo school is generated");
+            let summary = schoolcard_core::demo::ensure_demo(
+                &db,
+                schoolcard_core::demo::DEMO_SEED,
+                Utc::now(),
+            )
+            .expect("the demo school is generated");
             let pupils = summary.map(|s| s.pupils).unwrap_or_default();
             let mut starts_ms = Vec::new();
             for _ in 0..APP_LAUNCHES {
@@ -96,8 +129,17 @@ fn main() {
             writeln!(report, "Release build, under Xvfb, demo school of {pupils} pupils loaded. Start = process spawn until the sign-in screen has rendered and told the shell (`ui_ready`); {APP_LAUNCHES} launches.\n").unwrap();
             writeln!(report, "| figure | value | goal |").unwrap();
             writeln!(report, "|---|---:|---|").unwrap();
-            writeln!(report, "| start to sign-in screen, median | {median:.0} ms | ≤ 1000 ms {} |", tick(median <= 1000.0)).unwrap();
-            writeln!(report, "| start to sign-in screen, worst of {APP_LAUNCHES} | {max:.0} ms | |").unwrap();
+            writeln!(
+                report,
+                "| start to sign-in screen, median | {median:.0} ms | ≤ 1000 ms {} |",
+                tick(median <= 1000.0)
+            )
+            .unwrap();
+            writeln!(
+                report,
+                "| start to sign-in screen, worst of {APP_LAUNCHES} | {max:.0} ms | |"
+            )
+            .unwrap();
             writeln!(report, "| memory at idle, PSS of the app and its WebKit processes | {pss_mib:.0} MiB | ≤ 300 MiB {} |", tick(pss_mib <= 300.0)).unwrap();
         }
     }
@@ -107,15 +149,25 @@ fn main() {
 }
 
 fn tick(ok: bool) -> &'static str {
-    if ok { "✔" } else { "✘" }
+    if ok {
+        "✔"
+    } else {
+        "✘"
+    }
 }
 
 fn machine_line() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     format!("{cores} cores, {cpu}")
 }
 
@@ -124,12 +176,23 @@ fn event(i: usize, with_projection: bool) -> EventBody {
         EventBody::PersonEnrolled {
             person_id: PersonId::new_v7(),
             person_kind: PersonKind::Pupil,
-            name: FullName { surname: "Кузнецова".into(), name: "Мария".into(), patronymic: "Сергеевна".into() },
+            name: FullName {
+                surname: "Кузнецова".into(),
+                name: "Мария".into(),
+                patronymic: "Сергеевна".into(),
+            },
             class_id: None,
-            details: PersonDetails { external_id: Some(format!("B{i:07}")), ..Default::default() },
+            details: PersonDetails {
+                external_id: Some(format!("B{i:07}")),
+                ..Default::default()
+            },
         }
     } else {
-        EventBody::SignInFailed { attempted: format!("guard{i}"), person_id: None, reason: "wrong_secret".into() }
+        EventBody::SignInFailed {
+            attempted: format!("guard{i}"),
+            person_id: None,
+            reason: "wrong_secret".into(),
+        }
     }
 }
 
@@ -155,14 +218,34 @@ fn journal_vs_raw(dir: &Path, events: usize, group: usize, with_projection: bool
     let journal_rate = events as f64 / started.elapsed().as_secs_f64();
 
     // The same rows, read back, into a bare table with the journal's columns and indexes.
-    type Row = (Vec<u8>, String, i64, i64, String, String, String, Vec<u8>, Vec<u8>);
+    type Row = (
+        Vec<u8>,
+        String,
+        i64,
+        i64,
+        String,
+        String,
+        String,
+        Vec<u8>,
+        Vec<u8>,
+    );
     let rows: Vec<Row> = {
         let conn = store.conn();
         let mut stmt = conn
             .prepare("SELECT id, origin, origin_seq, occurred_at_us, actor, kind, payload, prev_hash, hash FROM journal ORDER BY seq")
             .unwrap();
         stmt.query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+            ))
         })
         .unwrap()
         .collect::<Result<_, _>>()
@@ -172,7 +255,8 @@ fn journal_vs_raw(dir: &Path, events: usize, group: usize, with_projection: bool
     let raw_path = dir.join(format!("raw-{tag}.sqlite"));
     let mut raw = Connection::open(&raw_path).unwrap();
     raw.busy_timeout(Duration::from_millis(5_000)).unwrap();
-    raw.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)).unwrap();
+    raw.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+        .unwrap();
     raw.pragma_update(None, "synchronous", "FULL").unwrap();
     raw.execute_batch(
         "CREATE TABLE rows (seq INTEGER PRIMARY KEY AUTOINCREMENT, id BLOB NOT NULL UNIQUE, origin TEXT NOT NULL,
@@ -183,7 +267,9 @@ fn journal_vs_raw(dir: &Path, events: usize, group: usize, with_projection: bool
     .unwrap();
     let started = Instant::now();
     for chunk in rows.chunks(group) {
-        let tx = raw.transaction_with_behavior(TransactionBehavior::Immediate).unwrap();
+        let tx = raw
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .unwrap();
         {
             let mut stmt = tx
                 .prepare_cached(
@@ -192,7 +278,8 @@ fn journal_vs_raw(dir: &Path, events: usize, group: usize, with_projection: bool
                 )
                 .unwrap();
             for r in chunk {
-                stmt.execute(params![r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8]).unwrap();
+                stmt.execute(params![r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8])
+                    .unwrap();
             }
         }
         tx.commit().unwrap();
@@ -223,7 +310,10 @@ fn launch(app: &Path, db: &Path, measure_memory: bool) -> (f64, Option<u64>) {
     });
     let ready = rx.recv_timeout(READY_TIMEOUT).is_ok();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
-    assert!(ready, "the app did not report its sign-in screen within {READY_TIMEOUT:?}");
+    assert!(
+        ready,
+        "the app did not report its sign-in screen within {READY_TIMEOUT:?}"
+    );
     let pss = measure_memory.then(|| {
         std::thread::sleep(IDLE_BEFORE_MEMORY);
         tree_pss_kib(child.id())
@@ -237,7 +327,9 @@ fn launch(app: &Path, db: &Path, measure_memory: bool) -> (f64, Option<u64>) {
 fn tree_pss_kib(root: u32) -> u64 {
     let mut parents: Vec<(u32, u32)> = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
         if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
             // The command name is in parentheses and may hold spaces: read after the last ')'.
             let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
@@ -250,7 +342,12 @@ fn tree_pss_kib(root: u32) -> u64 {
     let mut i = 0;
     while i < tree.len() {
         let parent = tree[i];
-        tree.extend(parents.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, pp)| *pp == parent)
+                .map(|(p, _)| *p),
+        );
         i += 1;
     }
     tree.iter()
