@@ -168,3 +168,59 @@ fn a_row_slipped_into_the_chain_is_named() {
     .unwrap();
     assert_eq!(faults(&path), vec![ChainFault::Inserted { seq: last }]);
 }
+
+#[test]
+fn two_writers_on_one_file_keep_the_chain_and_the_sequence_gap_free() {
+    // Two connections (say, the app and an admin's maintenance run) append at once:
+    // BEGIN IMMEDIATE with a busy timeout serialises them, and each append reads the
+    // head and the next origin_seq inside its own transaction.
+    use schoolcard_core::events::EventBody;
+    use schoolcard_core::Store;
+    const EVENTS_PER_WRITER: usize = 150;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.sqlite");
+    drop(Store::open(&path).unwrap());
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut store = Store::open(&path).unwrap();
+                for i in 0..EVENTS_PER_WRITER {
+                    store
+                        .write(|tx| {
+                            tx.append(
+                                "device:test",
+                                t0(),
+                                EventBody::SignInFailed {
+                                    attempted: format!("writer{w}-{i}"),
+                                    person_id: None,
+                                    reason: "test".into(),
+                                },
+                            )
+                        })
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let conn = Connection::open(&path).unwrap();
+    let (count, min, max): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT count(*), min(origin_seq), max(origin_seq) FROM journal",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (count, min, max),
+        (
+            2 * EVENTS_PER_WRITER as i64,
+            1,
+            2 * EVENTS_PER_WRITER as i64
+        )
+    );
+    assert!(verify(&conn).unwrap().is_intact());
+}
