@@ -1,10 +1,20 @@
-//! One error type for everything a command can answer with. `code()` is stable and is
-//! what the UI translates; the message is for logs and for people reading English.
+//! One error type for everything a command can answer with.
+//!
+//! `code()` is the kind of failure (`invalid`, `conflict`, `not_found`, …) and is stable.
+//! An `invalid` input or a `conflict` with the stored state also carries a [`Refusal`]:
+//! a stable snake_case reason (`card_taken`, `too_short`, …) with the values a sentence
+//! about it needs (`holder`, `min`, …), so the UI's message catalogue can say in Russian
+//! exactly what went wrong. The `Display` text is English, for logs and for people
+//! reading them.
 
 use crate::domain::Role;
+use std::collections::BTreeMap;
 use thiserror::Error;
 
 pub type CoreResult<T> = Result<T, CoreError>;
+
+/// The values a refusal's sentence needs, by name: `{"holder": "Иванов Иван", "state": "lost"}`.
+pub type Params = BTreeMap<&'static str, String>;
 
 #[derive(Debug, Error)]
 pub enum CoreError {
@@ -18,28 +28,60 @@ pub enum CoreError {
     AccountLocked {
         until: chrono::DateTime<chrono::Utc>,
     },
+    /// An input the command cannot take: `field` names it as the command's JSON does.
     #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
+    Invalid {
+        field: String,
+        reason: Refusal,
+        params: Params,
+        message: String,
+    },
     #[error("{what} not found")]
     NotFound { what: String },
-    #[error("{0}")]
-    Conflict(String),
+    /// A valid input that the stored state does not allow (the class exists, the card is
+    /// someone else's, …).
+    #[error("{message}")]
+    Conflict {
+        reason: Refusal,
+        params: Params,
+        message: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl CoreError {
-    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn invalid(field: impl Into<String>, reason: Refusal, message: impl Into<String>) -> Self {
         CoreError::Invalid {
             field: field.into(),
+            reason,
+            params: Params::new(),
             message: message.into(),
         }
     }
+
+    pub fn conflict(reason: Refusal, message: impl Into<String>) -> Self {
+        CoreError::Conflict {
+            reason,
+            params: Params::new(),
+            message: message.into(),
+        }
+    }
+
     pub fn not_found(what: impl Into<String>) -> Self {
         CoreError::NotFound { what: what.into() }
     }
 
-    /// A stable code for the UI's message catalogue.
+    /// Adds a value the refusal's sentence needs. Only `Invalid` and `Conflict` carry
+    /// values; on any other error this does nothing.
+    pub fn with(mut self, key: &'static str, value: impl ToString) -> Self {
+        if let CoreError::Invalid { params, .. } | CoreError::Conflict { params, .. } = &mut self {
+            params.insert(key, value.to_string());
+        }
+        self
+    }
+
+    /// A stable code for the UI's message catalogue: the kind of failure.
     pub fn code(&self) -> &'static str {
         match self {
             CoreError::NotSignedIn => "not_signed_in",
@@ -48,10 +90,27 @@ impl CoreError {
             CoreError::AccountLocked { .. } => "account_locked",
             CoreError::Invalid { .. } => "invalid",
             CoreError::NotFound { .. } => "not_found",
-            CoreError::Conflict(_) => "conflict",
+            CoreError::Conflict { .. } => "conflict",
             CoreError::Store(StoreError::NewerSchema { .. }) => "newer_schema",
             CoreError::Store(StoreError::NotOurs { .. }) => "not_ours",
             CoreError::Store(_) => "store",
+        }
+    }
+
+    /// Why an input was refused or a command conflicts with the state (`Invalid` and
+    /// `Conflict` only).
+    pub fn reason(&self) -> Option<Refusal> {
+        match self {
+            CoreError::Invalid { reason, .. } | CoreError::Conflict { reason, .. } => Some(*reason),
+            _ => None,
+        }
+    }
+
+    /// The values the reason's sentence needs (empty for other errors).
+    pub fn params(&self) -> Option<&Params> {
+        match self {
+            CoreError::Invalid { params, .. } | CoreError::Conflict { params, .. } => Some(params),
+            _ => None,
         }
     }
 }
@@ -59,6 +118,119 @@ impl CoreError {
 impl From<rusqlite::Error> for CoreError {
     fn from(e: rusqlite::Error) -> Self {
         CoreError::Store(StoreError::Sqlite(e))
+    }
+}
+
+macro_rules! refusals {
+    ($($(#[$doc:meta])* $variant:ident = $code:literal,)+) => {
+        /// Why an input was refused or a command conflicts with the stored state. The
+        /// codes are stable: the UI's catalogues (`ui/src/i18n/{ru,en}.ts`) have a
+        /// sentence for each, keyed `refusal.<code>`, which may use the error's params.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Refusal {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl Refusal {
+            /// Every refusal, for tests that check each one has a sentence.
+            pub const ALL: &'static [Refusal] = &[$(Refusal::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Refusal::$variant => $code,)+
+                }
+            }
+        }
+    };
+}
+
+refusals! {
+    // Typed values. Params name the value (`value`) or the bound (`min`, `max`).
+    /// A required value is blank.
+    Empty = "empty",
+    /// Shorter than `min` characters.
+    TooShort = "too_short",
+    /// Longer than `max` characters.
+    TooLong = "too_long",
+    /// A name holds characters a name cannot have (`chars`).
+    BadCharacters = "bad_characters",
+    /// `value` is not a date (`2014-03-25` or `25.03.2014`).
+    NotADate = "not_a_date",
+    /// `value` is not an e-mail address.
+    NotAnEmail = "not_an_email",
+    /// `value` is not a phone number (5–15 digits; spaces, `+ - ( )` allowed).
+    NotAPhone = "not_a_phone",
+    /// A login must be `min`–`max` Latin letters, digits, `. _ -`.
+    BadLogin = "bad_login",
+    /// A PIN must be `min`–`max` digits.
+    BadPin = "bad_pin",
+    /// `value` is not a class name (a grade 1–11 and one Cyrillic letter).
+    BadClassName = "bad_class_name",
+    /// `value` is not an IANA time zone.
+    BadTimeZone = "bad_time_zone",
+    /// `value` cannot be read as a card number (`detail`: the parser's words).
+    BadCard = "bad_card",
+    /// Not a JPEG, PNG, WebP or SVG picture.
+    BadPhoto = "bad_photo",
+    /// A photo larger than `max_mib` MiB.
+    PhotoTooLarge = "photo_too_large",
+    /// More than `max` items asked for at once.
+    TooMany = "too_many",
+    /// The person is not a `expected` (pupil, guardian, staff).
+    WrongPersonKind = "wrong_person_kind",
+    // Files (roster, photos). `path` names the file or folder.
+    /// The file or folder cannot be read (`detail`: the system's words).
+    CannotReadFile = "cannot_read_file",
+    /// A file larger than `max_mib` MiB.
+    FileTooLarge = "file_too_large",
+    /// Neither a folder nor a ZIP archive.
+    NotFolderOrZip = "not_folder_or_zip",
+    DamagedZip = "damaged_zip",
+    /// More than `max` files: import in parts.
+    TooManyFiles = "too_many_files",
+    /// The photos add up to more than `max_mib` MiB: import in parts.
+    TooManyBytes = "too_many_bytes",
+    /// The roster file as a whole is unusable: `issue` is the roster's own code
+    /// (`missing_column`, …), `column` the column concerned if any.
+    RosterBadFile = "roster_bad_file",
+    /// `error_rows` of `rows` rows have errors; the first is row `first_row`, column
+    /// `first_column`, roster code `first_issue`.
+    RosterHasErrors = "roster_has_errors",
+    // Conflicts with the stored state.
+    /// The school already has an admin: sign in instead of setting it up.
+    AlreadySetUp = "already_set_up",
+    /// The database holds people or classes but no school (the demo goes only into an
+    /// empty one).
+    DatabaseNotEmpty = "database_not_empty",
+    /// The class `name` exists already.
+    ClassExists = "class_exists",
+    /// The class still has `pupils` pupils.
+    ClassNotEmpty = "class_not_empty",
+    /// The login `login` is someone else's.
+    LoginTaken = "login_taken",
+    /// The school's own id `value` is someone else's.
+    ExternalIdTaken = "external_id_taken",
+    /// The card belongs to `holder` (in state `state`): mark it returned first.
+    CardTaken = "card_taken",
+    /// The card is already this person's active card.
+    CardAlreadyBound = "card_already_bound",
+    /// The person has left the school.
+    PersonLeft = "person_left",
+    /// The card is already `state`.
+    CardStateUnchanged = "card_state_unchanged",
+    /// A returned card becomes active again by binding it to someone.
+    CardReturnedNeedsBinding = "card_returned_needs_binding",
+    /// An admin cannot take the admin role from themselves.
+    CannotDemoteSelf = "cannot_demote_self",
+    /// A staff member cannot suspend or dismiss themselves.
+    CannotSuspendSelf = "cannot_suspend_self",
+    /// The roster file changed since it was previewed: preview it again.
+    RosterChangedSincePreview = "roster_changed_since_preview",
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -77,4 +249,40 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusal_codes_are_distinct_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for r in Refusal::ALL {
+            let code = r.as_str();
+            assert!(
+                code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{code}"
+            );
+            assert!(seen.insert(code), "{code} twice");
+        }
+    }
+
+    #[test]
+    fn params_ride_on_invalid_and_conflict_only() {
+        let e = CoreError::conflict(Refusal::CardTaken, "the card belongs to X")
+            .with("holder", "Иванов Иван");
+        assert_eq!(e.code(), "conflict");
+        assert_eq!(e.reason(), Some(Refusal::CardTaken));
+        assert_eq!(e.params().unwrap()["holder"], "Иванов Иван");
+        assert_eq!(e.to_string(), "the card belongs to X");
+
+        let e = CoreError::invalid("password", Refusal::TooShort, "at least 8 characters")
+            .with("min", 8);
+        assert_eq!(e.to_string(), "password: at least 8 characters");
+        assert_eq!(e.params().unwrap()["min"], "8");
+
+        let e = CoreError::NotSignedIn.with("x", 1);
+        assert_eq!((e.reason(), e.params()), (None, None));
+    }
 }

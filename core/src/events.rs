@@ -22,6 +22,10 @@ pub enum EventBody {
     SchoolConfigured {
         name: String,
         time_zone: String,
+        /// The generated demo school (`crate::demo`): its sign-in screen lists the demo
+        /// accounts with their published password and PIN.
+        #[serde(default)]
+        demo: bool,
     },
     ClassCreated {
         class_id: ClassId,

@@ -14,12 +14,17 @@ use rusqlite::{params, Connection};
 pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
     let at = to_micros(event.occurred_at);
     match &event.body {
-        EventBody::SchoolConfigured { name, time_zone } => {
+        EventBody::SchoolConfigured {
+            name,
+            time_zone,
+            demo,
+        } => {
             exec(
                 conn,
-                "INSERT INTO school (singleton, name, time_zone) VALUES (1, ?1, ?2)
-                 ON CONFLICT (singleton) DO UPDATE SET name = excluded.name, time_zone = excluded.time_zone",
-                params![name, time_zone],
+                "INSERT INTO school (singleton, name, time_zone, demo) VALUES (1, ?1, ?2, ?3)
+                 ON CONFLICT (singleton) DO UPDATE SET name = excluded.name, time_zone = excluded.time_zone,
+                        demo = excluded.demo",
+                params![name, time_zone, demo],
             )?;
         }
         EventBody::ClassCreated {
@@ -130,9 +135,14 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
             if *status == PersonStatus::Left {
                 // A person who left holds no card: it goes back to the school's stock.
                 exec(
-                conn,
+                    conn,
                     "UPDATE cards SET person_id = NULL, state = ?2, changed_at_us = ?3 WHERE person_id = ?1",
                     params![person_id.to_string(), CardState::Returned.as_str(), at],
+                )?;
+                exec(
+                    conn,
+                    "UPDATE card_holdings SET released_at_us = ?2 WHERE person_id = ?1 AND released_at_us IS NULL",
+                    params![person_id.to_string(), at],
                 )?;
             }
         }
@@ -180,6 +190,21 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                         raw = excluded.raw, changed_at_us = excluded.changed_at_us",
                 params![card.to_string(), card.bits(), card.low24(), person_id.to_string(), raw, at],
             )?;
+            // The earlier holder, if any, has it no more; this one holds it from now.
+            exec(
+                conn,
+                "UPDATE card_holdings SET released_at_us = ?3
+                 WHERE card_key = ?1 AND person_id != ?2 AND released_at_us IS NULL",
+                params![card.to_string(), person_id.to_string(), at],
+            )?;
+            exec(
+                conn,
+                "INSERT INTO card_holdings (card_key, person_id, raw, bound_at_us, released_at_us)
+                 VALUES (?1, ?2, ?3, ?4, NULL)
+                 ON CONFLICT (card_key, person_id) DO UPDATE SET raw = excluded.raw,
+                        bound_at_us = excluded.bound_at_us, released_at_us = NULL",
+                params![card.to_string(), person_id.to_string(), raw, at],
+            )?;
         }
         EventBody::CardStateChanged { card, state, .. } => {
             let holder_clause = if *state == CardState::Returned {
@@ -192,6 +217,13 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                 &format!("UPDATE cards SET state = ?2, changed_at_us = ?3{holder_clause} WHERE card_key = ?1"),
                 params![card.to_string(), state.as_str(), at],
             )?;
+            if *state == CardState::Returned {
+                exec(
+                    conn,
+                    "UPDATE card_holdings SET released_at_us = ?2 WHERE card_key = ?1 AND released_at_us IS NULL",
+                    params![card.to_string(), at],
+                )?;
+            }
         }
         EventBody::StaffAccountOpened { person_id, login } => {
             exec(
@@ -239,7 +271,7 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
         EventBody::SignInFailed { person_id, .. } => {
             if let Some(person_id) = person_id {
                 exec(
-                conn,
+                    conn,
                     "UPDATE staff_accounts SET failed_attempts = failed_attempts + 1 WHERE person_id = ?1",
                     [person_id.to_string()],
                 )?;

@@ -16,15 +16,15 @@ fn expected(command: &Command) -> &'static str {
     match command {
         SetUpSchool { .. } | SignInPassword { .. } | SignInCard { .. } | WhoAmI | GetSchool => "*",
         SignOut | ChangeOwnPassword { .. } => "any",
-        ListClasses | SearchPeople { .. } | GetPerson { .. } | LookupCard { .. } => "any",
+        ListClasses | SearchPeople { .. } | GetPerson { .. } | GetPhotos { .. } => "any",
+        LookupCard { .. } => "any",
         SchoolSummary | ListStaff | VerifyJournal | JournalPage { .. } => "DA",
         ConfigureSchool { .. } | CreateClass { .. } | RenameClass { .. } | ArchiveClass { .. } => {
             "A"
         }
         EnrolPupil { .. } | EnrolGuardian { .. } | UpdatePerson { .. } | MovePupil { .. } => "A",
-        SetPersonStatus { .. } | SetPhoto { .. } | LinkGuardian { .. } | UnlinkGuardian { .. } => {
-            "A"
-        }
+        SetPersonStatus { .. } | SetPhoto { .. } | SetPhotoFromFile { .. } => "A",
+        LinkGuardian { .. } | UnlinkGuardian { .. } => "A",
         BindCard { .. } | SetCardState { .. } => "A",
         EnrolStaff { .. }
         | SetStaffRoles { .. }
@@ -48,6 +48,7 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "list_classes"}),
         json!({"type": "search_people", "query": "Иван"}),
         json!({"type": "get_person", "person_id": f.pupil}),
+        json!({"type": "get_photos", "person_ids": [f.pupil, f.guardian]}),
         json!({"type": "lookup_card", "card": "126,58404"}),
         json!({"type": "school_summary"}),
         json!({"type": "list_staff"}),
@@ -63,6 +64,7 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "move_pupil", "person_id": f.pupil, "class_id": f.class}),
         json!({"type": "set_person_status", "person_id": f.pupil, "status": "active"}),
         json!({"type": "set_photo", "person_id": f.pupil, "mime": "image/png", "base64": "iVBORw0KGgoAAAA="}),
+        json!({"type": "set_photo_from_file", "person_id": f.pupil, "path": f.dir.join("no-such-photo.png")}),
         json!({"type": "link_guardian", "guardian_id": f.guardian, "pupil_id": f.pupil}),
         json!({"type": "unlink_guardian", "guardian_id": f.guardian, "pupil_id": f.pupil}),
         json!({"type": "bind_card", "person_id": f.pupil, "card": "04:A2:3B:1C"}),
@@ -73,7 +75,7 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "set_staff_pin", "person_id": f.target_staff, "pin": "4321"}),
         json!({"type": "unlock_account", "person_id": f.target_staff}),
         json!({"type": "preview_roster", "path": missing}),
-        json!({"type": "commit_roster", "path": missing}),
+        json!({"type": "commit_roster", "path": missing, "expected_sha256": "00"}),
         json!({"type": "import_photos", "path": missing}),
         json!({"type": "sign_out"}),
     ]

@@ -404,6 +404,9 @@ impl FromStr for CardId {
     /// Reads a card number as a person or a keyboard-wedge reader types it. Surrounding
     /// whitespace is ignored; then the first rule that applies decides the form:
     ///
+    /// 0. `bits:HEX` with one colon and more than two hex digits after it → the canonical
+    ///    form this type displays (`40:55007EE424`), so a card shown on screen can be
+    ///    typed or pasted back;
     /// 1. contains a comma → a Wiegand-26 pair `facility,number` (`126,58404`), a 24-bit
     ///    partial id;
     /// 2. starts with `0x` → hex digits run together (`0x55007EE424`);
@@ -419,6 +422,12 @@ impl FromStr for CardId {
     /// [`CardId::parse_canonical`].
     fn from_str(text: &str) -> Result<CardId, CardIdError> {
         let (trimmed, offset_chars) = bounded_trim(text)?;
+        if let Some((bits, hex)) = trimmed.split_once(':') {
+            // Hex bytes in groups have exactly two digits after a colon; more is canonical.
+            if !hex.contains(':') && hex.len() > 2 && !bits.is_empty() && bits.bytes().all(|b| b.is_ascii_digit()) {
+                return CardId::parse_canonical(trimmed);
+            }
+        }
         if trimmed.contains(',') {
             parse_pair(trimmed, offset_chars)
         } else if let Some(digits) = strip_hex_prefix(trimmed) {

@@ -77,20 +77,28 @@ impl Environment {
 }
 
 /// Parses the arguments (without the program name). The error is one line for stderr.
-pub fn parse(args: impl IntoIterator<Item = OsString>, env: &Environment) -> Result<Invocation, String> {
+pub fn parse(
+    args: impl IntoIterator<Item = OsString>,
+    env: &Environment,
+) -> Result<Invocation, String> {
     let mut db: Option<PathBuf> = None;
     let mut demo = false;
     let mut lang = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
-        let arg = arg.into_string().map_err(|a| format!("unreadable argument {a:?}"))?;
+        let arg = arg
+            .into_string()
+            .map_err(|a| format!("unreadable argument {a:?}"))?;
         // Both `--db PATH` and `--db=PATH`.
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(OsString::from(v))),
             _ => (arg.clone(), None),
         };
         let mut value = |name: &str| -> Result<OsString, String> {
-            inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{name} needs a value (see --help)"))
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{name} needs a value (see --help)"))
         };
         match flag.as_str() {
             "-h" | "--help" => return Ok(Invocation::Help),
@@ -121,14 +129,22 @@ pub fn parse(args: impl IntoIterator<Item = OsString>, env: &Environment) -> Res
         (None, None) => None,
     };
     let report_ready = env.report_ready.as_deref().is_some_and(|v| v == "1");
-    Ok(Invocation::Run(Options { db_path, demo, lang, report_ready }))
+    Ok(Invocation::Run(Options {
+        db_path,
+        demo,
+        lang,
+        report_ready,
+    }))
 }
 
 fn parse_lang(source: &str, value: &OsString) -> Result<Lang, String> {
     match value.to_str() {
         Some("ru") => Ok(Lang::Ru),
         Some("en") => Ok(Lang::En),
-        other => Err(format!("{source} is ru or en, not {:?}", other.unwrap_or("?"))),
+        other => Err(format!(
+            "{source} is ru or en, not {:?}",
+            other.unwrap_or("?")
+        )),
     }
 }
 
@@ -165,23 +181,56 @@ mod tests {
     }
 
     fn options(db: &str, demo: bool, lang: Option<Lang>, report_ready: bool) -> Invocation {
-        Invocation::Run(Options { db_path: PathBuf::from(db), demo, lang, report_ready })
+        Invocation::Run(Options {
+            db_path: PathBuf::from(db),
+            demo,
+            lang,
+            report_ready,
+        })
     }
 
     #[test]
     fn command_lines() {
         let none = env(None, None);
         let cases: &[(&[&str], Result<Invocation, String>)] = &[
-            (&[], Ok(options("/home/u/.local/share/schoolcard/school.sqlite", false, None, false))),
-            (&["--db", "/tmp/a.sqlite", "--demo"], Ok(options("/tmp/a.sqlite", true, None, false))),
-            (&["--db=/tmp/b.sqlite", "--lang", "en"], Ok(options("/tmp/b.sqlite", false, Some(Lang::En), false))),
-            (&["--lang=ru"], Ok(options("/home/u/.local/share/schoolcard/school.sqlite", false, Some(Lang::Ru), false))),
+            (
+                &[],
+                Ok(options(
+                    "/home/u/.local/share/schoolcard/school.sqlite",
+                    false,
+                    None,
+                    false,
+                )),
+            ),
+            (
+                &["--db", "/tmp/a.sqlite", "--demo"],
+                Ok(options("/tmp/a.sqlite", true, None, false)),
+            ),
+            (
+                &["--db=/tmp/b.sqlite", "--lang", "en"],
+                Ok(options("/tmp/b.sqlite", false, Some(Lang::En), false)),
+            ),
+            (
+                &["--lang=ru"],
+                Ok(options(
+                    "/home/u/.local/share/schoolcard/school.sqlite",
+                    false,
+                    Some(Lang::Ru),
+                    false,
+                )),
+            ),
             (&["--help", "--bogus"], Ok(Invocation::Help)),
             (&["-V"], Ok(Invocation::Version)),
-            (&["--lang", "de"], Err("--lang is ru or en, not \"de\"".into())),
+            (
+                &["--lang", "de"],
+                Err("--lang is ru or en, not \"de\"".into()),
+            ),
             (&["--db"], Err("--db needs a value (see --help)".into())),
             (&["--db="], Err("--db needs a non-empty path".into())),
-            (&["--verbose"], Err("unknown argument \"--verbose\" (see --help)".into())),
+            (
+                &["--verbose"],
+                Err("unknown argument \"--verbose\" (see --help)".into()),
+            ),
         ];
         for (args, expected) in cases {
             assert_eq!(&run(args, &none), expected, "{args:?}");
@@ -191,23 +240,54 @@ mod tests {
     #[test]
     fn environment_gives_the_db_and_the_flag_wins() {
         let e = env(Some("/srv/school.sqlite"), Some("1"));
-        assert_eq!(run(&[], &e), Ok(options("/srv/school.sqlite", false, None, true)));
-        assert_eq!(run(&["--db", "/tmp/x"], &e), Ok(options("/tmp/x", false, None, true)));
-        assert_eq!(run(&[], &env(None, Some("0"))), Ok(options("/home/u/.local/share/schoolcard/school.sqlite", false, None, false)));
+        assert_eq!(
+            run(&[], &e),
+            Ok(options("/srv/school.sqlite", false, None, true))
+        );
+        assert_eq!(
+            run(&["--db", "/tmp/x"], &e),
+            Ok(options("/tmp/x", false, None, true))
+        );
+        assert_eq!(
+            run(&[], &env(None, Some("0"))),
+            Ok(options(
+                "/home/u/.local/share/schoolcard/school.sqlite",
+                false,
+                None,
+                false
+            ))
+        );
     }
 
     #[test]
     fn environment_gives_the_language_and_the_flag_wins() {
-        let e = |lang: &str| Environment { lang: Some(OsString::from(lang)), ..env(Some("/s.sqlite"), None) };
-        assert_eq!(run(&[], &e("en")), Ok(options("/s.sqlite", false, Some(Lang::En), false)));
-        assert_eq!(run(&["--lang", "ru"], &e("en")), Ok(options("/s.sqlite", false, Some(Lang::Ru), false)));
-        assert_eq!(run(&[], &e("fr")), Err("SCHOOLCARD_LANG is ru or en, not \"fr\"".into()));
+        let e = |lang: &str| Environment {
+            lang: Some(OsString::from(lang)),
+            ..env(Some("/s.sqlite"), None)
+        };
+        assert_eq!(
+            run(&[], &e("en")),
+            Ok(options("/s.sqlite", false, Some(Lang::En), false))
+        );
+        assert_eq!(
+            run(&["--lang", "ru"], &e("en")),
+            Ok(options("/s.sqlite", false, Some(Lang::Ru), false))
+        );
+        assert_eq!(
+            run(&[], &e("fr")),
+            Err("SCHOOLCARD_LANG is ru or en, not \"fr\"".into())
+        );
     }
 
     #[test]
     fn display_check() {
         let with = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v))
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| OsString::from(v))
+            }
         };
         if cfg!(all(unix, not(target_os = "macos"))) {
             assert!(missing_display(with(&[])).is_some());

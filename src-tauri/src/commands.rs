@@ -2,12 +2,12 @@
 //! UI to `schoolcard_core` and back; none has rules of its own.
 
 use chrono::{DateTime, Utc};
-use schoolcard_core::workstation::{Progress, PHOTO_BYTES_MAX};
+use schoolcard_core::workstation::Progress;
 use schoolcard_core::{Command, CoreError, Workstation};
 use serde::Serialize;
 use serde_json::Value;
 use std::cell::Cell;
-use std::path::PathBuf;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -32,26 +32,25 @@ pub struct Shell {
     pub ready_reported: AtomicBool,
 }
 
-/// What the UI needs to know about how the shell was started.
+/// What the UI needs to know about how the shell was started. (Whether the school is the
+/// demo, and its accounts, is the core's answer to `get_school`.)
 #[derive(Debug, Clone, Serialize)]
 pub struct AppInfo {
     pub version: &'static str,
     pub db_path: String,
-    /// Started with `--demo`: the sign-in screen shows the demo accounts.
-    pub demo: bool,
     /// `--lang`, if given; otherwise the UI keeps the user's last choice.
     pub lang: Option<&'static str>,
-    /// In demo mode, the demo accounts' password and PIN (core's constants).
-    pub demo_password: Option<&'static str>,
-    pub demo_pin: Option<&'static str>,
 }
 
-/// An error as the UI receives it: a stable `code` the message catalogue translates, the
-/// English message for logs, the offending field of an invalid input, and for a locked
-/// account the instant it unlocks.
+/// An error as the UI receives it: a stable `code` (the kind: `invalid`, `conflict`, …)
+/// and for those two a `reason` (`card_taken`, `too_short`, …) with the `params` its
+/// sentence needs, which the message catalogue translates; the English message for logs;
+/// the offending field of an invalid input; for a locked account the instant it unlocks.
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorDto {
     pub code: &'static str,
+    pub reason: Option<&'static str>,
+    pub params: BTreeMap<&'static str, String>,
     pub message: String,
     pub field: Option<String>,
     pub until: Option<DateTime<Utc>>,
@@ -59,15 +58,27 @@ pub struct ErrorDto {
 
 impl ErrorDto {
     pub fn new(code: &'static str, message: impl Into<String>) -> ErrorDto {
-        ErrorDto { code, message: message.into(), field: None, until: None }
+        ErrorDto {
+            code,
+            reason: None,
+            params: BTreeMap::new(),
+            message: message.into(),
+            field: None,
+            until: None,
+        }
     }
 }
 
 impl From<CoreError> for ErrorDto {
     fn from(e: CoreError) -> ErrorDto {
         let mut dto = ErrorDto::new(e.code(), e.to_string());
+        dto.reason = e.reason().map(|r| r.as_str());
         match e {
-            CoreError::Invalid { field, .. } => dto.field = Some(field),
+            CoreError::Invalid { field, params, .. } => {
+                dto.field = Some(field);
+                dto.params = params;
+            }
+            CoreError::Conflict { params, .. } => dto.params = params,
             CoreError::AccountLocked { until } => dto.until = Some(until),
             _ => {}
         }
@@ -79,9 +90,13 @@ impl From<CoreError> for ErrorDto {
 /// runs on a blocking thread so a long import never freezes the window, and its progress
 /// arrives as `progress` events.
 #[tauri::command]
-pub async fn execute(app: AppHandle, shell: State<'_, Shell>, cmd: Value) -> Result<Value, ErrorDto> {
-    let command: Command =
-        serde_json::from_value(cmd).map_err(|e| ErrorDto::new("bad_command", format!("not a command: {e}")))?;
+pub async fn execute(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    cmd: Value,
+) -> Result<Value, ErrorDto> {
+    let command: Command = serde_json::from_value(cmd)
+        .map_err(|e| ErrorDto::new("bad_command", format!("not a command: {e}")))?;
     let workstation = shell.workstation.clone()?;
     tauri::async_runtime::spawn_blocking(move || {
         // A panic in an earlier command must not lock the school out: the store's writes
@@ -128,39 +143,4 @@ pub fn ui_ready(shell: State<'_, Shell>) {
         let _ = writeln!(out, "ready {}", shell.started.elapsed().as_millis());
         let _ = out.flush();
     }
-}
-
-/// A picture file the user picked, for `set_photo`.
-#[derive(Debug, Serialize)]
-pub struct PictureFile {
-    /// Guessed from the name, for display only: `set_photo` judges the bytes themselves.
-    pub mime: &'static str,
-    pub base64: String,
-}
-
-/// Reads a photo the user chose (by the file picker or by typing its path) and hands it to
-/// the UI for `set_photo`. The shell does only the file I/O and a size bound; whether the
-/// bytes are a picture is core's rule, applied when `set_photo` runs.
-#[tauri::command]
-pub async fn read_picture_file(path: PathBuf) -> Result<PictureFile, ErrorDto> {
-    tauri::async_runtime::spawn_blocking(move || {
-        let invalid = |m: String| ErrorDto { field: Some("photo".into()), ..ErrorDto::new("invalid", m) };
-        let len = std::fs::metadata(&path).map_err(|e| invalid(format!("{}: {e}", path.display())))?.len();
-        if len > PHOTO_BYTES_MAX as u64 {
-            return Err(invalid(format!("larger than {} MiB", PHOTO_BYTES_MAX / 1024 / 1024)));
-        }
-        let bytes = std::fs::read(&path).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
-        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
-        let mime = match extension.as_str() {
-            "jpg" | "jpeg" => "image/jpeg",
-            "png" => "image/png",
-            "webp" => "image/webp",
-            "svg" => "image/svg+xml",
-            _ => "application/octet-stream",
-        };
-        use base64::Engine;
-        Ok(PictureFile { mime, base64: base64::engine::general_purpose::STANDARD.encode(bytes) })
-    })
-    .await
-    .map_err(|e| ErrorDto::new("internal", format!("reading the picture failed inside: {e}")))?
 }

@@ -2,7 +2,7 @@
 //!
 //! A thin Tauri shell around `schoolcard_core::Workstation`: it parses the command line,
 //! opens (or seeds) the school's database, and gives the web view one door into the core
-//! (`execute`), plus the file I/O a browser cannot do. Rules live in `core`, never here.
+//! (`execute`). Files the user picks are read by the core; rules live in `core`, never here.
 
 // No console window behind the app on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
@@ -11,8 +11,8 @@ mod args;
 mod commands;
 
 use args::{Environment, Invocation, Options};
-use commands::{AppInfo, ErrorDto, Shell};
 use chrono::Utc;
+use commands::{AppInfo, ErrorDto, Shell};
 use schoolcard_core::{demo, Workstation};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -43,18 +43,21 @@ fn main() -> ExitCode {
     }
     // A database that cannot be opened (written by a newer version, not ours, unreadable)
     // is said on stderr and, for whoever double-clicked the icon, in the window too.
-    let workstation = open_workstation(&options).map(|w| Arc::new(Mutex::new(w))).inspect_err(|e| {
-        eprintln!("schoolcard: cannot open {}: {}", options.db_path.display(), e.message);
-    });
+    let workstation = open_workstation(&options)
+        .map(|w| Arc::new(Mutex::new(w)))
+        .inspect_err(|e| {
+            eprintln!(
+                "schoolcard: cannot open {}: {}",
+                options.db_path.display(),
+                e.message
+            );
+        });
     let shell = Shell {
         workstation,
         info: AppInfo {
             version: env!("CARGO_PKG_VERSION"),
             db_path: options.db_path.display().to_string(),
-            demo: options.demo,
             lang: options.lang.map(|l| l.as_str()),
-            demo_password: options.demo.then_some(demo::DEMO_PASSWORD),
-            demo_pin: options.demo.then_some(demo::DEMO_PIN),
         },
         started,
         report_ready: options.report_ready,
@@ -67,7 +70,6 @@ fn main() -> ExitCode {
             commands::execute,
             commands::app_info,
             commands::ui_ready,
-            commands::read_picture_file,
         ])
         .run(tauri::generate_context!());
     match run {

@@ -19,7 +19,7 @@ mod tests;
 
 use crate::auth;
 use crate::domain::{CardState, Role};
-use crate::error::{CoreError, CoreResult, StoreError};
+use crate::error::{CoreError, CoreResult, Refusal, StoreError};
 use crate::events::EventBody;
 use crate::store::{Store, Writer};
 use crate::workstation::{append_staff, Progress};
@@ -90,8 +90,7 @@ pub fn generate(
     now: DateTime<Utc>,
     progress: &dyn Fn(Progress),
 ) -> CoreResult<DemoSummary> {
-    generate_into(store, seed, now, progress, Occupied::Refuse)?
-        .ok_or_else(|| CoreError::Conflict("the database already holds a school".into()))
+    generate_into(store, seed, now, progress, Occupied::Refuse)?.ok_or_else(already_holds_a_school)
 }
 
 /// For the app's standalone start: opens (or creates) the database at `path` and fills it
@@ -147,7 +146,7 @@ fn generate_into(
         if school_configured(w.conn())? {
             return match occupied {
                 Occupied::Skip => Ok(None),
-                Occupied::Refuse => Err(CoreError::Conflict("the database already holds a school".into())),
+                Occupied::Refuse => Err(already_holds_a_school()),
             };
         }
         let populated: bool = w.conn().query_row(
@@ -156,8 +155,9 @@ fn generate_into(
             |r| r.get(0),
         )?;
         if populated {
-            return Err(CoreError::Conflict(
-                "the database holds people or classes but no school; the demo goes only into an empty one".into(),
+            return Err(CoreError::conflict(
+                Refusal::DatabaseNotEmpty,
+                "the database holds people or classes but no school; the demo goes only into an empty one",
             ));
         }
         let events_before = journal_len(w)?;
@@ -166,6 +166,10 @@ fn generate_into(
         let events = journal_len(journal.w)? - events_before;
         Ok(Some(summarize(&plan, seed, events)))
     })
+}
+
+fn already_holds_a_school() -> CoreError {
+    CoreError::conflict(Refusal::AlreadySetUp, "the database already holds a school")
 }
 
 fn journal_len(w: &Writer<'_>) -> Result<u64, StoreError> {
@@ -242,6 +246,7 @@ fn write_plan(
     j.append(EventBody::SchoolConfigured {
         name: plan.name.clone(),
         time_zone: plan.time_zone.clone(),
+        demo: true,
     })?;
 
     let mut stage = Stage::start("classes", plan.classes.len(), progress);

@@ -470,7 +470,7 @@ impl Columns {
             };
             let contacts = match check_details(input) {
                 Ok(details) => Some((details.phone, details.email)),
-                Err(CoreError::Invalid { field, message }) => {
+                Err(CoreError::Invalid { field, message, .. }) => {
                     let (field, code, value) = if field == "email" {
                         (
                             Field::GuardianEmail,

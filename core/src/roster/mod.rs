@@ -27,10 +27,10 @@ pub use columns::Field;
 pub use photos::{import_photos, BadPhotoFile, MatchedPhoto, PhotoImportOutcome};
 pub use plan::{Change, RowChange};
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, CoreResult, Refusal};
 use crate::events::EventBody;
 use crate::store::Store;
-use crate::workstation::Progress;
+use crate::workstation::{cannot_read, Progress};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::Digest;
@@ -317,25 +317,46 @@ pub fn preview_file(
 }
 
 /// Re-reads and re-checks `path`, then appends everything it changes in one transaction,
-/// closed by a `roster_imported` event. Refuses the whole file if any row is bad.
+/// closed by a `roster_imported` event. Refuses the whole file if any row is bad, and,
+/// when `expected_sha256` is given (the preview's), if the file is no longer the one
+/// that was previewed.
 pub fn commit_file(
     store: &mut Store,
     actor: &str,
     now: DateTime<Utc>,
     path: &Path,
+    expected_sha256: Option<&str>,
     progress: &dyn Fn(Progress),
 ) -> CoreResult<RosterOutcome> {
     let file = RosterFile::load(path)?;
+    if let Some(expected) = expected_sha256 {
+        if !expected.trim().eq_ignore_ascii_case(&file.sha256) {
+            return Err(CoreError::conflict(
+                Refusal::RosterChangedSincePreview,
+                format!(
+                    "{} changed since it was previewed — nothing was imported; preview it again",
+                    file.file_name
+                ),
+            )
+            .with("file", &file.file_name));
+        }
+    }
     let sheet = file.parse(progress);
     if let Some(first) = sheet.file_errors.first() {
-        return Err(CoreError::invalid(
+        let mut error = CoreError::invalid(
             "roster",
+            Refusal::RosterBadFile,
             format!(
                 "{}: {} — nothing was imported",
                 first.code.as_str(),
                 first.message
             ),
-        ));
+        )
+        .with("issue", first.code.as_str());
+        if let Some(column) = &first.column {
+            error = error.with("column", column);
+        }
+        return Err(error);
     }
     store.write(|w| {
         // Planned inside the write transaction, so the plan sees exactly the state it
@@ -345,6 +366,7 @@ pub fn commit_file(
         if let Some(first) = plan.errors.first() {
             return Err(CoreError::invalid(
                 "roster",
+                Refusal::RosterHasErrors,
                 format!(
                     "{} of {} rows have errors (first: row {}, column «{}»: {}: {}) — nothing was imported",
                     plan.counts.error_rows,
@@ -354,7 +376,12 @@ pub fn commit_file(
                     first.code.as_str(),
                     first.message
                 ),
-            ));
+            )
+            .with("error_rows", plan.counts.error_rows)
+            .with("rows", plan.counts.rows)
+            .with("first_row", first.row)
+            .with("first_column", &first.column)
+            .with("first_issue", first.code.as_str()));
         }
         let mut outcome = RosterOutcome {
             file_name: file.file_name.clone(),
@@ -410,15 +437,16 @@ impl RosterFile {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let cannot = |e: std::io::Error| {
-            CoreError::invalid("path", format!("cannot read {}: {e}", path.display()))
-        };
+        let cannot = |e: std::io::Error| cannot_read(path, e);
         let len_bytes = std::fs::metadata(path).map_err(cannot)?.len();
         if len_bytes > ROSTER_BYTES_MAX {
             return Err(CoreError::invalid(
                 "path",
+                Refusal::FileTooLarge,
                 format!("{file_name} is {len_bytes} bytes; a roster file may be at most {ROSTER_BYTES_MAX} bytes"),
-            ));
+            )
+            .with("path", path.display())
+            .with("max_mib", ROSTER_BYTES_MAX / 1024 / 1024));
         }
         let bytes = std::fs::read(path).map_err(cannot)?;
         let sha256 = hex::encode(sha2::Sha256::digest(&bytes));

@@ -8,10 +8,10 @@
 
 use super::{Reason, Ticker};
 use crate::domain::PersonId;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, CoreResult, Refusal};
 use crate::events::EventBody;
 use crate::store::Store;
-use crate::workstation::{sniff_image, Progress, PHOTO_BYTES_MAX};
+use crate::workstation::{cannot_read, sniff_image, Progress, PHOTO_BYTES_MAX};
 use chrono::{DateTime, Utc};
 use rusqlite::OptionalExtension;
 use serde::Serialize;
@@ -114,9 +114,7 @@ pub(super) fn import_photos_within(
     progress: &dyn Fn(Progress),
     bounds: Bounds,
 ) -> CoreResult<PhotoImportOutcome> {
-    let cannot = |e: std::io::Error| {
-        CoreError::invalid("path", format!("cannot read {}: {e}", path.display()))
-    };
+    let cannot = |e: std::io::Error| cannot_read(path, e);
     let meta = std::fs::metadata(path).map_err(cannot)?;
     let mut archive = None;
     let entries = if meta.is_dir() {
@@ -126,11 +124,13 @@ pub(super) fn import_photos_within(
         let zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| {
             CoreError::invalid(
                 "path",
+                Refusal::NotFolderOrZip,
                 format!(
                     "{} is neither a folder nor a ZIP archive: {e}",
                     path.display()
                 ),
             )
+            .with("path", path.display())
         })?;
         let mut zip = zip;
         let entries = zip_entries(&mut zip, bounds)?;
@@ -321,24 +321,22 @@ fn is_system_file(name: &str) -> bool {
 fn too_many_files(bounds: Bounds) -> CoreError {
     CoreError::invalid(
         "path",
+        Refusal::TooManyFiles,
         format!(
             "more than {} files; import the photos in parts",
             bounds.files_max
         ),
     )
+    .with("max", bounds.files_max)
 }
 
 fn folder_entries(root: &Path, bounds: Bounds) -> CoreResult<Vec<Entry>> {
     let mut entries = Vec::new();
     let mut stack: Vec<(PathBuf, usize)> = vec![(root.to_owned(), 0)];
     while let Some((dir, depth)) = stack.pop() {
-        let listing = std::fs::read_dir(&dir).map_err(|e| {
-            CoreError::invalid("path", format!("cannot read {}: {e}", dir.display()))
-        })?;
+        let listing = std::fs::read_dir(&dir).map_err(|e| cannot_read(&dir, e))?;
         for item in listing {
-            let item = item.map_err(|e| {
-                CoreError::invalid("path", format!("cannot read {}: {e}", dir.display()))
-            })?;
+            let item = item.map_err(|e| cannot_read(&dir, e))?;
             let path = item.path();
             let is_dir = std::fs::metadata(&path)
                 .map(|m| m.is_dir())
@@ -376,8 +374,13 @@ fn zip_entries<R: std::io::Read + std::io::Seek>(
     if zip.len() > bounds.files_max {
         return Err(too_many_files(bounds));
     }
-    let damaged =
-        |e: zip::result::ZipError| CoreError::invalid("path", format!("damaged ZIP archive: {e}"));
+    let damaged = |e: zip::result::ZipError| {
+        CoreError::invalid(
+            "path",
+            Refusal::DamagedZip,
+            format!("damaged ZIP archive: {e}"),
+        )
+    };
     let mut entries = Vec::new();
     let mut declared_bytes: u64 = 0;
     for i in 0..zip.len() {
@@ -403,11 +406,13 @@ fn zip_entries<R: std::io::Read + std::io::Seek>(
 fn too_many_bytes(bounds: Bounds) -> CoreError {
     CoreError::invalid(
         "path",
+        Refusal::TooManyBytes,
         format!(
             "the photos add up to more than {} bytes; import them in parts",
             bounds.bytes_max
         ),
     )
+    .with("max_mib", bounds.bytes_max / 1024 / 1024)
 }
 
 /// Reads at most one byte past the photo limit, whatever size the entry declares.

@@ -59,6 +59,7 @@ fn school(dir: &Path) -> Store {
                 EventBody::SchoolConfigured {
                     name: "Лицей «Держава»".into(),
                     time_zone: "Europe/Moscow".into(),
+                    demo: false,
                 },
                 EventBody::ClassCreated {
                     class_id,
@@ -292,7 +293,7 @@ fn a_good_file_reads_the_same_in_every_form() {
             "{name}: a preview writes nothing"
         );
 
-        let outcome = commit_file(&mut store, ACTOR, t0(), &path, &quiet).unwrap();
+        let outcome = commit_file(&mut store, ACTOR, t0(), &path, None, &quiet).unwrap();
         assert_eq!(
             (outcome.created, outcome.updated, outcome.unchanged),
             (5, 0, false),
@@ -386,7 +387,7 @@ fn every_bad_row_is_listed_and_nothing_is_written() {
 
     let before = projections(&store);
     let events = journal_len(&store);
-    let err = commit_file(&mut store, ACTOR, t0(), &data("bad.csv"), &quiet).unwrap_err();
+    let err = commit_file(&mut store, ACTOR, t0(), &data("bad.csv"), None, &quiet).unwrap_err();
     assert!(matches!(&err, CoreError::Invalid { .. }), "{err}");
     assert!(
         err.to_string().contains("15 of 17 rows have errors"),
@@ -417,7 +418,7 @@ fn a_file_without_required_columns_is_refused_as_a_whole() {
     );
     assert!(!preview.can_commit);
     let events = journal_len(&store);
-    let err = commit_file(&mut store, ACTOR, t0(), &path, &quiet).unwrap_err();
+    let err = commit_file(&mut store, ACTOR, t0(), &path, None, &quiet).unwrap_err();
     assert!(err.to_string().contains("duplicate_column"), "{err}");
     assert_eq!(journal_len(&store), events);
 
@@ -488,10 +489,10 @@ fn siblings_share_a_guardian_and_the_first_row_s_contacts_win() {
             vec![Change::Enrol, Change::AddGuardian]
         ]
     );
-    let outcome = commit_file(&mut store, ACTOR, t0(), &path, &quiet).unwrap();
+    let outcome = commit_file(&mut store, ACTOR, t0(), &path, None, &quiet).unwrap();
     assert_eq!(outcome.guardians_created, 2);
     let events = journal_len(&store);
-    let again = commit_file(&mut store, ACTOR, t0(), &path, &quiet).unwrap();
+    let again = commit_file(&mut store, ACTOR, t0(), &path, None, &quiet).unwrap();
     assert!(again.unchanged && again.warnings.len() == 1);
     assert_eq!(journal_len(&store), events);
 }
@@ -500,7 +501,7 @@ fn siblings_share_a_guardian_and_the_first_row_s_contacts_win() {
 fn importing_the_same_file_twice_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = school(dir.path());
-    let first = commit_file(&mut store, ACTOR, t0(), &data("good.csv"), &quiet).unwrap();
+    let first = commit_file(&mut store, ACTOR, t0(), &data("good.csv"), None, &quiet).unwrap();
     assert!(!first.unchanged);
     let events = journal_len(&store);
     let state = projections(&store);
@@ -525,6 +526,7 @@ fn importing_the_same_file_twice_changes_nothing() {
             ACTOR,
             t0() + chrono::Duration::hours(1),
             &path,
+            None,
             &quiet,
         )
         .unwrap();
@@ -544,7 +546,7 @@ fn importing_the_same_file_twice_changes_nothing() {
 fn a_changed_file_updates_only_what_changed() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = school(dir.path());
-    commit_file(&mut store, ACTOR, t0(), &data("good.csv"), &quiet).unwrap();
+    commit_file(&mut store, ACTOR, t0(), &data("good.csv"), None, &quiet).unwrap();
     let seq = journal_len(&store);
 
     // P0001 moves to 6А and gets a new guardian e-mail; P0003's patronymic is filled in;
@@ -599,7 +601,7 @@ fn a_changed_file_updates_only_what_changed() {
     );
     assert_eq!(preview.classes_to_create, ["6А"]);
 
-    let outcome = commit_file(&mut store, ACTOR, t0(), &path, &quiet).unwrap();
+    let outcome = commit_file(&mut store, ACTOR, t0(), &path, None, &quiet).unwrap();
     assert_eq!(
         (outcome.created, outcome.updated, outcome.unchanged_rows),
         (0, 4, 2)
@@ -637,7 +639,7 @@ fn a_changed_file_updates_only_what_changed() {
     // And then it is the store's state: the same file again changes nothing.
     let events = journal_len(&store);
     assert!(
-        commit_file(&mut store, ACTOR, t0(), &path, &quiet)
+        commit_file(&mut store, ACTOR, t0(), &path, None, &quiet)
             .unwrap()
             .unchanged
     );
@@ -648,7 +650,7 @@ fn a_changed_file_updates_only_what_changed() {
 fn rebuilt_projections_match_an_import() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = school(dir.path());
-    commit_file(&mut store, ACTOR, t0(), &data("good.csv"), &quiet).unwrap();
+    commit_file(&mut store, ACTOR, t0(), &data("good.csv"), None, &quiet).unwrap();
     let incremental = projections(&store);
     store.rebuild_projections().unwrap();
     assert_eq!(projections(&store), incremental);
@@ -658,7 +660,7 @@ fn rebuilt_projections_match_an_import() {
 fn a_lost_card_is_reported_not_reactivated() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = school(dir.path());
-    commit_file(&mut store, ACTOR, t0(), &data("good.csv"), &quiet).unwrap();
+    commit_file(&mut store, ACTOR, t0(), &data("good.csv"), None, &quiet).unwrap();
     store
         .write(|w| {
             w.append(
@@ -696,7 +698,15 @@ fn the_lead_s_sample_files_read_as_described() {
         "{}",
         good.counts.create
     );
-    commit_file(&mut store, ACTOR, t0(), &root.join("roster.csv"), &quiet).unwrap();
+    commit_file(
+        &mut store,
+        ACTOR,
+        t0(),
+        &root.join("roster.csv"),
+        None,
+        &quiet,
+    )
+    .unwrap();
     assert!(roster_dump(&store).contains("Соколова Варвара"));
 }
 
@@ -708,7 +718,7 @@ fn progress_is_reported_sparingly() {
     std::fs::write(&path, generated_roster(3_000)).unwrap();
     let reports = RefCell::new(Vec::new());
     let record = |p: Progress| reports.borrow_mut().push((p.stage, p.done, p.total));
-    commit_file(&mut store, ACTOR, t0(), &path, &record).unwrap();
+    commit_file(&mut store, ACTOR, t0(), &path, None, &record).unwrap();
     let reports = reports.into_inner();
     for stage in ["read", "check", "write"] {
         let of_stage: Vec<_> = reports.iter().filter(|(s, _, _)| s == stage).collect();
@@ -770,13 +780,13 @@ fn roster_timing_10k() {
     let preview_ms = started.elapsed().as_millis();
     assert!(preview.can_commit, "{:?}", preview.errors.first());
     let started = std::time::Instant::now();
-    let outcome = commit_file(&mut store, ACTOR, t0(), &path, &quiet).unwrap();
+    let outcome = commit_file(&mut store, ACTOR, t0(), &path, None, &quiet).unwrap();
     let commit_ms = started.elapsed().as_millis();
     let started = std::time::Instant::now();
     let preview_again = preview_file(&store, &path, &quiet).unwrap();
     let repreview_ms = started.elapsed().as_millis();
     let started = std::time::Instant::now();
-    let again = commit_file(&mut store, ACTOR, t0(), &path, &quiet).unwrap();
+    let again = commit_file(&mut store, ACTOR, t0(), &path, None, &quiet).unwrap();
     let recommit_ms = started.elapsed().as_millis();
     assert!(again.unchanged && preview_again.counts.unchanged == 10_000);
     let xlsx = dir.path().join("10k.xlsx");
@@ -895,7 +905,7 @@ bad класс 5А/P0003.webp duplicate_photo"
 fn photos_from_a_folder() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = school(dir.path());
-    commit_file(&mut store, ACTOR, t0(), &data("good.csv"), &quiet).unwrap();
+    commit_file(&mut store, ACTOR, t0(), &data("good.csv"), None, &quiet).unwrap();
     let folder = dir.path().join("photos");
     for (name, bytes) in photo_set() {
         let path = folder.join(&name);
@@ -910,7 +920,7 @@ fn photos_from_a_zip() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let mut store = school(dir.path());
-    commit_file(&mut store, ACTOR, t0(), &data("good.csv"), &quiet).unwrap();
+    commit_file(&mut store, ACTOR, t0(), &data("good.csv"), None, &quiet).unwrap();
     let path = dir.path().join("photos.zip");
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
     let options = zip::write::SimpleFileOptions::default()
@@ -932,7 +942,7 @@ fn a_zip_bomb_is_refused() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let mut store = school(dir.path());
-    commit_file(&mut store, ACTOR, t0(), &data("good.csv"), &quiet).unwrap();
+    commit_file(&mut store, ACTOR, t0(), &data("good.csv"), None, &quiet).unwrap();
     let path = dir.path().join("bomb.zip");
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
     let options = zip::write::SimpleFileOptions::default()

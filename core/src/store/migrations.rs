@@ -125,6 +125,55 @@ CREATE TABLE roster_imports (
     imported_at_us INTEGER NOT NULL
 );
 "#,
+    // 2: the demo flag of the school; who has held each card, so a person's card list
+    // keeps the cards they gave back. For a database written before, the holdings are
+    // filled from the journal exactly as `projection::apply` would have: a (card, person)
+    // row comes from the pair's latest `card_bound`, and is released by the first later
+    // event that takes the card away (bound to someone else, returned, or the holder
+    // left the school). Old `school_configured` events have no demo flag: 0 is right.
+    r#"
+ALTER TABLE school ADD COLUMN demo INTEGER NOT NULL DEFAULT 0;
+
+-- One row per card and person who held it: `raw` as it was typed or read when bound to
+-- them, `released_at_us` NULL while they hold it.
+CREATE TABLE card_holdings (
+    card_key TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    bound_at_us INTEGER NOT NULL,
+    released_at_us INTEGER,
+    PRIMARY KEY (card_key, person_id)
+);
+CREATE INDEX card_holdings_person ON card_holdings (person_id);
+
+CREATE TEMP TABLE card_moves AS
+SELECT seq, occurred_at_us AS at_us, kind,
+       json_extract(payload, '$.card') AS card_key,
+       json_extract(payload, '$.person_id') AS person_id,
+       coalesce(json_extract(payload, '$.raw'), '') AS raw
+FROM journal
+WHERE kind = 'card_bound'
+   OR (kind = 'card_state_changed' AND json_extract(payload, '$.state') = 'returned')
+   OR (kind = 'person_status_changed' AND json_extract(payload, '$.status') = 'left');
+CREATE INDEX temp.card_moves_card ON card_moves (card_key, seq);
+CREATE INDEX temp.card_moves_person ON card_moves (person_id, seq);
+
+INSERT INTO card_holdings (card_key, person_id, raw, bound_at_us, released_at_us)
+SELECT b.card_key, b.person_id, b.raw, b.at_us,
+       (SELECT m.at_us FROM card_moves m WHERE m.seq = (SELECT min(seq) FROM (
+            SELECT min(o.seq) AS seq FROM card_moves o
+            WHERE o.card_key = b.card_key AND o.seq > b.seq
+              AND (o.kind = 'card_state_changed' OR o.person_id != b.person_id)
+            UNION ALL
+            SELECT min(l.seq) FROM card_moves l
+            WHERE l.person_id = b.person_id AND l.seq > b.seq AND l.kind = 'person_status_changed')))
+FROM card_moves b
+WHERE b.kind = 'card_bound'
+  AND b.seq = (SELECT max(a.seq) FROM card_moves a
+               WHERE a.kind = 'card_bound' AND a.card_key = b.card_key AND a.person_id = b.person_id);
+
+DROP TABLE temp.card_moves;
+"#,
 ];
 
 /// The tables `projection::apply` writes: emptied and refilled by a rebuild.
@@ -134,6 +183,7 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "persons",
     "guardianship",
     "cards",
+    "card_holdings",
     "staff_accounts",
     "roster_imports",
 ];

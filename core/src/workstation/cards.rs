@@ -1,9 +1,9 @@
 //! Cards: binding one to a person, changing its state (lost, blocked, returned), and
 //! finding who holds a presented card.
 
-use super::Workstation;
+use super::{check_card, Workstation};
 use crate::domain::{CardState, PersonId, PersonStatus};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, CoreResult, Refusal};
 use crate::events::EventBody;
 use crate::time::from_micros;
 use chrono::{DateTime, Utc};
@@ -14,10 +14,7 @@ use serde_json::{json, Value};
 
 impl Workstation {
     pub(super) fn lookup_card(&self, card: &str) -> CoreResult<Value> {
-        let card_id: CardId = card
-            .trim()
-            .parse()
-            .map_err(|e| CoreError::invalid("card", format!("{e}")))?;
+        let card_id = check_card(card)?;
         match self.card_holder(&card_id)? {
             None => Ok(json!({ "card": card_id.to_string(), "known": false })),
             Some(holder) => {
@@ -48,26 +45,33 @@ impl Workstation {
     ) -> CoreResult<Value> {
         let summary = self.person_summary(person_id)?;
         if summary.status == PersonStatus::Left {
-            return Err(CoreError::Conflict("the person has left the school".into()));
+            return Err(CoreError::conflict(
+                Refusal::PersonLeft,
+                "the person has left the school",
+            ));
         }
         let raw = card.trim().to_owned();
-        let card: CardId = raw
-            .parse()
-            .map_err(|e| CoreError::invalid("card", format!("{e}")))?;
+        let card = check_card(&raw)?;
         if let Some(existing) = self.exact_card(&card)? {
             match existing.person_id {
                 Some(holder) if holder == person_id && existing.state == CardState::Active => {
-                    return Err(CoreError::Conflict(
-                        "this card is already bound to this person".into(),
+                    return Err(CoreError::conflict(
+                        Refusal::CardAlreadyBound,
+                        "this card is already bound to this person",
                     ));
                 }
                 Some(holder) if existing.state != CardState::Returned => {
                     let other = self.person_summary(holder)?;
-                    return Err(CoreError::Conflict(format!(
-                        "the card belongs to {} ({}); mark it returned first",
-                        other.full_name,
-                        existing.state.as_str()
-                    )));
+                    return Err(CoreError::conflict(
+                        Refusal::CardTaken,
+                        format!(
+                            "the card belongs to {} ({}); mark it returned first",
+                            other.full_name,
+                            existing.state.as_str()
+                        ),
+                    )
+                    .with("holder", other.full_name)
+                    .with("state", existing.state.as_str()));
                 }
                 _ => {}
             }
@@ -112,22 +116,21 @@ impl Workstation {
         reason: String,
         now: DateTime<Utc>,
     ) -> CoreResult<Value> {
-        let card: CardId = card
-            .trim()
-            .parse()
-            .map_err(|e| CoreError::invalid("card", format!("{e}")))?;
+        let card = check_card(card)?;
         let existing = self
             .exact_card(&card)?
             .ok_or_else(|| CoreError::not_found("card"))?;
         if existing.state == state {
-            return Err(CoreError::Conflict(format!(
-                "the card is already {}",
-                state.as_str()
-            )));
+            return Err(CoreError::conflict(
+                Refusal::CardStateUnchanged,
+                format!("the card is already {}", state.as_str()),
+            )
+            .with("state", state.as_str()));
         }
         if state == CardState::Active && existing.person_id.is_none() {
-            return Err(CoreError::Conflict(
-                "a returned card is activated by binding it to someone".into(),
+            return Err(CoreError::conflict(
+                Refusal::CardReturnedNeedsBinding,
+                "a returned card is activated by binding it to someone",
             ));
         }
         let reason = reason.trim().to_owned();

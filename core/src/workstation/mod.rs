@@ -7,12 +7,15 @@
 //! This file holds the door itself: `Command`, `Access`, `Workstation::execute` and
 //! `authorize`. The handlers behind it are `impl Workstation` blocks, one file per screen:
 //! - `sign_in`: first run (the school and its first admin), sign-in, sign-out, accounts;
-//! - `school`: the school's name and time zone, its summary, classes;
-//! - `people`: search, the person card, enrolment, moves, status, photos, guardians;
+//! - `school`: the school's name and time zone (and, for the demo school, its accounts),
+//!   its summary, classes;
+//! - `people`: search, the person card (with the cards they held before), enrolment,
+//!   moves, status, photos (one, from a file, or a list's at once), guardians;
 //! - `cards`: binding a card, its state, who holds a presented card;
 //! - `staff`: staff members, their roles, passwords, PINs and locks;
-//! - `journal_view`: the journal's check and its pages;
-//! - `checks`: input validation shared with the roster import.
+//! - `journal_view`: the journal's check and its pages (secrets' hashes blanked out);
+//! - `checks`: input validation shared with the roster import; every refusal carries a
+//!   `Refusal` code and the values its sentence needs (`crate::error`).
 
 mod cards;
 mod checks;
@@ -21,13 +24,18 @@ mod people;
 mod school;
 mod sign_in;
 mod staff;
+#[cfg(test)]
+mod tests;
 
 pub use cards::CardHolder;
 // Outside this module only the demo's tests call it; the path stays for them.
 #[allow(unused_imports)]
 pub(crate) use cards::find_card_holder;
 pub use checks::parse_date;
-pub(crate) use checks::{check_details, check_login, check_name, check_photo, sniff_image};
+pub(crate) use checks::{
+    cannot_read, check_card, check_details, check_login, check_name, check_password, check_photo,
+    check_pin, check_title, photo_too_large, sniff_image,
+};
 pub use people::PersonSummary;
 pub(crate) use staff::append_staff;
 
@@ -47,6 +55,14 @@ pub const SEARCH_RESULTS_MAX: u32 = 200;
 pub const PHOTO_BYTES_MAX: usize = 5 * 1024 * 1024;
 pub const SCHOOL_NAME_LEN_MAX_CHARS: usize = 200;
 pub const JOURNAL_PAGE_MAX: u32 = 500;
+/// Cards listed on a person's card, held and given back. A pupil loses a few cards in
+/// eleven years; a list this long means something else is wrong, and is cut.
+pub const PERSON_CARDS_LISTED_MAX: u32 = 100;
+/// Demo accounts the sign-in screen lists: the generated school has ten; an admin who
+/// adds hundreds of staff to the demo does not get a sign-in screen that scrolls forever.
+pub const DEMO_ACCOUNTS_LISTED_MAX: usize = 20;
+/// What the journal's pages show instead of a secret's hash (`password_hash`, `pin_hash`).
+pub const REDACTED: &str = "•••";
 
 /// Long work reports how far it got (roster import, photo import, demo generation).
 #[derive(Debug, Clone, Serialize)]
@@ -119,6 +135,11 @@ pub enum Command {
     GetPerson {
         person_id: PersonId,
     },
+    /// The photos of a list's people in one answer (`{"<id>": "data:…"}`, only those that
+    /// have one); at most `SEARCH_RESULTS_MAX` ids.
+    GetPhotos {
+        person_ids: Vec<PersonId>,
+    },
     LookupCard {
         card: String,
     },
@@ -156,6 +177,12 @@ pub enum Command {
         person_id: PersonId,
         mime: String,
         base64: String,
+    },
+    /// A photo from a file the admin picked: read (at most `PHOTO_BYTES_MAX`) and checked
+    /// here, so the picture's bytes never travel through the web view.
+    SetPhotoFromFile {
+        person_id: PersonId,
+        path: PathBuf,
     },
     LinkGuardian {
         guardian_id: PersonId,
@@ -209,6 +236,9 @@ pub enum Command {
     },
     CommitRoster {
         path: PathBuf,
+        /// The preview's `sha256`: a file that changed since is refused, nothing written.
+        #[serde(default)]
+        expected_sha256: Option<String>,
     },
     ImportPhotos {
         path: PathBuf,
@@ -271,6 +301,7 @@ impl Command {
             | ListClasses
             | SearchPeople { .. }
             | GetPerson { .. }
+            | GetPhotos { .. }
             | LookupCard { .. } => Access::SignedIn,
             SchoolSummary | ListStaff | VerifyJournal | JournalPage { .. } => {
                 Access::Roles(ADMIN_DIRECTOR)
@@ -285,6 +316,7 @@ impl Command {
             | MovePupil { .. }
             | SetPersonStatus { .. }
             | SetPhoto { .. }
+            | SetPhotoFromFile { .. }
             | LinkGuardian { .. }
             | UnlinkGuardian { .. }
             | BindCard { .. }
@@ -383,6 +415,7 @@ impl Workstation {
                 limit,
             } => self.search_people(&query, kind, class_id, include_left, limit),
             GetPerson { person_id } => self.get_person(person_id),
+            GetPhotos { person_ids } => self.get_photos(&person_ids),
             LookupCard { card } => self.lookup_card(&card),
             EnrolPupil {
                 name,
@@ -414,6 +447,9 @@ impl Workstation {
                 mime,
                 base64,
             } => self.set_photo(&actor, person_id, &mime, &base64, now),
+            SetPhotoFromFile { person_id, path } => {
+                self.set_photo_from_file(&actor, person_id, &path, now)
+            }
             LinkGuardian {
                 guardian_id,
                 pupil_id,
@@ -450,9 +486,18 @@ impl Workstation {
                 let preview = crate::roster::preview_file(&self.store, &path, progress)?;
                 Ok(serde_json::to_value(preview).expect("previews serialize"))
             }
-            CommitRoster { path } => {
-                let outcome =
-                    crate::roster::commit_file(&mut self.store, &actor, now, &path, progress)?;
+            CommitRoster {
+                path,
+                expected_sha256,
+            } => {
+                let outcome = crate::roster::commit_file(
+                    &mut self.store,
+                    &actor,
+                    now,
+                    &path,
+                    expected_sha256.as_deref(),
+                    progress,
+                )?;
                 Ok(serde_json::to_value(outcome).expect("outcomes serialize"))
             }
             ImportPhotos { path } => {

@@ -3,11 +3,11 @@
 
 use super::cards::card_json;
 use super::{
-    check_details, check_name, check_photo, parse_col, DetailsInput, NameInput, Workstation,
-    SEARCH_RESULTS_MAX,
+    cannot_read, check_details, check_name, check_photo, parse_col, photo_too_large, DetailsInput,
+    NameInput, Workstation, PERSON_CARDS_LISTED_MAX, PHOTO_BYTES_MAX, SEARCH_RESULTS_MAX,
 };
 use crate::domain::{ClassId, FullName, PersonId, PersonKind, PersonStatus};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, CoreResult, Refusal};
 use crate::events::{EventBody, PersonDetails};
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -15,6 +15,8 @@ use rusqlite::{params, OptionalExtension, Row};
 use schoolcard_proto::CardId;
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::io::Read;
+use std::path::Path;
 
 impl Workstation {
     pub(super) fn search_people(
@@ -94,19 +96,30 @@ impl Workstation {
             },
         )?;
         let photo = self.photo_data_url(person_id)?;
+        // The cards the person holds, newest first; then those they held and gave back
+        // (returned, or re-issued to someone else since), most recently given back first.
         let mut cards_stmt = conn.prepare(
-            "SELECT card_key, state, raw, changed_at_us FROM cards WHERE person_id = ?1 ORDER BY changed_at_us DESC",
+            "SELECT card_key, state, raw, changed_at_us, 0 FROM cards WHERE person_id = ?1
+             UNION ALL
+             SELECT card_key, 'returned', raw, released_at_us, 1 FROM card_holdings
+             WHERE person_id = ?1 AND released_at_us IS NOT NULL
+             ORDER BY 5, 4 DESC, 1 LIMIT ?2",
         )?;
         let cards: Vec<Value> = cards_stmt
-            .query_map([person_id.to_string()], |r| {
-                let key: String = r.get(0)?;
-                Ok(card_json(
-                    &key,
-                    &r.get::<_, String>(1)?,
-                    &r.get::<_, String>(2)?,
-                    r.get(3)?,
-                ))
-            })?
+            .query_map(
+                params![person_id.to_string(), PERSON_CARDS_LISTED_MAX],
+                |r| {
+                    let key: String = r.get(0)?;
+                    let mut card = card_json(
+                        &key,
+                        &r.get::<_, String>(1)?,
+                        &r.get::<_, String>(2)?,
+                        r.get(3)?,
+                    );
+                    card["past"] = Value::Bool(r.get(4)?);
+                    Ok(card)
+                },
+            )?
             .collect::<Result<_, _>>()?;
         let related = |sql: &str| -> CoreResult<Vec<Value>> {
             let mut stmt = conn.prepare(sql)?;
@@ -163,12 +176,42 @@ impl Workstation {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        Ok(photo.map(|(mime, bytes)| {
-            format!(
-                "data:{mime};base64,{}",
-                base64::engine::general_purpose::STANDARD.encode(bytes)
+        Ok(photo.map(|(mime, bytes)| data_url(&mime, &bytes)))
+    }
+
+    /// The photos of up to [`SEARCH_RESULTS_MAX`] people, as data URLs by person id, in
+    /// one query; people without a photo are left out.
+    pub(super) fn get_photos(&self, person_ids: &[PersonId]) -> CoreResult<Value> {
+        if person_ids.len() > SEARCH_RESULTS_MAX as usize {
+            return Err(CoreError::invalid(
+                "person_ids",
+                Refusal::TooMany,
+                format!("at most {SEARCH_RESULTS_MAX} people at once"),
             )
-        }))
+            .with("max", SEARCH_RESULTS_MAX));
+        }
+        let mut photos = serde_json::Map::new();
+        if person_ids.is_empty() {
+            return Ok(Value::Object(photos));
+        }
+        let ids: Vec<String> = person_ids.iter().map(|id| id.to_string()).collect();
+        let placeholders = vec!["?"; ids.len()].join(", ");
+        let mut stmt = self.store.conn().prepare(&format!(
+            "SELECT p.id, ph.mime, ph.bytes FROM persons p JOIN photos ph ON ph.sha256 = p.photo_sha256
+             WHERE p.id IN ({placeholders})"
+        ))?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(ids.iter()), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, mime, bytes) = row?;
+            photos.insert(id, Value::String(data_url(&mime, &bytes)));
+        }
+        Ok(Value::Object(photos))
     }
 
     pub(super) fn enrol_pupil(
@@ -300,8 +343,9 @@ impl Workstation {
             .is_some_and(|s| s.person_id == person_id)
             && status != PersonStatus::Active
         {
-            return Err(CoreError::Conflict(
-                "you cannot suspend or dismiss yourself".into(),
+            return Err(CoreError::conflict(
+                Refusal::CannotSuspendSelf,
+                "you cannot suspend or dismiss yourself",
             ));
         }
         let reason = reason.trim().to_owned();
@@ -330,10 +374,50 @@ impl Workstation {
         self.person_summary(person_id)?;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(b64.trim())
-            .map_err(|e| CoreError::invalid("photo", format!("not base64: {e}")))?;
-        let mime = check_photo(mime, &bytes)?;
+            .map_err(|e| {
+                CoreError::invalid("photo", Refusal::BadPhoto, format!("not base64: {e}"))
+            })?;
+        self.store_photo(actor, person_id, mime, &bytes, now)
+    }
+
+    /// Reads a picture file the admin picked. The file's size is checked before it is
+    /// read, and the read itself stops past the bound (the file may grow meanwhile).
+    pub(super) fn set_photo_from_file(
+        &mut self,
+        actor: &str,
+        person_id: PersonId,
+        path: &Path,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        self.person_summary(person_id)?;
+        let cannot = |e: std::io::Error| cannot_read(path, e);
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        let len_bytes = file.metadata().map_err(cannot)?.len();
+        if len_bytes > PHOTO_BYTES_MAX as u64 {
+            return Err(photo_too_large());
+        }
+        let mut bytes = Vec::with_capacity(len_bytes as usize);
+        file.take(PHOTO_BYTES_MAX as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(cannot)?;
+        let source = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.store_photo(actor, person_id, &source, &bytes, now)
+    }
+
+    fn store_photo(
+        &mut self,
+        actor: &str,
+        person_id: PersonId,
+        source: &str,
+        bytes: &[u8],
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        let mime = check_photo(source, bytes)?;
         self.store.write(|w| {
-            let sha256 = w.put_photo(mime, &bytes)?;
+            let sha256 = w.put_photo(mime, bytes)?;
             w.append(
                 actor,
                 now,
@@ -405,8 +489,10 @@ impl Workstation {
         if summary.kind != kind {
             return Err(CoreError::invalid(
                 "person_id",
+                Refusal::WrongPersonKind,
                 format!("{person_id} is not a {}", kind.as_str()),
-            ));
+            )
+            .with("expected", kind.as_str()));
         }
         Ok(summary)
     }
@@ -431,12 +517,21 @@ impl Workstation {
             if holder.is_some_and(|h| Some(h) != editing.map(|e| e.to_string())) {
                 return Err(CoreError::invalid(
                     "external_id",
+                    Refusal::ExternalIdTaken,
                     format!("{ext} is already used by someone else"),
-                ));
+                )
+                .with("value", ext));
             }
         }
         Ok(details)
     }
+}
+
+fn data_url(mime: &str, bytes: &[u8]) -> String {
+    format!(
+        "data:{mime};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
 }
 
 #[derive(Debug, Clone, Serialize)]

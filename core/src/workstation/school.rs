@@ -1,9 +1,13 @@
 //! The school (its name and time zone), the head's summary, and classes.
 
-use super::{parse_col, Workstation, SCHOOL_NAME_LEN_MAX_CHARS};
-use crate::domain::{ClassId, ClassName};
-use crate::error::{CoreError, CoreResult};
+use super::{
+    check_title, parse_col, Workstation, DEMO_ACCOUNTS_LISTED_MAX, SCHOOL_NAME_LEN_MAX_CHARS,
+};
+use crate::demo::{DEMO_PASSWORD, DEMO_PIN};
+use crate::domain::{ClassId, ClassName, FullName, Role};
+use crate::error::{CoreError, CoreResult, Refusal};
 use crate::events::EventBody;
+use crate::projection::parse_roles_column;
 use crate::time::SchoolTz;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
@@ -11,25 +15,100 @@ use serde_json::{json, Value};
 
 impl Workstation {
     pub(super) fn get_school(&self) -> CoreResult<Value> {
-        let school: Option<(String, String)> = self
+        let school: Option<(String, String, bool)> = self
             .store
             .conn()
-            .query_row("SELECT name, time_zone FROM school", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+            .query_row("SELECT name, time_zone, demo FROM school", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()?;
         let accounts: i64 =
             self.store
                 .conn()
                 .query_row("SELECT count(*) FROM staff_accounts", [], |r| r.get(0))?;
-        let (configured, name, time_zone) = match school {
-            Some((name, time_zone)) => (true, name, time_zone),
-            None => (false, String::new(), "Europe/Moscow".to_owned()),
+        let (configured, name, time_zone, demo) = match school {
+            Some((name, time_zone, demo)) => (true, name, time_zone, demo),
+            None => (false, String::new(), "Europe/Moscow".to_owned(), false),
+        };
+        // The demo school's sign-in screen lists its accounts, password and PIN: they are
+        // published (`crate::demo`) and the data is made up.
+        let demo = if demo {
+            json!({
+                "password": DEMO_PASSWORD,
+                "pin": DEMO_PIN,
+                "accounts": self.demo_accounts()?,
+            })
+        } else {
+            Value::Null
         };
         // `needs_setup`: a fresh database, whose first screen is the set-up form.
-        Ok(
-            json!({ "configured": configured, "name": name, "time_zone": time_zone, "needs_setup": accounts == 0 }),
-        )
+        Ok(json!({
+            "configured": configured,
+            "name": name,
+            "time_zone": time_zone,
+            "needs_setup": accounts == 0,
+            "demo": demo,
+        }))
+    }
+
+    /// Was the school generated as the demo school (`school_configured.demo`)?
+    pub(super) fn is_demo_school(&self) -> CoreResult<bool> {
+        Ok(self
+            .store
+            .conn()
+            .query_row("SELECT demo FROM school", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or(false))
+    }
+
+    /// The demo school's accounts that can sign in: admins first, then director, guard,
+    /// cashier, librarian (as the sign-in screen lists them), each with a form of their
+    /// active staff card that the card sign-in reads back as that card.
+    fn demo_accounts(&self) -> CoreResult<Vec<Value>> {
+        const RANK: [Role; 5] = [
+            Role::Admin,
+            Role::Director,
+            Role::Guard,
+            Role::Cashier,
+            Role::Librarian,
+        ];
+        let mut stmt = self.store.conn().prepare(
+            "SELECT a.login, a.roles, p.surname, p.name, p.patronymic,
+                    (SELECT c.card_key FROM cards c WHERE c.person_id = a.person_id AND c.state = 'active'
+                     ORDER BY c.changed_at_us DESC, c.card_key LIMIT 1)
+             FROM staff_accounts a JOIN persons p ON p.id = a.person_id
+             WHERE p.status = 'active' AND a.roles != '' AND a.password_hash IS NOT NULL",
+        )?;
+        let mut accounts: Vec<(usize, String, Value)> = stmt
+            .query_map([], |r| {
+                let login: String = r.get(0)?;
+                let roles = parse_roles_column(&r.get::<_, String>(1)?);
+                let rank = RANK
+                    .iter()
+                    .position(|role| roles.contains(role))
+                    .unwrap_or(RANK.len());
+                let full_name = FullName {
+                    surname: r.get(2)?,
+                    name: r.get(3)?,
+                    patronymic: r.get(4)?,
+                }
+                .display();
+                let account = json!({
+                    "login": login,
+                    "roles": roles,
+                    "full_name": full_name,
+                    // The canonical key (`40:55007EE424`): `CardId::from_str` reads it back.
+                    "card_typed": r.get::<_, Option<String>>(5)?,
+                });
+                Ok((rank, login, account))
+            })?
+            .collect::<Result<_, _>>()?;
+        accounts.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        Ok(accounts
+            .into_iter()
+            .take(DEMO_ACCOUNTS_LISTED_MAX)
+            .map(|(_, _, account)| account)
+            .collect())
     }
 
     /// The school's time zone (Moscow until the school is configured).
@@ -51,16 +130,10 @@ impl Workstation {
         time_zone: &str,
         now: DateTime<Utc>,
     ) -> CoreResult<Value> {
-        let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-        if name.is_empty() || name.chars().count() > SCHOOL_NAME_LEN_MAX_CHARS {
-            return Err(CoreError::invalid(
-                "name",
-                format!("1–{SCHOOL_NAME_LEN_MAX_CHARS} characters"),
-            ));
-        }
-        let tz: SchoolTz = time_zone
-            .parse()
-            .map_err(|m: String| CoreError::invalid("time_zone", m))?;
+        let name = check_title("name", name, SCHOOL_NAME_LEN_MAX_CHARS)?;
+        let tz = check_time_zone(time_zone)?;
+        // Renaming the demo school keeps it the demo school.
+        let demo = self.is_demo_school()?;
         self.store.write(|w| {
             w.append(
                 actor,
@@ -68,6 +141,7 @@ impl Workstation {
                 EventBody::SchoolConfigured {
                     name,
                     time_zone: tz.to_string(),
+                    demo,
                 },
             )
         })?;
@@ -159,11 +233,9 @@ impl Workstation {
         name: &str,
         now: DateTime<Utc>,
     ) -> CoreResult<Value> {
-        let name: ClassName = name
-            .parse()
-            .map_err(|m: String| CoreError::invalid("name", m))?;
+        let name = check_class_name(name)?;
         if self.class_by_name(&name)?.is_some() {
-            return Err(CoreError::Conflict(format!("class {name} already exists")));
+            return Err(class_exists(&name));
         }
         let class_id = ClassId::new_v7();
         self.store.write(|w| {
@@ -188,13 +260,9 @@ impl Workstation {
         now: DateTime<Utc>,
     ) -> CoreResult<Value> {
         self.require_class(class_id)?;
-        let name: ClassName = name
-            .parse()
-            .map_err(|m: String| CoreError::invalid("name", m))?;
+        let name = check_class_name(name)?;
         match self.class_by_name(&name)? {
-            Some(other) if other != class_id => {
-                return Err(CoreError::Conflict(format!("class {name} already exists")))
-            }
+            Some(other) if other != class_id => return Err(class_exists(&name)),
             _ => {}
         }
         self.store.write(|w| {
@@ -224,12 +292,37 @@ impl Workstation {
             |r| r.get(0),
         )?;
         if pupils > 0 {
-            return Err(CoreError::Conflict(format!(
-                "the class still has {pupils} pupils"
-            )));
+            let name: String = self.store.conn().query_row(
+                "SELECT grade || letter FROM classes WHERE id = ?1",
+                [class_id.to_string()],
+                |r| r.get(0),
+            )?;
+            return Err(CoreError::conflict(
+                Refusal::ClassNotEmpty,
+                format!("the class {name} still has {pupils} pupils"),
+            )
+            .with("name", name)
+            .with("pupils", pupils));
         }
         self.store
             .write(|w| w.append(actor, now, EventBody::ClassArchived { class_id }))?;
         Ok(json!({ "ok": true }))
     }
+}
+
+pub(super) fn check_time_zone(typed: &str) -> CoreResult<SchoolTz> {
+    typed.parse().map_err(|message: String| {
+        CoreError::invalid("time_zone", Refusal::BadTimeZone, message).with("value", typed.trim())
+    })
+}
+
+fn check_class_name(typed: &str) -> CoreResult<ClassName> {
+    typed.parse().map_err(|message: String| {
+        CoreError::invalid("name", Refusal::BadClassName, message).with("value", typed.trim())
+    })
+}
+
+fn class_exists(name: &ClassName) -> CoreError {
+    CoreError::conflict(Refusal::ClassExists, format!("class {name} already exists"))
+        .with("name", name)
 }

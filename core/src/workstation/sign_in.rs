@@ -1,18 +1,19 @@
 //! First run of a fresh database (the school and its first admin), sign-in by password
 //! or by card and PIN, sign-out, and the staff accounts they read.
 
+use super::school::check_time_zone;
 use super::staff::append_staff;
 use super::{
-    check_login, check_name, parse_col, NameInput, Workstation, SCHOOL_NAME_LEN_MAX_CHARS,
+    check_card, check_login, check_name, check_password, check_title, parse_col, NameInput,
+    Workstation, SCHOOL_NAME_LEN_MAX_CHARS,
 };
 use crate::auth::{self, LockState, Session};
 use crate::domain::{CardState, FullName, PersonId, PersonStatus, Role};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, CoreResult, Refusal};
 use crate::events::{EventBody, PersonDetails, SignInMethod};
-use crate::time::{from_micros, SchoolTz};
+use crate::time::from_micros;
 use chrono::{DateTime, Utc};
 use rusqlite::OptionalExtension;
-use schoolcard_proto::CardId;
 use serde_json::{json, Value};
 
 impl Workstation {
@@ -32,23 +33,16 @@ impl Workstation {
                 .conn()
                 .query_row("SELECT count(*) FROM staff_accounts", [], |r| r.get(0))?;
         if accounts > 0 {
-            return Err(CoreError::Conflict(
-                "the school is already set up; sign in as its admin".into(),
+            return Err(CoreError::conflict(
+                Refusal::AlreadySetUp,
+                "the school is already set up; sign in as its admin",
             ));
         }
-        let name = school_name.split_whitespace().collect::<Vec<_>>().join(" ");
-        if name.is_empty() || name.chars().count() > SCHOOL_NAME_LEN_MAX_CHARS {
-            return Err(CoreError::invalid(
-                "school_name",
-                format!("1–{SCHOOL_NAME_LEN_MAX_CHARS} characters"),
-            ));
-        }
-        let tz: SchoolTz = time_zone
-            .parse()
-            .map_err(|m: String| CoreError::invalid("time_zone", m))?;
+        let name = check_title("school_name", school_name, SCHOOL_NAME_LEN_MAX_CHARS)?;
+        let tz = check_time_zone(time_zone)?;
         let admin = check_name(&admin_name)?;
         let login = check_login(login)?;
-        auth::check_password_policy(password).map_err(|m| CoreError::invalid("password", m))?;
+        check_password("password", password)?;
         let password_hash = auth::hash_secret(password);
         let person_id = PersonId::new_v7();
         self.store.write(|w| {
@@ -58,6 +52,7 @@ impl Workstation {
                 EventBody::SchoolConfigured {
                     name,
                     time_zone: tz.to_string(),
+                    demo: false,
                 },
             )?;
             append_staff(
@@ -105,10 +100,7 @@ impl Workstation {
         pin: &str,
         now: DateTime<Utc>,
     ) -> CoreResult<Value> {
-        let card_id: CardId = card
-            .trim()
-            .parse()
-            .map_err(|e| CoreError::invalid("card", format!("{e}")))?;
+        let card_id = check_card(card)?;
         let holder = self.card_holder(&card_id)?;
         let account = match holder {
             Some(h) if h.state == CardState::Active => self.account_by_person(h.person_id)?,
@@ -258,7 +250,7 @@ impl Workstation {
         {
             return Err(CoreError::WrongCredentials);
         }
-        auth::check_password_policy(new).map_err(|m| CoreError::invalid("new_password", m))?;
+        check_password("new_password", new)?;
         let password_hash = auth::hash_secret(new);
         self.store.write(|w| {
             w.append(

@@ -1,9 +1,11 @@
 //! Staff members: the list, enrolment with an account, roles, passwords, PINs, unlocking.
 
-use super::{check_login, check_name, DetailsInput, NameInput, Workstation};
+use super::{
+    check_login, check_name, check_password, check_pin, DetailsInput, NameInput, Workstation,
+};
 use crate::auth;
 use crate::domain::{FullName, PersonId, PersonKind, Role};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, CoreResult, Refusal};
 use crate::events::{EventBody, PersonDetails};
 use crate::store::Writer;
 use crate::time::from_micros;
@@ -53,9 +55,14 @@ impl Workstation {
         let details = self.check_details(details, PersonKind::Staff, None)?;
         let login = check_login(login)?;
         if self.account_by_login(&login)?.is_some() {
-            return Err(CoreError::invalid("login", format!("{login} is taken")));
+            return Err(CoreError::invalid(
+                "login",
+                Refusal::LoginTaken,
+                format!("{login} is taken"),
+            )
+            .with("login", &login));
         }
-        auth::check_password_policy(password).map_err(|m| CoreError::invalid("password", m))?;
+        check_password("password", password)?;
         let password_hash = auth::hash_secret(password);
         let person_id = PersonId::new_v7();
         self.store.write(|w| {
@@ -89,8 +96,9 @@ impl Workstation {
             .as_ref()
             .is_some_and(|s| s.person_id == person_id);
         if is_self && !roles.contains(&Role::Admin) {
-            return Err(CoreError::Conflict(
-                "you cannot take the admin role from yourself".into(),
+            return Err(CoreError::conflict(
+                Refusal::CannotDemoteSelf,
+                "you cannot take the admin role from yourself",
             ));
         }
         self.store.write(|w| {
@@ -120,7 +128,7 @@ impl Workstation {
     ) -> CoreResult<Value> {
         self.account_by_person(person_id)?
             .ok_or_else(|| CoreError::not_found("staff account"))?;
-        auth::check_password_policy(password).map_err(|m| CoreError::invalid("password", m))?;
+        check_password("password", password)?;
         let password_hash = auth::hash_secret(password);
         self.store.write(|w| {
             w.append(
@@ -144,7 +152,7 @@ impl Workstation {
     ) -> CoreResult<Value> {
         self.account_by_person(person_id)?
             .ok_or_else(|| CoreError::not_found("staff account"))?;
-        auth::check_pin_policy(pin).map_err(|m| CoreError::invalid("pin", m))?;
+        check_pin(pin)?;
         let pin_hash = auth::hash_secret(pin);
         self.store.write(|w| {
             w.append(

@@ -42,6 +42,12 @@ fn from_str_reads_typed_card_numbers() {
         ("0008106606", ok("24:7BB26E")),
         ("0,0", ok("24:000000")),
         ("255,65535", ok("24:FFFFFF")),
+        // The canonical form shown on screen reads back as itself.
+        ("40:55007EE424", ok("40:55007EE424")),
+        (" 24:7EE424 ", ok("24:7EE424")),
+        ("56:F274238004DEC2", ok("56:F274238004DEC2")),
+        // …but two digits after one colon are two hex bytes.
+        ("12:34", ok("16:1234")),
         // Hex with separators: whole bytes in two-digit groups.
         ("04:A2:3B:1C", ok("32:04A23B1C")),
         ("04 a2 3b 1c", ok("32:04A23B1C")),

@@ -17,22 +17,35 @@ export interface Session {
   roles: Role[];
 }
 
+export interface DemoAccount {
+  login: string;
+  roles: Role[];
+  full_name: string;
+  /** The staff card in a form the card sign-in reads back (`40:55007EE424`), if any. */
+  card_typed: string | null;
+}
+
+/** The generated demo school: its accounts and their published password and PIN. */
+export interface Demo {
+  password: string;
+  pin: string;
+  accounts: DemoAccount[];
+}
+
 export interface School {
   configured: boolean;
   name: string;
   time_zone: string;
   /** A fresh database: no staff account yet, so the first screen is the set-up form. */
-  needs_setup?: boolean;
-  demo?: boolean;
+  needs_setup: boolean;
+  /** Present for the demo school only. */
+  demo: Demo | null;
 }
 
 export interface AppInfo {
   version: string;
   db_path: string;
-  demo: boolean;
   lang: 'ru' | 'en' | null;
-  demo_password: string | null;
-  demo_pin: string | null;
 }
 
 export interface PersonSummary {
@@ -51,8 +64,12 @@ export interface PersonSummary {
 }
 
 export interface Card {
+  /** Canonical (`40:55007EE424`); the core reads it back as this card. */
   card: string;
+  /** `returned` for a card the person held and gave back (`past`). */
   state: CardState;
+  /** Held by the person before, no more (returned, or re-issued since). */
+  past: boolean;
   raw: string;
   hex: string | null;
   wiegand26: string | null;
@@ -156,23 +173,44 @@ export interface JournalEvent {
   payload: unknown;
 }
 
+/**
+ * A refused command, as the shell's `ErrorDto` carries it: `code` is the kind
+ * (`invalid`, `conflict`, `not_found`, …); for `invalid` and `conflict`, `reason` says
+ * why (`card_taken`, `too_short`, … — the catalogue's `refusal.<reason>`) and `params`
+ * holds the values its sentence needs.
+ */
 export class CommandError extends Error {
   readonly code: string;
+  readonly reason: string | null;
+  readonly params: Record<string, string>;
   readonly field: string | null;
   readonly until: string | null;
-  constructor(code: string, message: string, field: string | null = null, until: string | null = null) {
+  constructor(
+    code: string,
+    message: string,
+    extra: { reason?: string | null; params?: Record<string, string>; field?: string | null; until?: string | null } = {},
+  ) {
     super(message);
     this.code = code;
-    this.field = field;
-    this.until = until;
+    this.reason = extra.reason ?? null;
+    this.params = extra.params ?? {};
+    this.field = extra.field ?? null;
+    this.until = extra.until ?? null;
   }
 }
 
 function toCommandError(e: unknown): CommandError {
   if (e instanceof CommandError) return e;
   if (e && typeof e === 'object' && 'code' in e) {
-    const dto = e as { code: string; message?: string; field?: string | null; until?: string | null };
-    return new CommandError(dto.code, dto.message ?? dto.code, dto.field ?? null, dto.until ?? null);
+    const dto = e as {
+      code: string;
+      reason?: string | null;
+      params?: Record<string, string>;
+      message?: string;
+      field?: string | null;
+      until?: string | null;
+    };
+    return new CommandError(dto.code, dto.message ?? dto.code, dto);
   }
   // Outside the shell (`npm run dev` in a browser) there is no IPC at all.
   return new CommandError('internal', e instanceof Error ? e.message : String(e));
@@ -201,7 +239,7 @@ export async function appInfo(): Promise<AppInfo> {
   try {
     return await invoke<AppInfo>('app_info');
   } catch {
-    return { version: '', db_path: '', demo: false, lang: null, demo_password: null, demo_pin: null };
+    return { version: '', db_path: '', lang: null };
   }
 }
 
@@ -210,14 +248,6 @@ export async function uiReady(): Promise<void> {
     await invoke('ui_ready');
   } catch {
     /* outside the shell: nobody to tell */
-  }
-}
-
-export async function readPictureFile(path: string): Promise<{ mime: string; base64: string }> {
-  try {
-    return await invoke('read_picture_file', { path });
-  } catch (e) {
-    throw toCommandError(e);
   }
 }
 

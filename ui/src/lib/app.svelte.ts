@@ -13,6 +13,7 @@ export function isAdmin(): boolean {
   return app.session?.roles.includes('admin') ?? false;
 }
 
-export function demoMode(): boolean {
-  return Boolean(app.info?.demo || app.school?.demo);
+/** The generated demo school: the core lists its accounts, password and PIN. */
+export function demoSchool() {
+  return app.school?.demo ?? null;
 }

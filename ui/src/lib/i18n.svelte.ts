@@ -94,9 +94,33 @@ export function formatDate(isoDate: string): string {
   return state.lang === 'ru' ? `${d}.${m}.${y}` : `${d}/${m}/${y}`;
 }
 
+/** «Нет обязательного столбца» inside a sentence: «…: нет обязательного столбца». */
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLocaleLowerCase(LOCALES[state.lang]) + text.slice(1);
+}
+
+/** Params that hold counts: printed as the reader writes numbers. */
+const NUMBER_PARAMS = ['min', 'max', 'rows', 'error_rows', 'first_row', 'pupils', 'max_mib'];
+
+/** A refusal's values in the user's words: codes among them are translated too. */
+function localParams(params: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = { ...params };
+  if (params.state) out.state = lowerFirst(tryT(`card_state.${params.state}`, params.state));
+  if (params.expected) out.expected = lowerFirst(tryT(`kind.${params.expected}`, params.expected));
+  for (const key of ['issue', 'first_issue']) {
+    if (params[key]) out[key] = lowerFirst(tryT(`reason.${params[key]}`, params[key]));
+  }
+  for (const key of NUMBER_PARAMS) {
+    if (params[key] && /^\d+$/.test(params[key])) out[key] = num(Number(params[key]));
+  }
+  return out;
+}
+
 /**
- * What to tell the user about a failed command: the translated code, the field it concerns,
- * and the core's own words (in English) as the detail.
+ * What to tell the user about a failed command: a whole sentence for a refusal the
+ * catalogue knows (`refusal.<reason>`, filled with the error's values and the field's
+ * name on this screen); otherwise the translated kind, with the core's own words (in
+ * English) as the detail.
  */
 export function describeError(
   e: unknown,
@@ -104,11 +128,14 @@ export function describeError(
   fieldLabels?: Record<string, string>,
 ): { text: string; detail: string | null } {
   const err = e instanceof CommandError ? e : new CommandError('internal', String(e));
+  const field = err.field ? (fieldLabels?.[err.field] ?? tryT(`field.${err.field}`, err.field)) : '';
+  if (err.reason && has(`refusal.${err.reason}`)) {
+    return { text: t(`refusal.${err.reason}` as Key, { field, ...localParams(err.params) }), detail: null };
+  }
   let text: string;
   if (err.code === 'account_locked' && err.until) {
     text = t('error.account_locked_until', { time: formatTime(err.until, timeZone) });
   } else if (err.code === 'invalid' && err.field) {
-    const field = fieldLabels?.[err.field] ?? tryT(`field.${err.field}`, err.field);
     text = t('error.invalid_field', { field });
   } else {
     text = tryT(`error.${err.code}`, t('error.unknown'));
