@@ -48,8 +48,10 @@ test: setup-test
 unit:
 	cargo test --workspace --exclude schoolcard-app
 
-# The real app window under Xvfb, driven over WebDriver (tauri-driver + WebKitWebDriver).
+# The shell's own unit tests, built with the features of the app build (shared artefacts),
+# then the real app window under Xvfb, driven over WebDriver (tauri-driver + WebKitWebDriver).
 e2e:
+	cargo test -p schoolcard-app --features custom-protocol
 	SCHOOLCARD_APP_BIN=$(APP_BIN) TAURI_DRIVER=$(SCHOOLCARD_TOOLS)/bin/tauri-driver timeout -k 10 900 xvfb-run -a -s "-screen 0 1280x800x24" \
 	  cargo test -p schoolcard-tests --test e2e -- --ignored --test-threads=1
 
