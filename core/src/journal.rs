@@ -235,6 +235,33 @@ pub enum ChainFault {
     Unreadable { seq: i64, message: String },
 }
 
+impl fmt::Display for ChainFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChainFault::Edited { seq } => write!(f, "row {seq} was edited"),
+            ChainFault::Inserted { seq } => write!(f, "row {seq} was inserted"),
+            ChainFault::MissingBefore { seq } => write!(f, "rows are missing before row {seq}"),
+            ChainFault::MissingAtEnd { head_seq, last_seq } => {
+                write!(
+                    f,
+                    "rows {}..={head_seq} are missing at the end",
+                    last_seq + 1
+                )
+            }
+            ChainFault::OriginGap {
+                origin,
+                after,
+                next,
+            } => {
+                write!(f, "events of {origin} jump from number {after} to {next}")
+            }
+            ChainFault::Unreadable { seq, message } => {
+                write!(f, "row {seq} cannot be read: {message}")
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
     pub events: u64,

@@ -10,11 +10,15 @@ pub const USAGE: &str = "\
 schoolcard — the workstation of «Проход и питание»
 
 usage: schoolcard [--db PATH] [--demo] [--lang ru|en]
+       schoolcard [--db PATH] --verify-journal
 
   --db PATH      the school's database file (created if absent);
                  default: $SCHOOLCARD_DB, else <data dir>/schoolcard/school.sqlite
   --demo         if the database does not exist yet, generate the demo school into it
   --lang ru|en   the language the screens start in (default: ru, or the last choice)
+  --verify-journal
+                 check the journal's hash chain without opening a window: prints every
+                 edited, inserted or deleted row; exits 0 when intact, 1 when not
   -h, --help     print this and exit
   -V, --version  print the version and exit
 
@@ -54,6 +58,8 @@ pub struct Options {
     /// `None`: the screens start in the language chosen last time (Russian the first time).
     pub lang: Option<Lang>,
     pub report_ready: bool,
+    /// Check the journal and exit, no window.
+    pub verify_journal: bool,
 }
 
 /// What the process was started with, besides its arguments.
@@ -83,6 +89,7 @@ pub fn parse(
 ) -> Result<Invocation, String> {
     let mut db: Option<PathBuf> = None;
     let mut demo = false;
+    let mut verify_journal = false;
     let mut lang = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -104,6 +111,7 @@ pub fn parse(
             "-h" | "--help" => return Ok(Invocation::Help),
             "-V" | "--version" => return Ok(Invocation::Version),
             "--demo" => demo = true,
+            "--verify-journal" => verify_journal = true,
             "--db" => {
                 let path = value("--db")?;
                 if path.is_empty() {
@@ -134,6 +142,7 @@ pub fn parse(
         demo,
         lang,
         report_ready,
+        verify_journal,
     }))
 }
 
@@ -186,6 +195,7 @@ mod tests {
             demo,
             lang,
             report_ready,
+            verify_journal: false,
         })
     }
 
@@ -201,6 +211,16 @@ mod tests {
                     None,
                     false,
                 )),
+            ),
+            (
+                &["--db", "/tmp/c.sqlite", "--verify-journal"],
+                Ok(Invocation::Run(Options {
+                    db_path: PathBuf::from("/tmp/c.sqlite"),
+                    demo: false,
+                    lang: None,
+                    report_ready: false,
+                    verify_journal: true,
+                })),
             ),
             (
                 &["--db", "/tmp/a.sqlite", "--demo"],

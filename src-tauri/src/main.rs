@@ -21,6 +21,7 @@ use std::time::Instant;
 
 fn main() -> ExitCode {
     let started = Instant::now();
+    prefer_light_webkit_renderer();
     let options = match args::parse(std::env::args_os().skip(1), &Environment::of_process()) {
         Ok(Invocation::Run(options)) => options,
         Ok(Invocation::Help) => {
@@ -36,6 +37,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if options.verify_journal {
+        return verify_journal(&options.db_path);
+    }
     // Before anything touches GTK, which would abort with a message nobody understands.
     if let Some(message) = args::missing_display(|name| std::env::var_os(name)) {
         eprintln!("{message}");
@@ -104,4 +108,56 @@ fn open_workstation(options: &Options) -> Result<Workstation, ErrorDto> {
         }
     }
     Ok(Workstation::open(path)?)
+}
+
+/// `--verify-journal`: the hash-chain check for an IT person at a terminal, no window.
+fn verify_journal(db_path: &std::path::Path) -> ExitCode {
+    if !db_path.exists() {
+        eprintln!("schoolcard: {} does not exist", db_path.display());
+        return ExitCode::from(2);
+    }
+    let report = schoolcard_core::Store::open(db_path)
+        .map_err(|e| e.to_string())
+        .and_then(|store| {
+            schoolcard_core::journal::verify(store.conn()).map_err(|e| e.to_string())
+        });
+    match report {
+        Err(e) => {
+            eprintln!("schoolcard: cannot check {}: {e}", db_path.display());
+            ExitCode::from(2)
+        }
+        Ok(report) if report.is_intact() => {
+            println!(
+                "{}: {} events, the journal is intact",
+                db_path.display(),
+                report.events
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            println!(
+                "{}: {} events, {} problems:",
+                db_path.display(),
+                report.events,
+                report.faults.len()
+            );
+            for fault in &report.faults {
+                println!("  {fault}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// WebKitGTK's DMA-BUF renderer loads Mesa (and with it LLVM, ~40 MiB) into the web
+/// process even on machines without a GPU, as most school PCs are; the shared-memory
+/// renderer draws these screens just as well for about 90 MiB less in all (measured in
+/// BENCHMARKS.md). It also avoids the blank window some GPU drivers show. A value the
+/// user set (to 0, say) is left alone.
+fn prefer_light_webkit_renderer() {
+    const VAR: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
+    if cfg!(target_os = "linux") && std::env::var_os(VAR).is_none() {
+        // First thing in `main`: no other thread exists yet to read the environment.
+        std::env::set_var(VAR, "1");
+    }
 }
