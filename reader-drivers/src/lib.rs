@@ -6,13 +6,26 @@
 //! `schoolcard-proto` so both sides agree on them.
 //!
 //! Codemap:
+//! - [`osdp`] — OSDP v2.2 control-panel side for RS-485 readers, pure code: frames
+//!   ([`osdp::frame::FrameDecoder`]), typed commands and replies, Wiegand card bits,
+//!   Secure Channel primitives ([`osdp::secure::SecureSession`]).
 //! - [`serial_line`] — USB readers in COM-port mode that print one ASCII line per card
 //!   (IronLogic Z-2 USB and alike): byte chunks → lines → [`serial_line::ReaderEvent`]s.
+//! - [`serial`] — the device task of a serial reader: [`serial::SerialReader`] opens the
+//!   port, decodes lines into [`CardRead`]s, reopens with back-off when unplugged, and
+//!   reports a [`serial::Health`] snapshot.
+//! - [`gate`] — turnstiles and doors: the [`gate::Gate`] trait (open a direction, lock,
+//!   emergency unlock) and [`gate::GateEvent`]s from pass sensors;
+//!   [`gate::LcusRelayGate`] drives an LCUS-1 USB relay board ([`gate::lcus`] is its
+//!   frame codec), [`gate::SimulatedTurnstile`] plays a turnstile with a pass sensor.
 
 use std::time::SystemTime;
 
 pub use schoolcard_proto::CardId;
 
+pub mod gate;
+pub mod osdp;
+pub mod serial;
 pub mod serial_line;
 
 /// A card presented to a reader: the event the rest of the system consumes.
