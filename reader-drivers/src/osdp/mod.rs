@@ -5,16 +5,21 @@
 //! Command ──encode──▶ (code, data) ──Frame::encode──▶ bytes
 //! ```
 //!
-//! Pure code, no I/O, no clock and no randomness (RND.A is passed in): the poll
-//! scheduler, per-PD state, SQN handling and port I/O live elsewhere and feed bytes in.
+//! Pure code, no I/O, no clock and no randomness (the instant and RND.A are passed in):
+//! the port I/O loop that feeds bytes in and sends what [`panel::ControlPanel`] asks for
+//! is the caller's.
 //!
 //! - [`frame`] — CRC/checksum, [`frame::Frame`] and the streaming [`frame::FrameDecoder`].
 //! - [`message`] — typed [`message::Command`]s and [`message::Reply`]s.
 //! - [`card`] — card bits of a RAW reply (Wiegand-26/34 with parity checks) → `CardId`.
+//! - [`panel`] — the control panel of one line: [`panel::ControlPanel`] schedules ID, CAP,
+//!   the Secure Channel handshake, POLL and queued commands over several PDs (SQN,
+//!   retries, offline, secure-only refusal), clock injected.
 //! - [`secure`] — Secure Channel (Annex D): session keys, cryptograms, the MAC chain
 //!   ([`secure::Handshake`] → [`secure::SecureSession`]), AES-CBC data.
 
 pub mod card;
 pub mod frame;
 pub mod message;
+pub mod panel;
 pub mod secure;

@@ -1,0 +1,961 @@
+use super::*;
+use crate::osdp::message::{
+    command_code, reply_code, BuzzerTone, LedColor, LedPattern, LedPermanent, LedTemporary,
+    OutputCode,
+};
+use crate::osdp::secure::{Block, Key, SessionKeys, SCBK_D};
+use std::fmt::Write as _;
+
+/// A 26-bit card with correct parity: `123,45678` (see `card/tests.rs`).
+const CARD_OK: [u8; 4] = [0xbd, 0xd9, 0x37, 0x40];
+/// HARDWARE.md's RAW example: 26 bits whose leading even parity fails.
+const CARD_BAD_PARITY: [u8; 4] = [0x01, 0x02, 0x03, 0x0c];
+
+/// The fake PD's RND.B.
+const RND_B: [u8; 8] = [0xB0, 0xB1, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7];
+/// The fake PD's client UID.
+const CLIENT_UID: [u8; 8] = [0xC0, 0xC1, 0xC2, 0xC3, 0xC4, 0xC5, 0xC6, 0xC7];
+/// A site key.
+const SITE_KEY: Key = [0x5A; 16];
+
+/// The PD side of a Secure Channel, written from the SessionKeys primitives (not from
+/// `SecureSession`), so the panel's sealing is checked by an independent chain.
+struct PdChannel {
+    keys: SessionKeys,
+    rnd_a: [u8; 8],
+    /// The last MAC on the line, once SCRYPT has been answered.
+    last_mac: Option<Block>,
+}
+
+impl std::fmt::Debug for PdChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PdChannel")
+            .field("established", &self.last_mac.is_some())
+            .finish()
+    }
+}
+
+/// The bytes a MAC covers: the encoded frame without its MAC and CRC.
+fn mac_input(wire: &[u8]) -> &[u8] {
+    &wire[..wire.len() - 2 - 4]
+}
+
+/// A PD in the test: decodes commands, answers like a reader would.
+#[derive(Debug)]
+struct FakePd {
+    addr: u8,
+    /// Its SCBK; `None`: it has no Secure Channel and NAKs CHLNG with 5.
+    scbk: Option<Key>,
+    channel: Option<PdChannel>,
+    /// Answers nothing while set.
+    silent: bool,
+    /// Replies computed but lost on the way back, before the next one goes through.
+    drop_replies: usize,
+    /// Flip a bit in the next reply's CRC.
+    corrupt_next: bool,
+    /// Cards waiting for a POLL, as RAW data bytes (26 bits each).
+    cards: VecDeque<[u8; 4]>,
+    /// What it executed: (SQN, code, data). A repeated SQN is not executed again.
+    executed: Vec<(u8, u8, Vec<u8>)>,
+    /// The last command frame and the reply to it, for a repeat.
+    last: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl FakePd {
+    fn new(addr: u8) -> FakePd {
+        FakePd {
+            addr,
+            scbk: None,
+            channel: None,
+            silent: false,
+            drop_replies: 0,
+            corrupt_next: false,
+            cards: VecDeque::new(),
+            executed: Vec::new(),
+            last: None,
+        }
+    }
+
+    /// The reply bytes to a command frame, if any reach the CP.
+    fn answer(&mut self, command: &Frame, command_bytes: &[u8]) -> Option<Vec<u8>> {
+        if self.silent {
+            return None;
+        }
+        let repeat = self
+            .last
+            .as_ref()
+            .filter(|(last, _)| command.sqn != 0 && last == command_bytes)
+            .map(|(_, reply)| reply.clone());
+        let mut reply = match repeat {
+            Some(reply) => reply,
+            None => {
+                let reply = self.respond(command, command_bytes);
+                self.last = Some((command_bytes.to_vec(), reply.clone()));
+                reply
+            }
+        };
+        if self.drop_replies > 0 {
+            self.drop_replies -= 1;
+            return None;
+        }
+        if self.corrupt_next {
+            self.corrupt_next = false;
+            let last = reply.len() - 1;
+            reply[last] ^= 0x01;
+        }
+        Some(reply)
+    }
+
+    /// Executes a command and encodes the reply, through the Secure Channel if set up.
+    fn respond(&mut self, command: &Frame, command_bytes: &[u8]) -> Vec<u8> {
+        let mut reply = Frame {
+            addr: self.addr,
+            reply: true,
+            sqn: command.sqn,
+            use_crc: true,
+            scb: None,
+            code: reply_code::NAK,
+            data: vec![],
+            mac: None,
+        };
+        if command.sqn == 0 {
+            // A new connection: any session is over.
+            self.channel = None;
+        }
+        match (command.code, &mut self.channel, self.scbk) {
+            (command_code::CHLNG, _, None) => reply.data = vec![5],
+            (command_code::CHLNG, _, Some(scbk)) => {
+                let rnd_a: [u8; 8] = command.data.as_slice().try_into().expect("RND.A");
+                let keys = SessionKeys::derive(&scbk, &rnd_a);
+                reply.scb = Some(vec![0x03, 0x12, 0x01]);
+                reply.code = reply_code::CCRYPT;
+                reply.data = [
+                    &CLIENT_UID[..],
+                    &RND_B,
+                    &keys.client_cryptogram(&rnd_a, &RND_B),
+                ]
+                .concat();
+                self.channel = Some(PdChannel {
+                    keys,
+                    rnd_a,
+                    last_mac: None,
+                });
+            }
+            (command_code::SCRYPT, Some(channel), _) => {
+                let expected = channel.keys.server_cryptogram(&channel.rnd_a, &RND_B);
+                if command.data == expected {
+                    let rmac = channel.keys.initial_rmac(&expected);
+                    channel.last_mac = Some(rmac);
+                    reply.scb = Some(vec![0x03, 0x14, 0x01]);
+                    reply.code = reply_code::RMAC_I;
+                    reply.data = rmac.to_vec();
+                } else {
+                    reply.data = vec![6];
+                }
+            }
+            (
+                code,
+                Some(PdChannel {
+                    keys,
+                    last_mac: Some(last_mac),
+                    ..
+                }),
+                _,
+            ) => {
+                // A secured command: check the MAC, decrypt, execute, seal the reply.
+                let scs = command.scb.as_deref().expect("commands are secured")[1];
+                let mac = keys.mac(last_mac, mac_input(command_bytes));
+                assert_eq!(
+                    command.mac,
+                    Some(mac[..4].try_into().unwrap()),
+                    "command MAC"
+                );
+                let data = if scs == 0x17 {
+                    keys.decrypt_data(last_mac, &command.data).expect("padding")
+                } else {
+                    assert!(scs == 0x15 && command.data.is_empty(), "SCB {scs:#04x}");
+                    command.data.clone()
+                };
+                *last_mac = mac;
+                self.executed.push((command.sqn, code, data));
+                let (code, data) = self.reply_to(code);
+                let Some(PdChannel {
+                    keys,
+                    last_mac: Some(last_mac),
+                    ..
+                }) = &mut self.channel
+                else {
+                    unreachable!("the channel is established");
+                };
+                reply.code = code;
+                if data.is_empty() {
+                    reply.scb = Some(vec![0x02, 0x16]);
+                } else {
+                    reply.scb = Some(vec![0x02, 0x18]);
+                    reply.data = keys.encrypt_data(last_mac, &data);
+                }
+                reply.mac = Some([0; 4]);
+                let unsealed = reply.encode().expect("fake replies encode");
+                let mac = keys.mac(last_mac, mac_input(&unsealed));
+                reply.mac = Some(mac[..4].try_into().unwrap());
+                *last_mac = mac;
+            }
+            (code, _, _) => {
+                self.executed
+                    .push((command.sqn, command.code, command.data.clone()));
+                (reply.code, reply.data) = self.reply_to(code);
+            }
+        }
+        reply.encode().expect("fake replies encode")
+    }
+
+    fn reply_to(&mut self, code: u8) -> (u8, Vec<u8>) {
+        match code {
+            command_code::ID => (
+                reply_code::PDID,
+                vec![0x0A, 0x00, 0xEA, 1, 2, 0x78, 0x56, 0x34, 0x12, 3, 4, 5],
+            ),
+            // Contact status (1 input), output control (2 outputs), card format.
+            command_code::CAP => (reply_code::PDCAP, vec![1, 1, 1, 2, 1, 2, 3, 1, 0]),
+            command_code::POLL => match self.cards.pop_front() {
+                Some(bits) => {
+                    let mut data = vec![0x00, 0x01, 26, 0x00];
+                    data.extend_from_slice(&bits);
+                    (reply_code::RAW, data)
+                }
+                None => (reply_code::ACK, vec![]),
+            },
+            command_code::OUT | command_code::LED | command_code::BUZ => (reply_code::ACK, vec![]),
+            _ => (reply_code::NAK, vec![3]),
+        }
+    }
+}
+
+/// A line: the panel, the fake PDs, a virtual clock and a transcript.
+struct Line {
+    panel: ControlPanel,
+    pds: Vec<FakePd>,
+    start: Instant,
+    now: Instant,
+    /// One line per frame sent and per event, stamped with virtual milliseconds.
+    transcript: Vec<String>,
+}
+
+/// Milliseconds the fake PD takes to answer.
+const TURNAROUND_MS: u64 = 5;
+
+fn pd(addr: u8, name: &str) -> PdConfig {
+    PdConfig {
+        addr,
+        name: name.to_owned(),
+        scbk: None,
+        wiegand34: Wiegand34ByteOrder::AsSent,
+    }
+}
+
+fn command_name(code: u8) -> String {
+    match code {
+        command_code::POLL => "POLL".to_owned(),
+        command_code::ID => "ID".to_owned(),
+        command_code::CAP => "CAP".to_owned(),
+        command_code::OUT => "OUT".to_owned(),
+        command_code::LED => "LED".to_owned(),
+        command_code::BUZ => "BUZ".to_owned(),
+        command_code::CHLNG => "CHLNG".to_owned(),
+        command_code::SCRYPT => "SCRYPT".to_owned(),
+        other => format!("{other:#04x}"),
+    }
+}
+
+fn describe(event: &PanelEvent) -> String {
+    match event {
+        PanelEvent::PdOnline {
+            name,
+            id,
+            caps,
+            secure,
+        } => {
+            let secure = if *secure { " secure" } else { "" };
+            format!(
+                "{name} online serial={:#x} caps={}{secure}",
+                id.serial,
+                caps.len()
+            )
+        }
+        PanelEvent::PdOffline { name } => format!("{name} offline"),
+        PanelEvent::CardRead { name, card, .. } => match card {
+            Ok(card) => format!("{name} card {}", card.decimal()),
+            Err(error) => format!("{name} card error: {error}"),
+        },
+        PanelEvent::Keypad { name, digits, .. } => format!("{name} keypad {digits}"),
+        PanelEvent::CommandAcked { name, command } => {
+            format!("{name} ack {}", command_name(command.code()))
+        }
+        PanelEvent::CommandNakked {
+            name,
+            command,
+            reason,
+        } => format!("{name} nak {} {reason:?}", command_name(command.code())),
+        PanelEvent::CommandDropped { name, command } => {
+            format!("{name} dropped {}", command_name(command.code()))
+        }
+        PanelEvent::Refused { name, reason } => format!("{name} refused {reason:?}"),
+        PanelEvent::ProtocolError { name, error } => {
+            format!("{} protocol error: {error}", name.as_deref().unwrap_or("-"))
+        }
+    }
+}
+
+impl Line {
+    fn new(pds: &[(u8, &str)], secure_only: bool) -> Line {
+        let config = PanelConfig {
+            pds: pds.iter().map(|&(addr, name)| pd(addr, name)).collect(),
+            secure_only,
+        };
+        Line::with_config(config)
+    }
+
+    fn with_config(config: PanelConfig) -> Line {
+        let fakes = config.pds.iter().map(|pd| FakePd::new(pd.addr)).collect();
+        let start = Instant::now();
+        // RND.A: 1, 2, 3, … in every byte.
+        let mut challenge = 0u8;
+        let challenges: Challenges = Box::new(move || {
+            challenge = challenge.wrapping_add(1);
+            [challenge; 8]
+        });
+        Line {
+            panel: ControlPanel::new(config, challenges).expect("test config is valid"),
+            pds: fakes,
+            start,
+            now: start,
+            transcript: Vec::new(),
+        }
+    }
+
+    fn ms(&self) -> u64 {
+        u64::try_from(self.now.duration_since(self.start).as_millis()).expect("short test")
+    }
+
+    fn fake(&mut self, addr: u8) -> &mut FakePd {
+        self.pds
+            .iter_mut()
+            .find(|pd| pd.addr == addr)
+            .expect("fake PD exists")
+    }
+
+    fn record(&mut self, events: Vec<PanelEvent>) {
+        let ms = self.ms();
+        for event in events {
+            self.transcript
+                .push(format!("{ms:>5} {}", describe(&event)));
+        }
+    }
+
+    /// Runs the line until virtual time `end_ms`. Bounded: each step moves the clock
+    /// forward by at least a millisecond.
+    fn run_until(&mut self, end_ms: u64) {
+        let end = self.start + Duration::from_millis(end_ms);
+        while self.now < end {
+            let Some((addr, bytes)) = self.panel.next_frame(self.now) else {
+                let wakeup = self.panel.next_wakeup(self.now).unwrap_or(end);
+                self.now = wakeup.max(self.now + Duration::from_millis(1)).min(end);
+                continue;
+            };
+            let mut decoded = FrameDecoder::new().push(&bytes);
+            assert_eq!(decoded.len(), 1, "one command frame per send");
+            let command = decoded.remove(0).expect("the panel sends valid frames");
+            assert_eq!(command.addr, addr);
+            let line = format!(
+                "{:>5} {} {} sqn={}",
+                self.ms(),
+                addr,
+                command_name(command.code),
+                command.sqn
+            );
+            self.transcript.push(line);
+            let reply = self.fake(addr).answer(&command, &bytes);
+            self.now += Duration::from_millis(TURNAROUND_MS);
+            if let Some(reply) = reply {
+                let events = self.panel.on_bytes(self.now, &reply);
+                self.record(events);
+            }
+            if let Some(deadline) = self.panel.reply_deadline() {
+                self.now = self.now.max(deadline);
+                let events = self.panel.on_timeout(self.now);
+                self.record(events);
+            }
+        }
+    }
+
+    /// The transcript without routine POLLs to `addr` (kept: everything else).
+    fn without_polls(&self) -> Vec<String> {
+        self.transcript
+            .iter()
+            .filter(|line| !line.contains(" POLL "))
+            .cloned()
+            .collect()
+    }
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let (ms, rest) = line.split_once(' ').expect("stamped line");
+            format!("{ms:>5} {rest}")
+        })
+        .collect()
+}
+
+fn pulse_relay_0() -> OutputCommand {
+    // HARDWARE.md: pulse relay 0 for 3 s.
+    OutputCommand {
+        output: 0,
+        code: OutputCode::TemporaryOn,
+        timer_100ms: 30,
+    }
+}
+
+/// ID at SQN 0, CAP at 1, then POLL every 50 ms at 2, 3, 1, 2, …
+#[test]
+fn connect_sequence_and_sqn_progression() {
+    let mut line = Line::new(&[(101, "entrance-in")], false);
+    line.run_until(231);
+    let expected = lines(
+        "
+        0 101 ID sqn=0
+        5 101 CAP sqn=1
+        10 entrance-in online serial=0x12345678 caps=3
+        10 101 POLL sqn=2
+        65 101 POLL sqn=3
+        120 101 POLL sqn=1
+        175 101 POLL sqn=2
+        230 101 POLL sqn=3
+        ",
+    );
+    assert_eq!(line.transcript, expected);
+    assert_eq!(line.panel.link("entrance-in"), Some(LinkState::Online));
+}
+
+/// A card at the reader becomes a `CardRead` with its id, or its parity error.
+#[test]
+fn card_read() {
+    let cases: &[([u8; 4], Result<CardId, CardBitsError>)] = &[
+        (CARD_OK, Ok(CardId::wiegand26(123, 45678))),
+        (CARD_BAD_PARITY, Err(CardBitsError::EvenParity { bits: 26 })),
+    ];
+    for (bits, expected) in cases {
+        let mut line = Line::new(&[(101, "entrance-in")], false);
+        line.run_until(100);
+        line.fake(101).cards.push_back(*bits);
+        let mut events = Vec::new();
+        // Bounded: a POLL goes out every 50 ms.
+        for _ in 0..10 {
+            let Some((_, bytes)) = line.panel.next_frame(line.now) else {
+                line.now += Duration::from_millis(10);
+                continue;
+            };
+            let command = FrameDecoder::new().push(&bytes).remove(0).unwrap();
+            let reply = line.fake(101).answer(&command, &bytes).unwrap();
+            events.extend(line.panel.on_bytes(line.now, &reply));
+            if !events.is_empty() {
+                break;
+            }
+        }
+        let [PanelEvent::CardRead { name, card, raw }] = events.as_slice() else {
+            panic!("expected one card read, got {events:?}");
+        };
+        assert_eq!(name, "entrance-in");
+        assert_eq!(card, expected);
+        assert_eq!(
+            (raw.format, raw.bits, raw.data.as_slice()),
+            (1, 26, &bits[..])
+        );
+    }
+}
+
+/// A queued OUT goes before the next POLL, reaches the PD byte for byte, and is ACKed.
+#[test]
+fn output_reaches_the_pd() {
+    let mut line = Line::new(&[(101, "entrance-in")], false);
+    line.run_until(30);
+    line.panel
+        .output("entrance-in", pulse_relay_0())
+        .expect("queued");
+    line.run_until(130);
+    let expected = lines(
+        "
+        0 101 ID sqn=0
+        5 101 CAP sqn=1
+        10 entrance-in online serial=0x12345678 caps=3
+        10 101 POLL sqn=2
+        30 101 OUT sqn=3
+        35 entrance-in ack OUT
+        65 101 POLL sqn=1
+        120 101 POLL sqn=2
+        ",
+    );
+    assert_eq!(line.transcript, expected);
+    let outs: Vec<_> = line
+        .fake(101)
+        .executed
+        .iter()
+        .filter(|(_, code, _)| *code == command_code::OUT)
+        .cloned()
+        .collect();
+    assert_eq!(
+        outs,
+        vec![(3, command_code::OUT, vec![0x00, 0x05, 0x1e, 0x00])]
+    );
+}
+
+/// A lost reply: the same frame goes again with the same SQN, the PD repeats its reply
+/// instead of pulsing the relay twice, and the sequence carries on.
+#[test]
+fn retry_after_a_dropped_reply() {
+    let mut line = Line::new(&[(101, "entrance-in")], false);
+    line.run_until(30);
+    line.panel.output("entrance-in", pulse_relay_0()).unwrap();
+    line.fake(101).drop_replies = 1;
+    line.run_until(300);
+    let expected = lines(
+        "
+        0 101 ID sqn=0
+        5 101 CAP sqn=1
+        10 entrance-in online serial=0x12345678 caps=3
+        10 101 POLL sqn=2
+        30 101 OUT sqn=3
+        230 101 OUT sqn=3
+        235 entrance-in ack OUT
+        235 101 POLL sqn=1
+        290 101 POLL sqn=2
+        ",
+    );
+    assert_eq!(line.transcript, expected);
+    let outs = line
+        .fake(101)
+        .executed
+        .iter()
+        .filter(|(_, code, _)| *code == command_code::OUT)
+        .count();
+    assert_eq!(outs, 1, "the retry is a repeat, not a second pulse");
+}
+
+/// A reply with a bad CRC is a protocol error; the frame is resent with the same SQN
+/// after the reply timeout, and the PD's repeated reply counts.
+#[test]
+fn bad_crc_reply_is_a_protocol_error() {
+    let mut line = Line::new(&[(101, "entrance-in")], false);
+    line.run_until(20);
+    line.fake(101).corrupt_next = true;
+    line.run_until(330);
+    // CRC values vary with the frame: compare the text before them.
+    let transcript: Vec<String> = line
+        .transcript
+        .iter()
+        .map(|line| match line.split_once(" CRC ") {
+            Some((head, _)) => format!("{head} CRC …"),
+            None => line.clone(),
+        })
+        .collect();
+    let expected = lines(
+        "
+        0 101 ID sqn=0
+        5 101 CAP sqn=1
+        10 entrance-in online serial=0x12345678 caps=3
+        10 101 POLL sqn=2
+        65 101 POLL sqn=3
+        70 entrance-in protocol error: CRC …
+        265 101 POLL sqn=3
+        270 entrance-in protocol error: 7 bytes of noise before a frame
+        320 101 POLL sqn=1
+        ",
+    );
+    // The noise: after a bad frame the decoder looks for a SOM again from the byte after
+    // the rejected one, and the corrupted frame's other 7 bytes hold none.
+    assert_eq!(transcript, expected);
+    assert_eq!(line.panel.link("entrance-in"), Some(LinkState::Online));
+}
+
+/// Silent for 8 s → offline (queued commands dropped), probed every 800 ms from SQN 0,
+/// online again once it answers.
+#[test]
+fn offline_after_silence_and_back() {
+    let mut line = Line::new(&[(101, "entrance-in")], false);
+    line.run_until(1_000);
+    line.fake(101).silent = true;
+    line.panel
+        .led(
+            "entrance-in",
+            LedCommand {
+                reader: 0,
+                led: 0,
+                temporary: LedTemporary::Nop,
+                permanent: LedPermanent::Set(LedPattern {
+                    on_100ms: 1,
+                    off_100ms: 0,
+                    on_color: LedColor::Green,
+                    off_color: LedColor::Black,
+                }),
+            },
+        )
+        .unwrap();
+    line.run_until(12_000);
+    line.fake(101).silent = false;
+    line.run_until(14_000);
+    let events: Vec<_> = line
+        .without_polls()
+        .into_iter()
+        .filter(|line| !line.contains(" LED ") && !line.contains(" ID sqn=0"))
+        .collect();
+    let expected = lines(
+        "
+        5 101 CAP sqn=1
+        10 entrance-in online serial=0x12345678 caps=3
+        9000 entrance-in dropped LED
+        9000 entrance-in offline
+        12805 101 CAP sqn=1
+        12810 entrance-in online serial=0x12345678 caps=3
+        ",
+    );
+    assert_eq!(events, expected, "{}", line.transcript.join("\n"));
+    // Offline from 9000: an ID (SQN 0) 800 ms after each failed one (200 ms timeout):
+    // 9800, 10800, 11800 unanswered, 12800 answered.
+    let probes = line
+        .transcript
+        .iter()
+        .filter(|line| line.contains(" ID sqn=0"))
+        .count();
+    assert_eq!(probes, 1 + 3 + 1);
+}
+
+/// Two PDs share the line turn by turn.
+#[test]
+fn two_pds_round_robin() {
+    let mut line = Line::new(&[(1, "in"), (2, "out")], false);
+    line.run_until(81);
+    let expected = lines(
+        "
+        0 1 ID sqn=0
+        5 2 ID sqn=0
+        10 1 CAP sqn=1
+        15 in online serial=0x12345678 caps=3
+        15 2 CAP sqn=1
+        20 out online serial=0x12345678 caps=3
+        20 1 POLL sqn=2
+        25 2 POLL sqn=2
+        75 1 POLL sqn=3
+        80 2 POLL sqn=3
+        ",
+    );
+    assert_eq!(line.transcript, expected);
+}
+
+/// A silent PD does not stop the other one.
+#[test]
+fn a_dead_pd_does_not_block_the_line() {
+    let mut line = Line::new(&[(1, "in"), (2, "out")], false);
+    line.fake(2).silent = true;
+    line.fake(1).cards.push_back(CARD_OK);
+    line.run_until(2_000);
+    let cards = line
+        .transcript
+        .iter()
+        .filter(|line| line.contains("in card 8106606"))
+        .count();
+    assert_eq!(cards, 1, "{}", line.transcript.join("\n"));
+    let polls_in = line
+        .transcript
+        .iter()
+        .filter(|line| line.contains(" 1 POLL "))
+        .count();
+    // 50 ms polls, minus the line time the probes of the dead PD take.
+    assert!(polls_in > 20, "{polls_in}");
+}
+
+/// The command queue is bounded and only open to an online PD of this line.
+#[test]
+fn command_queue_limits() {
+    let mut line = Line::new(&[(101, "entrance-in")], false);
+    assert_eq!(
+        line.panel.output("entrance-in", pulse_relay_0()),
+        Err(CommandError::NotOnline {
+            name: "entrance-in".to_owned()
+        })
+    );
+    line.run_until(20);
+    let buzz = BuzzerCommand {
+        reader: 0,
+        tone: BuzzerTone::Default,
+        on_100ms: 2,
+        off_100ms: 0,
+        count: 1,
+    };
+    let results: Vec<_> = (0..COMMAND_QUEUE_LEN_MAX + 1)
+        .map(|_| line.panel.buzzer("entrance-in", buzz))
+        .collect();
+    assert!(results[..COMMAND_QUEUE_LEN_MAX].iter().all(Result::is_ok));
+    assert_eq!(
+        results[COMMAND_QUEUE_LEN_MAX],
+        Err(CommandError::QueueFull {
+            name: "entrance-in".to_owned(),
+            len_max: COMMAND_QUEUE_LEN_MAX
+        })
+    );
+    assert_eq!(
+        line.panel.buzzer("exit", buzz),
+        Err(CommandError::UnknownPd {
+            name: "exit".to_owned()
+        })
+    );
+    line.run_until(200);
+    let acks = line
+        .transcript
+        .iter()
+        .filter(|line| line.contains("ack BUZ"))
+        .count();
+    assert_eq!(acks, COMMAND_QUEUE_LEN_MAX);
+    assert!(line.panel.buzzer("entrance-in", buzz).is_ok(), "drained");
+}
+
+/// The Secure Channel policy: which key the panel has, which the PD has, and whether the
+/// line demands the channel → how the connection ends.
+#[test]
+fn secure_channel_policy() {
+    let online = "online serial=0x12345678 caps=3";
+    let cases: &[(bool, Option<Key>, Option<Key>, String)] = &[
+        (false, None, None, online.to_owned()),
+        (false, None, Some(SITE_KEY), online.to_owned()),
+        (true, None, Some(SITE_KEY), "refused NoKey".to_owned()),
+        (
+            false,
+            Some(SITE_KEY),
+            Some(SITE_KEY),
+            format!("{online} secure"),
+        ),
+        (
+            true,
+            Some(SITE_KEY),
+            Some(SITE_KEY),
+            format!("{online} secure"),
+        ),
+        (true, Some(SCBK_D), Some(SCBK_D), format!("{online} secure")),
+        // The PD has no Secure Channel: NAK 5 to CHLNG.
+        (false, Some(SITE_KEY), None, online.to_owned()),
+        (
+            true,
+            Some(SITE_KEY),
+            None,
+            "refused SecureChannelRefused(SecureChannelUnsupported)".to_owned(),
+        ),
+        // The PD holds another key.
+        (false, Some(SITE_KEY), Some(SCBK_D), online.to_owned()),
+        (
+            true,
+            Some(SITE_KEY),
+            Some(SCBK_D),
+            "refused Handshake(ClientCryptogram)".to_owned(),
+        ),
+    ];
+    for (secure_only, cp_key, pd_key, outcome) in cases {
+        let mut line = Line::with_config(PanelConfig {
+            pds: vec![PdConfig {
+                scbk: *cp_key,
+                ..pd(101, "entrance-in")
+            }],
+            secure_only: *secure_only,
+        });
+        line.fake(101).scbk = *pd_key;
+        line.run_until(500);
+        let outcome = format!("entrance-in {outcome}");
+        let at = line
+            .transcript
+            .iter()
+            .position(|line| line.ends_with(&outcome))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{secure_only} {cp_key:?} {pd_key:?}: no {outcome:?} in\n{}",
+                    line.transcript.join("\n")
+                )
+            });
+        let refused = outcome.contains("refused");
+        assert_eq!(
+            line.transcript.len(),
+            at + 1 + usize::from(!refused) * 9,
+            "nothing after a refusal; 9 polls in the rest of the 500 ms otherwise:\n{}",
+            line.transcript.join("\n")
+        );
+        let expected_link = if refused {
+            LinkState::Refused
+        } else {
+            LinkState::Online
+        };
+        assert_eq!(line.panel.link("entrance-in"), Some(expected_link));
+        if refused {
+            assert_eq!(line.panel.next_wakeup(line.now), None);
+        }
+    }
+}
+
+/// Inside a session: the connect sequence, a sealed OUT the PD decrypts, a sealed RAW
+/// card, and a retry that resends the same sealed bytes without breaking the MAC chain.
+#[test]
+fn secure_session() {
+    let mut line = Line::with_config(PanelConfig {
+        pds: vec![PdConfig {
+            scbk: Some(SITE_KEY),
+            ..pd(101, "entrance-in")
+        }],
+        secure_only: true,
+    });
+    line.fake(101).scbk = Some(SITE_KEY);
+    line.run_until(30);
+    line.panel.output("entrance-in", pulse_relay_0()).unwrap();
+    line.fake(101).drop_replies = 1;
+    line.run_until(300);
+    line.fake(101).cards.push_back(CARD_OK);
+    line.run_until(360);
+    let expected = lines(
+        "
+        0 101 ID sqn=0
+        5 101 CAP sqn=1
+        10 101 CHLNG sqn=2
+        15 101 SCRYPT sqn=3
+        20 entrance-in online serial=0x12345678 caps=3 secure
+        20 101 POLL sqn=1
+        30 101 OUT sqn=2
+        230 101 OUT sqn=2
+        235 entrance-in ack OUT
+        235 101 POLL sqn=3
+        290 101 POLL sqn=1
+        345 101 POLL sqn=2
+        350 entrance-in card 8106606
+        ",
+    );
+    assert_eq!(line.transcript, expected);
+    let outs: Vec<_> = line
+        .fake(101)
+        .executed
+        .iter()
+        .filter(|(_, code, _)| *code == command_code::OUT)
+        .cloned()
+        .collect();
+    assert_eq!(
+        outs,
+        vec![(2, command_code::OUT, vec![0x00, 0x05, 0x1e, 0x00])]
+    );
+}
+
+#[test]
+fn config_errors() {
+    let cases: Vec<(Vec<PdConfig>, ConfigError)> = vec![
+        (vec![], ConfigError::PdCount { count: 0, max: 127 }),
+        (
+            vec![pd(0x7F, "a")],
+            ConfigError::Address {
+                name: "a".to_owned(),
+                addr: 0x7F,
+            },
+        ),
+        (
+            vec![pd(1, "a"), pd(1, "b")],
+            ConfigError::DuplicateAddress { addr: 1 },
+        ),
+        (
+            vec![pd(1, "a"), pd(2, "a")],
+            ConfigError::Name {
+                name: "a".to_owned(),
+            },
+        ),
+        (
+            vec![pd(1, "")],
+            ConfigError::Name {
+                name: String::new(),
+            },
+        ),
+    ];
+    for (pds, expected) in cases {
+        let result = ControlPanel::new(
+            PanelConfig {
+                pds,
+                secure_only: false,
+            },
+            Box::new(|| [0; 8]),
+        );
+        assert_eq!(result.err(), Some(expected));
+    }
+}
+
+/// Replies that are not the awaited one: other address, other SQN, a command, junk.
+#[test]
+fn unexpected_frames() {
+    let mut line = Line::new(&[(101, "entrance-in")], false);
+    line.run_until(20);
+    line.now = line.start + Duration::from_millis(65);
+    let (_, bytes) = line.panel.next_frame(line.now).expect("a POLL is due");
+    let sqn = FrameDecoder::new().push(&bytes).remove(0).unwrap().sqn;
+    let wrong_sqn = sqn_after(sqn);
+    let reply = |addr: u8, reply: bool, sqn: u8| {
+        Frame {
+            addr,
+            reply,
+            sqn,
+            use_crc: true,
+            scb: None,
+            code: reply_code::ACK,
+            data: vec![],
+            mac: None,
+        }
+        .encode()
+        .unwrap()
+    };
+    let cases: Vec<(Vec<u8>, String)> = vec![
+        (
+            reply(100, true, sqn),
+            format!("unexpected frame from address 0x64 (reply true, SQN {sqn})"),
+        ),
+        (
+            reply(101, true, wrong_sqn),
+            format!("unexpected frame from address 0x65 (reply true, SQN {wrong_sqn})"),
+        ),
+        (
+            reply(101, false, sqn),
+            format!("unexpected frame from address 0x65 (reply false, SQN {sqn})"),
+        ),
+        (
+            vec![0x00, 0x11],
+            "2 bytes of noise before a frame".to_owned(),
+        ),
+    ];
+    let mut text = String::new();
+    for (bytes, _) in &cases {
+        for event in line.panel.on_bytes(line.now, bytes) {
+            writeln!(text, "{}", describe(&event)).unwrap();
+        }
+    }
+    // The noise is only reported when the next SOM arrives.
+    for event in line.panel.on_bytes(line.now, &reply(101, true, sqn)) {
+        writeln!(text, "{}", describe(&event)).unwrap();
+    }
+    let expected: String = cases
+        .iter()
+        .map(|(_, error)| format!("entrance-in protocol error: {error}\n"))
+        .collect();
+    assert_eq!(text, expected);
+    assert_eq!(
+        line.panel.reply_deadline(),
+        None,
+        "the right reply still counts"
+    );
+}
+
+#[test]
+fn sqn_cycle() {
+    let sqns: Vec<u8> = std::iter::successors(Some(0), |&sqn| Some(sqn_after(sqn)))
+        .take(8)
+        .collect();
+    assert_eq!(sqns, vec![0, 1, 2, 3, 1, 2, 3, 1]);
+    assert_eq!(keypad_text(&[0x31, 0x32, 0x7F, 0x0D, 0x01]), "12*#?");
+}
