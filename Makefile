@@ -14,6 +14,9 @@ export CARGO_PROFILE_DEV_DEBUG ?= line-tables-only
 export CARGO_TERM_COLOR ?= never
 
 export SCHOOLCARD_TOOLS ?= $(HOME)/.cache/schoolcard/tools
+# The Python venv holding libosdp, the reference OSDP reader the tests talk to.
+export SCHOOLCARD_VENV ?= $(HOME)/.cache/schoolcard/venv
+export SCHOOLCARD_OSDP_PYTHON ?= $(SCHOOLCARD_VENV)/bin/python
 APP_BIN := $(CARGO_TARGET_DIR)/debug/schoolcard
 APP_RELEASE_BIN := $(CARGO_TARGET_DIR)/release/schoolcard
 DEMO_DB ?= $(HOME)/.local/share/schoolcard/demo.sqlite

@@ -18,7 +18,7 @@ die() { printf '\033[1;31m[setup]\033[0m %s\n' "$*" >&2; exit 1; }
 apt_run=(build-essential pkg-config curl file libssl-dev libgtk-3-dev libwebkit2gtk-4.1-dev
          librsvg2-dev libayatana-appindicator3-dev)
 # The real window under Xvfb, driven over WebDriver; pdftotext/pdftoppm for documents.
-apt_test=(xvfb xauth webkit2gtk-driver poppler-utils)
+apt_test=(xvfb xauth webkit2gtk-driver poppler-utils python3-venv)
 
 wanted=("${apt_run[@]}")
 [ "$purpose" = run ] || wanted+=("${apt_test[@]}")
@@ -62,5 +62,15 @@ if [ "$purpose" != run ]; then
   if [ ! -x "$tools/bin/tauri-driver" ]; then
     say "installing tauri-driver 2 (cargo install, about a minute)"
     cargo install --quiet --locked tauri-driver --version '^2' --root "$tools"
+  fi
+fi
+
+# The reference OSDP reader (libosdp, PyPI) that the OSDP tests talk to, in its own venv.
+if [ "$purpose" != run ]; then
+  venv=${SCHOOLCARD_VENV:-$HOME/.cache/schoolcard/venv}
+  if ! "$venv/bin/python" -c 'import osdp' >/dev/null 2>&1; then
+    say "installing the OSDP test peer (libosdp 3.2.9) into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'libosdp==3.2.9'
   fi
 fi

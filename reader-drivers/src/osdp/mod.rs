@@ -5,9 +5,9 @@
 //! Command ──encode──▶ (code, data) ──Frame::encode──▶ bytes
 //! ```
 //!
-//! Pure code, no I/O, no clock and no randomness (the instant and RND.A are passed in):
-//! the port I/O loop that feeds bytes in and sends what [`panel::ControlPanel`] asks for
-//! is the caller's.
+//! Everything but [`line`](mod@line) is pure code, with no I/O, no clock and no randomness
+//! (the instant and RND.A are passed in); `line` is the thread that owns the port, feeds
+//! bytes to a [`panel::ControlPanel`], sends what it asks for and draws RND.A from the OS.
 //!
 //! - [`frame`] — CRC/checksum, [`frame::Frame`] and the streaming [`frame::FrameDecoder`].
 //! - [`message`] — typed [`message::Command`]s and [`message::Reply`]s.
@@ -15,11 +15,14 @@
 //! - [`panel`] — the control panel of one line: [`panel::ControlPanel`] schedules ID, CAP,
 //!   the Secure Channel handshake, POLL and queued commands over several PDs (SQN,
 //!   retries, offline, secure-only refusal), clock injected.
+//! - [`line`](mod@line) — [`line::OsdpLine`]: the thread that owns a port and a panel, sends
+//!   frames when due, feeds replies and timeouts in, forwards events and takes commands.
 //! - [`secure`] — Secure Channel (Annex D): session keys, cryptograms, the MAC chain
 //!   ([`secure::Handshake`] → [`secure::SecureSession`]), AES-CBC data.
 
 pub mod card;
 pub mod frame;
+pub mod line;
 pub mod message;
 pub mod panel;
 pub mod secure;

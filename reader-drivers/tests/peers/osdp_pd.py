@@ -1,0 +1,92 @@
+"""A reference OSDP reader for tests: libosdp 3.2.9 as a PD on a serial port (a pty).
+
+Usage: osdp_pd.py PORT_PATH ADDRESS (SCBK_HEX | none)
+
+Prints one JSON line per happening on stdout, flushed:
+  {"ready": true}                     the PD is running
+  {"command": {...}}                  a command from the CP (OUT, LED, BUZ, ...)
+  {"submitted": <ret>}                a card event was queued
+Reads commands on stdin, one per line:
+  card BITS HEX                       submit a Wiegand card read (reader 0)
+  quit                                stop and exit
+Exits when stdin closes.
+"""
+
+import json
+import os
+import sys
+import tty
+
+from osdp import (Capability, CardFormat, Channel, Event, LibFlag, LogLevel,
+                  PDCapabilities, PDInfo, PdId, PeripheralDevice)
+
+
+class PtyChannel(Channel):
+    def __init__(self, path):
+        super().__init__()
+        self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        tty.setraw(self.fd)
+
+    def read(self, max_bytes):
+        try:
+            return os.read(self.fd, max_bytes)
+        except BlockingIOError:
+            return b""
+
+    def write(self, buf):
+        try:
+            return os.write(self.fd, buf)
+        except BlockingIOError:
+            return 0
+
+    def flush(self):
+        pass
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def main():
+    path, address, key = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    scbk = None if key == "none" else bytes.fromhex(key)
+    flags = [LibFlag.EnforceSecure] if scbk else []
+    info = PDInfo(address, PtyChannel(path), scbk=scbk, flags=flags,
+                  id=PdId(version=2, model=3, vendor_code=0x00C0FFEE,
+                          serial_number=0x12345678, firmware_version=0x00010203))
+    caps = PDCapabilities([
+        (Capability.OutputControl, 1, 1),
+        (Capability.LEDControl, 1, 1),
+        (Capability.AudibleControl, 1, 1),
+        (Capability.CardDataFormat, 1, 1),
+    ])
+
+    def on_command(command):
+        emit({"command": command})
+        return 0, None
+
+    pd = PeripheralDevice(info, caps, log_level=LogLevel.Error, command_handler=on_command)
+    pd.start()
+    emit({"ready": True})
+    try:
+        for line in sys.stdin:
+            words = line.split()
+            if not words:
+                continue
+            if words[0] == "quit":
+                break
+            if words[0] == "card":
+                bits, data = int(words[1]), bytes.fromhex(words[2])
+                ret = pd.submit_event({
+                    "event": Event.CardRead, "reader_no": 0,
+                    "format": CardFormat.Wiegand, "direction": 0,
+                    "length": bits, "data": data,
+                })
+                emit({"submitted": ret})
+    finally:
+        pd.stop()
+
+
+if __name__ == "__main__":
+    main()
