@@ -13,12 +13,13 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[setup]\033[0m %s\n' "$*" >&2; exit 1; }
 
-# Debian packages: WebKitGTK and friends for Tauri 2 (BUILD.md), and a C toolchain for
-# the bundled SQLite.
+# Debian packages: WebKitGTK and friends for Tauri 2 (BUILD.md), a C toolchain for the
+# bundled SQLite, and the PC/SC client library card readers are reached through.
 apt_run=(build-essential pkg-config curl file libssl-dev libgtk-3-dev libwebkit2gtk-4.1-dev
-         librsvg2-dev libayatana-appindicator3-dev)
+         librsvg2-dev libayatana-appindicator3-dev libpcsclite-dev)
 # The real window under Xvfb, driven over WebDriver; pdftotext/pdftoppm for documents.
-apt_test=(xvfb xauth webkit2gtk-driver poppler-utils python3-venv)
+# pcscd with the virtual reader vpcd is the PC/SC peer of the reader tests.
+apt_test=(xvfb xauth webkit2gtk-driver poppler-utils python3-venv pcscd vsmartcard-vpcd)
 
 wanted=("${apt_run[@]}")
 [ "$purpose" = run ] || wanted+=("${apt_test[@]}")

@@ -14,6 +14,10 @@
 //! - [`serial`] — the device task of a serial reader: [`serial::SerialReader`] opens the
 //!   port, decodes lines into [`CardRead`]s, reopens with back-off when unplugged, and
 //!   reports a [`serial::Health`] snapshot.
+//! - [`pcsc`] — contactless readers through PC/SC: [`pcsc::PcscReaders`] watches every
+//!   reader of `pcscd` (readers come and go via the PnP pseudo-reader), reads a card's UID
+//!   with `FF CA 00 00 00` into a [`CardRead`], reconnects with back-off when the service
+//!   restarts; [`pcsc::list_readers`] for the installer's tool.
 //! - [`gate`] — turnstiles and doors: the [`gate::Gate`] trait (open a direction, lock,
 //!   emergency unlock) and [`gate::GateEvent`]s from pass sensors;
 //!   [`gate::LcusRelayGate`] drives an LCUS-1 USB relay board ([`gate::lcus`] is its
@@ -25,6 +29,7 @@ pub use schoolcard_proto::CardId;
 
 pub mod gate;
 pub mod osdp;
+pub mod pcsc;
 pub mod serial;
 pub mod serial_line;
 
