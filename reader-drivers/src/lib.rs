@@ -6,6 +6,7 @@
 //! `schoolcard-proto` so both sides agree on them.
 //!
 //! Codemap:
+//! - `device_thread` — the bounded stop every device thread's handle shares.
 //! - [`osdp`] — OSDP v2.2 control-panel side for RS-485 readers, pure code: frames
 //!   ([`osdp::frame::FrameDecoder`]), typed commands and replies, Wiegand card bits,
 //!   Secure Channel primitives ([`osdp::secure::SecureSession`]).
@@ -27,6 +28,7 @@ use std::time::SystemTime;
 
 pub use schoolcard_proto::CardId;
 
+mod device_thread;
 pub mod gate;
 pub mod osdp;
 pub mod pcsc;

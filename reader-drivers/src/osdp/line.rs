@@ -20,7 +20,7 @@
 //! [`LineEvent::PortFailed`]; reopening is the supervisor's job).
 
 use std::io::{self, Read, Write};
-use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
+use std::sync::mpsc::{self, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -203,18 +203,14 @@ impl OsdpLine {
             return true;
         };
         let timeout = Duration::from_millis(STOP_JOIN_TIMEOUT_MS);
-        match self.done_rx.recv_timeout(timeout) {
-            Err(RecvTimeoutError::Disconnected) | Ok(()) => {
-                if thread.join().is_err() {
-                    tracing::error!("OSDP line thread panicked");
-                }
-                true
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                tracing::warn!(?timeout, "OSDP line thread did not stop; left behind");
-                false
-            }
-        }
+        crate::device_thread::join_within(
+            thread,
+            &self.done_rx,
+            timeout,
+            timeout,
+            "OSDP line",
+            || {},
+        )
     }
 }
 

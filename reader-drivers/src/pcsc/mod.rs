@@ -181,33 +181,23 @@ impl PcscReaders {
             return true;
         };
         let timeout = Duration::from_millis(STOP_JOIN_TIMEOUT_MS);
-        let deadline = Instant::now() + timeout;
-        loop {
+        let context = &self.context;
+        crate::device_thread::join_within(
+            thread,
+            &self.done_rx,
+            timeout,
+            Duration::from_millis(CANCEL_RETRY_MS),
+            "pcsc watcher",
             // Again and again: a cancel that lands between two GetStatusChange calls
             // wakes nothing.
-            if let Some(context) = lock(&self.context).as_ref() {
-                if let Err(error) = context.cancel() {
-                    tracing::debug!(%error, "SCardCancel on stop");
-                }
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self
-                .done_rx
-                .recv_timeout(left.min(Duration::from_millis(CANCEL_RETRY_MS)))
-            {
-                Err(RecvTimeoutError::Disconnected) | Ok(()) => {
-                    if thread.join().is_err() {
-                        tracing::error!("pcsc watcher thread panicked");
+            || {
+                if let Some(context) = lock(context).as_ref() {
+                    if let Err(error) = context.cancel() {
+                        tracing::debug!(%error, "SCardCancel on stop");
                     }
-                    return true;
                 }
-                Err(RecvTimeoutError::Timeout) if left.is_zero() => {
-                    tracing::warn!(?timeout, "pcsc watcher thread did not stop; left behind");
-                    return false;
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-            }
-        }
+            },
+        )
     }
 }
 

@@ -257,18 +257,14 @@ impl SerialReader {
             return true;
         };
         let timeout = Duration::from_millis(STOP_JOIN_TIMEOUT_MS);
-        match self.done_rx.recv_timeout(timeout) {
-            Err(RecvTimeoutError::Disconnected) | Ok(()) => {
-                if thread.join().is_err() {
-                    tracing::error!(reader = %self.name, "reader thread panicked");
-                }
-                true
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                tracing::warn!(reader = %self.name, ?timeout, "reader thread did not stop; left behind");
-                false
-            }
-        }
+        crate::device_thread::join_within(
+            thread,
+            &self.done_rx,
+            timeout,
+            timeout,
+            &self.name,
+            || {},
+        )
     }
 }
 
