@@ -261,3 +261,113 @@ export async function pickFile(filters: { name: string; extensions: string[] }[]
   const chosen = await open({ multiple: false, directory: false, filters });
   return typeof chosen === 'string' ? chosen : null;
 }
+
+// ─── Card readers and gates of this workstation ─────────────────────────────────────────
+
+export type Post = 'entrance' | 'canteen' | 'library' | 'office';
+export const POSTS: Post[] = ['entrance', 'canteen', 'library', 'office'];
+export type Direction = 'entry' | 'exit';
+export type LineFormat = 'iron_logic_z2' | 'hex_uid' | 'decimal_uid' | 'pattern';
+export const LINE_FORMATS: LineFormat[] = ['iron_logic_z2', 'hex_uid', 'decimal_uid', 'pattern'];
+
+/** How the shell reaches a device; `type` is its kind. */
+export type Connection =
+  | { type: 'serial_reader'; port: string; format: LineFormat; pattern: string | null; baud_rate: number }
+  /** `reader`: a PC/SC reader's name; empty for any reader. */
+  | { type: 'pcsc_reader'; reader: string }
+  | { type: 'osdp_reader'; port: string; baud_rate: number; address: number; secure_only: boolean }
+  | { type: 'relay_gate'; port: string; entry_channel: number; exit_channel: number; pulse_ms: number }
+  /** The demo's reader: played by the app itself on a pseudo-terminal (IronLogic Z-2 lines). */
+  | { type: 'simulated_reader' }
+  | { type: 'simulated_turnstile' };
+export type DeviceKind = Connection['type'];
+export const DEVICE_KINDS: DeviceKind[] = [
+  'serial_reader',
+  'pcsc_reader',
+  'osdp_reader',
+  'relay_gate',
+  'simulated_reader',
+  'simulated_turnstile',
+];
+/** Kinds that open a passage rather than read cards. */
+export const GATE_KINDS: DeviceKind[] = ['relay_gate', 'simulated_turnstile'];
+
+export interface DeviceView {
+  device_id: string;
+  name: string;
+  post: Post;
+  /** Which way an entrance reader lets people through; `null` elsewhere and for gates. */
+  direction: Direction | null;
+  enabled: boolean;
+  connection: Connection;
+  /** The gate device this reader opens. */
+  gate_id: string | null;
+  updated_at: string;
+}
+
+/** What `save_device` takes: a device without its id and stamp. */
+export type DeviceSettings = Omit<DeviceView, 'device_id' | 'updated_at'>;
+
+export type DeviceState = 'online' | 'offline' | 'starting' | 'misconfigured' | 'disabled';
+
+/** One device as the shell's device hub sees it now. */
+export interface DeviceHealth {
+  device_id: string;
+  name: string;
+  state: DeviceState;
+  /** Why it is offline or misconfigured, in the system's (English) words. */
+  detail: string | null;
+  last_frame_at: string | null;
+  frames: number;
+  errors: number;
+  reconnects: number;
+}
+
+export interface PortList {
+  serial: { path: string; description: string }[];
+  pcsc: string[];
+  /** Why the PC/SC readers could not be listed (no pcscd, …). */
+  pcsc_error: string | null;
+}
+
+/** A card presented to one of this workstation's readers (the `card-read` event). */
+export interface CardRead {
+  device_id: string | null;
+  device_name: string;
+  post: Post | null;
+  direction: Direction | null;
+  /** Canonical (`40:55007EE424`). */
+  card: string;
+  raw: string;
+  at: string;
+}
+
+/** Calls a shell command (not a core one), with its failure as a `CommandError`. */
+async function shellCall<T>(name: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(name, args);
+  } catch (e) {
+    throw toCommandError(e);
+  }
+}
+
+export function deviceHealth(): Promise<DeviceHealth[]> {
+  return shellCall<DeviceHealth[]>('device_health');
+}
+
+export function listPorts(): Promise<PortList> {
+  return shellCall<PortList>('list_ports');
+}
+
+/** Presents `card` (canonical) on a running simulated reader. */
+export function simulateCard(deviceId: string, card: string): Promise<void> {
+  return shellCall<void>('simulate_card', { deviceId, card });
+}
+
+export function onCardRead(handler: (read: CardRead) => void): Promise<UnlistenFn> {
+  return listen<CardRead>('card-read', (event) => handler(event.payload)).catch(() => () => {});
+}
+
+export function onDeviceHealth(handler: (health: DeviceHealth[]) => void): Promise<UnlistenFn> {
+  return listen<DeviceHealth[]>('device-health', (event) => handler(event.payload)).catch(() => () => {});
+}
