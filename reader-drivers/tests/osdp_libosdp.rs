@@ -18,7 +18,7 @@ use schoolcard_readers::osdp::card::Wiegand34ByteOrder;
 use schoolcard_readers::osdp::line::{LineEvent, OsdpLine, READ_TIMEOUT_MS};
 use schoolcard_readers::osdp::message::{OutputCode, OutputCommand};
 use schoolcard_readers::osdp::panel::{
-    PanelConfig, PanelEvent, PdConfig, OFFLINE_AFTER_MS, REPLY_TIMEOUT_MS,
+    PanelConfig, PanelEvent, PdConfig, PdKey, OFFLINE_AFTER_MS, REPLY_TIMEOUT_MS,
 };
 use schoolcard_readers::CardId;
 use serialport::{SerialPort, TTYPort};
@@ -169,7 +169,7 @@ impl Rig {
             pds: vec![PdConfig {
                 addr: PD_ADDR,
                 name: PD_NAME.to_owned(),
-                scbk,
+                key: scbk.map_or(PdKey::Clear, PdKey::Scbk),
                 wiegand34: Wiegand34ByteOrder::AsSent,
             }],
             secure_only: scbk.is_some(),

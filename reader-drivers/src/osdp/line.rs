@@ -317,7 +317,7 @@ mod tests {
     use super::*;
     use crate::osdp::card::Wiegand34ByteOrder;
     use crate::osdp::message::OutputCode;
-    use crate::osdp::panel::PdConfig;
+    use crate::osdp::panel::{PdConfig, PdKey};
 
     /// A port that never answers and records what was written; `fail_reads` makes reads
     /// fail as an unplugged USB adapter does.
@@ -351,7 +351,7 @@ mod tests {
             pds: vec![PdConfig {
                 addr: 101,
                 name: "gate".to_owned(),
-                scbk: None,
+                key: PdKey::Clear,
                 wiegand34: Wiegand34ByteOrder::AsSent,
             }],
             secure_only: false,

@@ -20,12 +20,26 @@
 //! [`OFFLINE_AFTER_MS`] goes offline and loses its queue; an offline PD gets an ID at
 //! SQN 0 [`RETRY_AFTER_MS`] after each unanswered one.
 //!
-//! Secure Channel: after CAP, a PD with a key goes through CHLNG → CCRYPT → SCRYPT →
-//! RMAC_I ([`Handshake`]); then every command is sealed and every reply opened by its
-//! [`SecureSession`]. A resent frame is the same sealed bytes, so a retry does not move
-//! the MAC chain. A failed handshake refuses the PD on a `secure_only` line (as does a
-//! PD without a key there) and falls back to clear otherwise. RND.A comes from the
+//! Secure Channel: after CAP, a PD with a key ([`PdKey`]) goes through CHLNG → CCRYPT →
+//! SCRYPT → RMAC_I ([`Handshake`]); then every command is sealed and every reply opened
+//! by its [`SecureSession`]. A resent frame is the same sealed bytes, so a retry does not
+//! move the MAC chain. A failed handshake refuses the PD on a `secure_only` line (as does
+//! a PD without a key there) and falls back to clear otherwise. RND.A comes from the
 //! caller's challenge source: this module has no randomness of its own.
+//!
+//! Install mode ([`PdKey::Install`]): a new reader knows only the well-known SCBK-D. The
+//! panel asks for a session on SCBK-D (key byte 0 in CHLNG's SCB), sends KEYSET with the
+//! site key inside it and, on the PD's ACK, reports [`PanelEvent::KeySet`] (the caller
+//! stores that this PD now holds the site key), takes the site key as the PD's key and
+//! opens a new session with it; only then is the PD online. Nothing but KEYSET ever
+//! travels on SCBK-D. A NAK to KEYSET refuses the PD; a KEYSET left unanswered sends the
+//! PD back offline, and the next connection finds out which key it holds: its CCRYPT is
+//! checked against SCBK-D and then against the site key.
+//!
+//! ```text
+//! ID → CAP → CHLNG(SCBK-D) → SCRYPT → KEYSET(site key) ─ACK─▶ KeySet
+//!          → CHLNG(site key) → SCRYPT → online, secure
+//! ```
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -39,7 +53,7 @@ use super::message::{
     BuzzerCommand, Capability, Command, FirmwareVersion, LedCommand, NakReason, OutputCommand,
     RawCard, Reply, ReplyError, KEY_LEN_BYTES,
 };
-use super::secure::{Handshake, Protection, SecureError, SecureSession, RANDOM_LEN_BYTES};
+use super::secure::{Handshake, Protection, SecureError, SecureSession, RANDOM_LEN_BYTES, SCBK_D};
 
 /// How often each online PD is polled, in milliseconds: the usual CP default. A card
 /// read then reaches us within about 50 ms plus the other PDs' turns.
@@ -66,13 +80,72 @@ pub const COMMAND_QUEUE_LEN_MAX: usize = 8;
 /// libosdp's control panel sends them; a command without data goes MAC only.
 pub const COMMAND_PROTECTION: Protection = Protection::Encrypted;
 
-/// SCB of CHLNG: length 3, type 11, key 1 = the PD's own SCBK (0 would be SCBK-D).
-const SCB_CHLNG: [u8; 3] = [0x03, 0x11, 0x01];
-/// SCB of SCRYPT: length 3, type 13, key 1 = SCBK.
-const SCB_SCRYPT: [u8; 3] = [0x03, 0x13, 0x01];
+/// SCB of CHLNG without its key byte: length 3, type 11.
+const SCB_CHLNG: [u8; 2] = [0x03, 0x11];
+/// SCB of SCRYPT without its key byte: length 3, type 13.
+const SCB_SCRYPT: [u8; 2] = [0x03, 0x13];
+/// Key byte of the handshake's SCBs: the PD's own SCBK.
+const SCB_KEY_SCBK: u8 = 0x01;
+/// Key byte of the handshake's SCBs: the install-mode key SCBK-D.
+const SCB_KEY_SCBK_D: u8 = 0x00;
+
+/// OUT records in one command. A gate sends two to four; 16 records are 64 data bytes,
+/// so even a sealed, padded OUT frame stays under 128 bytes, which any PD's receive
+/// buffer takes.
+pub const OUT_RECORDS_PER_COMMAND_MAX: usize = 16;
 
 /// PDs on one line: every unicast address `0x00..=0x7E`.
 pub const PDS_PER_LINE_MAX: usize = ADDR_BROADCAST as usize;
+
+/// How the panel reaches a PD: in clear, with its own Secure Channel base key, or in
+/// install mode to give it the site key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PdKey {
+    /// No key: the PD is used in clear, and refused on a `secure_only` line.
+    Clear,
+    /// The PD's own Secure Channel base key (SCBK), given to it earlier by KEYSET.
+    Scbk([u8; KEY_LEN_BYTES]),
+    /// The PD is in install mode and knows only SCBK-D: give it `site_key` by KEYSET
+    /// inside an SCBK-D session, then use it (see the module documentation). Once the PD
+    /// has ACKed, the panel reports [`PanelEvent::KeySet`] and uses
+    /// [`PdKey::Scbk`]`(site_key)` for it; the caller stores that for the next start.
+    Install {
+        /// The key the PD is given; SCBK-D itself is refused ([`ConfigError::SiteKey`]).
+        site_key: [u8; KEY_LEN_BYTES],
+    },
+}
+
+impl fmt::Debug for PdKey {
+    /// Keys are not printed: configurations end up in logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PdKey::Clear => f.write_str("Clear"),
+            PdKey::Scbk(_) => f.write_str("Scbk(…)"),
+            PdKey::Install { .. } => f.write_str("Install { site_key: … }"),
+        }
+    }
+}
+
+impl PdKey {
+    /// The base keys a CCRYPT is checked against, in order. In install mode: SCBK-D (the
+    /// PD is still in install mode), then the site key (it took a KEYSET whose ACK was
+    /// lost, so the panel never heard of it).
+    fn handshake_keys(&self) -> [Option<[u8; KEY_LEN_BYTES]>; 2] {
+        match *self {
+            PdKey::Clear => [None, None],
+            PdKey::Scbk(scbk) => [Some(scbk), None],
+            PdKey::Install { site_key } => [Some(SCBK_D), Some(site_key)],
+        }
+    }
+
+    /// The key byte of CHLNG's and SCRYPT's SCB: SCBK-D is asked for in install mode.
+    fn scb_key_byte(&self) -> u8 {
+        match self {
+            PdKey::Install { .. } => SCB_KEY_SCBK_D,
+            PdKey::Clear | PdKey::Scbk(_) => SCB_KEY_SCBK,
+        }
+    }
+}
 
 /// One PD on the line, as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,8 +154,8 @@ pub struct PdConfig {
     pub addr: u8,
     /// The reader's configured name (e.g. `entrance-in`); events carry it.
     pub name: String,
-    /// Secure Channel base key, if this PD has been given one.
-    pub scbk: Option<[u8; KEY_LEN_BYTES]>,
+    /// How the Secure Channel is set up with it, if at all.
+    pub key: PdKey,
     /// How the PD's Wiegand-34 bits map to a UID.
     pub wiegand34: Wiegand34ByteOrder,
 }
@@ -127,6 +200,13 @@ pub enum ConfigError {
         /// The name.
         name: String,
     },
+    /// An install-mode PD would be given SCBK-D as its site key: it would stay on the
+    /// well-known key.
+    #[error("PD {name}: the site key must not be SCBK-D")]
+    SiteKey {
+        /// The PD.
+        name: String,
+    },
 }
 
 /// Why a command was not queued.
@@ -151,6 +231,14 @@ pub enum CommandError {
         name: String,
         /// [`COMMAND_QUEUE_LEN_MAX`].
         len_max: usize,
+    },
+    /// An OUT command with no records or more than [`OUT_RECORDS_PER_COMMAND_MAX`].
+    #[error("an OUT command takes 1 to {max} records, got {count}")]
+    Records {
+        /// Records given.
+        count: usize,
+        /// [`OUT_RECORDS_PER_COMMAND_MAX`].
+        max: usize,
     },
 }
 
@@ -179,6 +267,9 @@ pub enum RefusalReason {
     SecureChannelRefused(NakReason),
     /// The handshake failed: the PD holds another key, or its R-MAC is wrong.
     Handshake(SecureError),
+    /// In install mode, the PD NAKed KEYSET: it keeps SCBK-D, which is never used for
+    /// anything else, so the PD is not used at all (even on a line that allows clear).
+    KeySetRefused(NakReason),
 }
 
 /// A bus fault, counted and logged; the line carries on.
@@ -207,6 +298,10 @@ pub enum ProtocolError {
     /// A reply whose data does not fit its code.
     #[error(transparent)]
     Reply(#[from] ReplyError),
+    /// KEYSET went unanswered: the PD may or may not hold the site key now. It goes
+    /// offline; the next connection's handshake finds out which key it has.
+    #[error("KEYSET unanswered")]
+    KeySetUnanswered,
     /// A NAK to POLL, ID or CAP.
     #[error("NAK {reason:?} to command {command:#04x}")]
     Nak {
@@ -238,6 +333,14 @@ pub enum PanelEvent {
         caps: Vec<Capability>,
         /// Commands and replies go through a Secure Channel session.
         secure: bool,
+    },
+    /// The PD holds the site key of its [`PdKey::Install`] configuration: it ACKed
+    /// KEYSET, or (after a KEYSET whose ACK was lost) it answered the handshake with the
+    /// site key. From now on the panel uses [`PdKey::Scbk`] with that key for it; the
+    /// caller stores the same so that the next start does not ask for install mode.
+    KeySet {
+        /// The PD.
+        name: String,
     },
     /// The PD was silent for [`OFFLINE_AFTER_MS`].
     PdOffline {
@@ -324,6 +427,8 @@ enum Asked {
     Cap,
     Chlng([u8; RANDOM_LEN_BYTES]),
     Scrypt([u8; 16]),
+    /// KEYSET with the site key, inside an SCBK-D session.
+    KeySet([u8; KEY_LEN_BYTES]),
     Poll,
     Queued(Command),
 }
@@ -337,6 +442,7 @@ impl Asked {
             Asked::Scrypt(server_cryptogram) => Command::Scrypt {
                 server_cryptogram: *server_cryptogram,
             },
+            Asked::KeySet(scbk) => Command::KeySet { scbk: *scbk },
             Asked::Poll => Command::Poll,
             Asked::Queued(command) => command.clone(),
         }
@@ -352,6 +458,8 @@ enum Step {
     Chlng([u8; RANDOM_LEN_BYTES]),
     /// SCRYPT, with the handshake kept in [`Pd::handshake`].
     Scrypt,
+    /// KEYSET with this site key, in the SCBK-D session of an install.
+    KeySet([u8; KEY_LEN_BYTES]),
 }
 
 /// What a PD's turn on the line would carry.
@@ -387,6 +495,9 @@ struct Pd {
     caps: Vec<Capability>,
     /// Between CCRYPT and RMAC_I.
     handshake: Option<Handshake>,
+    /// The base key of the handshake in progress or of the session: which of
+    /// [`PdKey::handshake_keys`] the PD's CCRYPT matched.
+    handshake_scbk: Option<[u8; KEY_LEN_BYTES]>,
     session: Option<SecureSession>,
 }
 
@@ -408,6 +519,7 @@ impl Pd {
                 (Step::Scrypt, Some(handshake)) => Asked::Scrypt(handshake.server_cryptogram()),
                 // Not reached: `Step::Scrypt` is set with the handshake.
                 (Step::Scrypt, None) => Asked::Id,
+                (Step::KeySet(site_key), _) => Asked::KeySet(site_key),
             }),
             LinkState::Online => match self.queue.front() {
                 Some(command) => Some(Asked::Queued(command.clone())),
@@ -438,6 +550,7 @@ impl Pd {
         self.id = None;
         self.caps.clear();
         self.handshake = None;
+        self.handshake_scbk = None;
         self.session = None;
         self.next_poll_at = None;
     }
@@ -471,25 +584,35 @@ impl Pd {
         events: &mut Vec<PanelEvent>,
     ) {
         self.handshake = None;
+        self.handshake_scbk = None;
         if secure_only {
-            tracing::warn!(pd = %self.config.name, ?reason, "OSDP PD refused");
-            self.link = LinkState::Refused;
-            events.push(PanelEvent::Refused {
-                name: self.config.name.clone(),
-                reason,
-            });
+            self.refuse(reason, events);
         } else {
             tracing::warn!(pd = %self.config.name, ?reason, "OSDP Secure Channel failed; using clear");
             self.come_online(now, events);
         }
     }
 
+    /// Not used, by policy: nothing more is sent to it.
+    fn refuse(&mut self, reason: RefusalReason, events: &mut Vec<PanelEvent>) {
+        tracing::warn!(pd = %self.config.name, ?reason, "OSDP PD refused");
+        self.handshake = None;
+        self.handshake_scbk = None;
+        self.session = None;
+        self.link = LinkState::Refused;
+        events.push(PanelEvent::Refused {
+            name: self.config.name.clone(),
+            reason,
+        });
+    }
+
     /// The frame for `asked`: plain, handshake SCB, or sealed in the session.
     fn build(&mut self, asked: &Asked) -> Result<Vec<u8>, SecureError> {
         let (code, data) = asked.command().encode();
+        let key_byte = self.config.key.scb_key_byte();
         let scb = match asked {
-            Asked::Chlng(_) => Some(SCB_CHLNG.to_vec()),
-            Asked::Scrypt(_) => Some(SCB_SCRYPT.to_vec()),
+            Asked::Chlng(_) => Some([&SCB_CHLNG[..], &[key_byte]].concat()),
+            Asked::Scrypt(_) => Some([&SCB_SCRYPT[..], &[key_byte]].concat()),
             _ => None,
         };
         let frame = Frame {
@@ -503,7 +626,7 @@ impl Pd {
             mac: None,
         };
         let frame = match (&mut self.session, asked) {
-            (Some(session), Asked::Poll | Asked::Queued(_)) => {
+            (Some(session), Asked::Poll | Asked::Queued(_) | Asked::KeySet(_)) => {
                 session.seal(frame, COMMAND_PROTECTION)?
             }
             _ => frame,
@@ -585,6 +708,17 @@ fn sqn_after(sqn: u8) -> u8 {
     }
 }
 
+/// Whether an OUT command may carry `records`.
+fn check_out_records(records: &[OutputCommand]) -> Result<(), CommandError> {
+    if records.is_empty() || records.len() > OUT_RECORDS_PER_COMMAND_MAX {
+        return Err(CommandError::Records {
+            count: records.len(),
+            max: OUT_RECORDS_PER_COMMAND_MAX,
+        });
+    }
+    Ok(())
+}
+
 /// Keypad codes as text: `0x30`–`0x39` digits, `0x7F` `*`, `0x0D` `#`.
 fn keypad_text(keys: &[u8]) -> String {
     keys.iter()
@@ -624,6 +758,11 @@ impl ControlPanel {
                     name: pd.name.clone(),
                 });
             }
+            if pd.key == (PdKey::Install { site_key: SCBK_D }) {
+                return Err(ConfigError::SiteKey {
+                    name: pd.name.clone(),
+                });
+            }
         }
         let pds = config
             .pds
@@ -640,6 +779,7 @@ impl ControlPanel {
                 id: None,
                 caps: Vec::new(),
                 handshake: None,
+                handshake_scbk: None,
                 session: None,
             })
             .collect::<Vec<_>>();
@@ -684,6 +824,37 @@ impl ControlPanel {
         self.enqueue(name, Command::Out(vec![command]))
     }
 
+    /// Queues one OUT command with `records` (1 to [`OUT_RECORDS_PER_COMMAND_MAX`]) for
+    /// the PD called `name`; the PD applies them in order, as one command.
+    pub fn outputs(&mut self, name: &str, records: &[OutputCommand]) -> Result<(), CommandError> {
+        check_out_records(records)?;
+        self.enqueue(name, Command::Out(records.to_vec()))
+    }
+
+    /// Like [`ControlPanel::outputs`], but first drops everything queued for the PD
+    /// (returned as [`PanelEvent::CommandDropped`]), so the queue limit cannot refuse it
+    /// and nothing queued earlier runs after it. For a gate's lock and emergency unlock: a
+    /// pulse queued before them must not undo them. A frame already on the line is not
+    /// recalled; the PD gets it first.
+    pub fn outputs_superseding(
+        &mut self,
+        name: &str,
+        records: &[OutputCommand],
+    ) -> Result<Vec<PanelEvent>, CommandError> {
+        check_out_records(records)?;
+        let pd = self.online_pd(name)?;
+        let dropped = pd
+            .queue
+            .drain(..)
+            .map(|command| PanelEvent::CommandDropped {
+                name: name.to_owned(),
+                command,
+            })
+            .collect();
+        pd.queue.push_back(Command::Out(records.to_vec()));
+        Ok(dropped)
+    }
+
     /// Queues an LED record for the PD called `name`.
     pub fn led(&mut self, name: &str, command: LedCommand) -> Result<(), CommandError> {
         self.enqueue(name, Command::Led(vec![command]))
@@ -694,7 +865,8 @@ impl ControlPanel {
         self.enqueue(name, Command::Buzzer(command))
     }
 
-    fn enqueue(&mut self, name: &str, command: Command) -> Result<(), CommandError> {
+    /// The online PD called `name`.
+    fn online_pd(&mut self, name: &str) -> Result<&mut Pd, CommandError> {
         let pd = self
             .pds
             .iter_mut()
@@ -707,6 +879,11 @@ impl ControlPanel {
                 name: name.to_owned(),
             });
         }
+        Ok(pd)
+    }
+
+    fn enqueue(&mut self, name: &str, command: Command) -> Result<(), CommandError> {
+        let pd = self.online_pd(name)?;
         if pd.queue.len() >= COMMAND_QUEUE_LEN_MAX {
             return Err(CommandError::QueueFull {
                 name: name.to_owned(),
@@ -796,7 +973,20 @@ impl ControlPanel {
                     tracing::debug!(pd = %pd.config.name, "OSDP reply missing; will retry");
                 }
             }
-            _ => pd.go_offline(now, &mut events),
+            _ => {
+                if let Some(Sent {
+                    asked: Asked::KeySet(_),
+                    ..
+                }) = pd.unanswered
+                {
+                    tracing::warn!(pd = %pd.config.name, "OSDP KEYSET unanswered");
+                    events.push(PanelEvent::ProtocolError {
+                        name: Some(pd.config.name.clone()),
+                        error: ProtocolError::KeySetUnanswered,
+                    });
+                }
+                pd.go_offline(now, &mut events)
+            }
         }
         events
     }
@@ -849,12 +1039,15 @@ impl ControlPanel {
             name: Some(name.clone()),
             error,
         };
-        let in_handshake = matches!(
-            pd.unanswered.as_ref().map(|sent| &sent.asked),
-            Some(Asked::Chlng(_) | Asked::Scrypt(_))
-        );
+        let asked = pd.unanswered.as_ref().map(|sent| &sent.asked);
+        let in_handshake = matches!(asked, Some(Asked::Chlng(_) | Asked::Scrypt(_)));
+        let after_keyset = matches!(asked, Some(Asked::KeySet(_)));
         // On any error the reply is still awaited: the timeout turns it into a retry.
         let (code, data) = match (&mut pd.session, frame.scb.is_some()) {
+            // A PD may drop the SCBK-D session as soon as it has the new key and answer
+            // KEYSET in clear (libosdp's CP accepts that too). A forged clear ACK gains
+            // nothing: the next handshake, on the site key, would fail.
+            (Some(_), false) if after_keyset => (frame.code, frame.data),
             (Some(session), _) => match session.open(&frame) {
                 Ok(opened) => opened,
                 Err(error) => {
@@ -933,12 +1126,14 @@ impl ControlPanel {
             }
             (Asked::Cap, Reply::PdCap(caps)) => {
                 pd.caps = caps;
-                match (pd.config.scbk, secure_only) {
-                    (Some(_), _) => pd.step = Step::Chlng((self.challenges)()),
-                    (None, true) => {
+                match (pd.config.key, secure_only) {
+                    (PdKey::Scbk(_) | PdKey::Install { .. }, _) => {
+                        pd.step = Step::Chlng((self.challenges)())
+                    }
+                    (PdKey::Clear, true) => {
                         pd.secure_channel_failed(secure_only, RefusalReason::NoKey, now, events)
                     }
-                    (None, false) => pd.come_online(now, events),
+                    (PdKey::Clear, false) => pd.come_online(now, events),
                 }
             }
             (
@@ -949,14 +1144,21 @@ impl ControlPanel {
                     ..
                 },
             ) => {
-                let started = pd
-                    .config
-                    .scbk
-                    .as_ref()
-                    .map(|scbk| Handshake::start(scbk, &rnd_a, &rnd_b, &client_cryptogram));
+                // Bounded: at most two keys.
+                let mut started = None;
+                for scbk in pd.config.key.handshake_keys().into_iter().flatten() {
+                    let attempt = Handshake::start(&scbk, &rnd_a, &rnd_b, &client_cryptogram)
+                        .map(|handshake| (handshake, scbk));
+                    let matched = attempt.is_ok();
+                    started = Some(attempt);
+                    if matched {
+                        break;
+                    }
+                }
                 match started {
-                    Some(Ok(handshake)) => {
+                    Some(Ok((handshake, scbk))) => {
                         pd.handshake = Some(handshake);
+                        pd.handshake_scbk = Some(scbk);
                         pd.step = Step::Scrypt;
                     }
                     Some(Err(error)) => pd.secure_channel_failed(
@@ -977,7 +1179,21 @@ impl ControlPanel {
                 {
                     Some(Ok(session)) => {
                         pd.session = Some(session);
-                        pd.come_online(now, events);
+                        match pd.config.key {
+                            PdKey::Install { site_key } if pd.handshake_scbk == Some(SCBK_D) => {
+                                // The SCBK-D session carries KEYSET and nothing else.
+                                tracing::info!(pd = %name, "OSDP PD in install mode: KEYSET");
+                                pd.step = Step::KeySet(site_key);
+                            }
+                            PdKey::Install { site_key } => {
+                                // It already had the site key: an earlier KEYSET took.
+                                tracing::info!(pd = %name, "OSDP PD already holds the site key");
+                                pd.config.key = PdKey::Scbk(site_key);
+                                events.push(PanelEvent::KeySet { name: name.clone() });
+                                pd.come_online(now, events);
+                            }
+                            PdKey::Clear | PdKey::Scbk(_) => pd.come_online(now, events),
+                        }
                     }
                     Some(Err(error)) => pd.secure_channel_failed(
                         secure_only,
@@ -988,6 +1204,18 @@ impl ControlPanel {
                     // Not reached: SCRYPT is sent only with a handshake.
                     None => pd.go_offline(now, events),
                 }
+            }
+            (Asked::KeySet(site_key), Reply::Ack) => {
+                tracing::info!(pd = %name, "OSDP PD took the site key");
+                pd.config.key = PdKey::Scbk(site_key);
+                pd.session = None;
+                pd.handshake_scbk = None;
+                events.push(PanelEvent::KeySet { name });
+                // The PD has dropped the SCBK-D session: a new one, on the site key.
+                pd.step = Step::Chlng((self.challenges)());
+            }
+            (Asked::KeySet(_), Reply::Nak { reason, .. }) => {
+                pd.refuse(RefusalReason::KeySetRefused(reason), events)
             }
             (Asked::Chlng(_) | Asked::Scrypt(_), Reply::Nak { reason, .. }) => pd
                 .secure_channel_failed(

@@ -44,8 +44,16 @@ fn mac_input(wire: &[u8]) -> &[u8] {
 #[derive(Debug)]
 struct FakePd {
     addr: u8,
-    /// Its SCBK; `None`: it has no Secure Channel and NAKs CHLNG with 5.
+    /// Its SCBK; `None`: it has no Secure Channel and NAKs CHLNG with 5 (unless in
+    /// install mode and asked for SCBK-D).
     scbk: Option<Key>,
+    /// In install mode: a CHLNG whose SCB asks for key 0 gets a session on SCBK-D, and a
+    /// KEYSET in a session sets `scbk` and ends install mode (as libosdp does).
+    install_mode: bool,
+    /// NAKs KEYSET with 6 (as libosdp does when its application refuses the key).
+    refuse_keyset: bool,
+    /// The key byte of every CHLNG's SCB.
+    chlng_key_bytes: Vec<u8>,
     channel: Option<PdChannel>,
     /// Answers nothing while set.
     silent: bool,
@@ -66,6 +74,9 @@ impl FakePd {
         FakePd {
             addr,
             scbk: None,
+            install_mode: false,
+            refuse_keyset: false,
+            chlng_key_bytes: Vec::new(),
             channel: None,
             silent: false,
             drop_replies: 0,
@@ -122,7 +133,15 @@ impl FakePd {
             // A new connection: any session is over.
             self.channel = None;
         }
-        match (command.code, &mut self.channel, self.scbk) {
+        let mut chlng_key = self.scbk;
+        if command.code == command_code::CHLNG {
+            let key_byte = command.scb.as_deref().expect("CHLNG has an SCB")[2];
+            self.chlng_key_bytes.push(key_byte);
+            if self.install_mode && key_byte == 0 {
+                chlng_key = Some(SCBK_D);
+            }
+        }
+        match (command.code, &mut self.channel, chlng_key) {
             (command_code::CHLNG, _, None) => reply.data = vec![5],
             (command_code::CHLNG, _, Some(scbk)) => {
                 let rnd_a: [u8; 8] = command.data.as_slice().try_into().expect("RND.A");
@@ -177,8 +196,8 @@ impl FakePd {
                     command.data.clone()
                 };
                 *last_mac = mac;
-                self.executed.push((command.sqn, code, data));
-                let (code, data) = self.reply_to(code);
+                self.executed.push((command.sqn, code, data.clone()));
+                let (code, data) = self.reply_to(code, &data);
                 let Some(PdChannel {
                     keys,
                     last_mac: Some(last_mac),
@@ -199,17 +218,29 @@ impl FakePd {
                 let mac = keys.mac(last_mac, mac_input(&unsealed));
                 reply.mac = Some(mac[..4].try_into().unwrap());
                 *last_mac = mac;
+                if command.code == command_code::KEYSET && reply.code == reply_code::ACK {
+                    // The new key for the next session; this one is over.
+                    let executed = &self.executed.last().expect("KEYSET executed").2;
+                    self.scbk = Some(executed[2..].try_into().expect("16-byte key"));
+                    self.install_mode = false;
+                    self.channel = None;
+                }
             }
             (code, _, _) => {
                 self.executed
                     .push((command.sqn, command.code, command.data.clone()));
-                (reply.code, reply.data) = self.reply_to(code);
+                (reply.code, reply.data) = if code == command_code::KEYSET {
+                    // Outside a session: SC conditions not met.
+                    (reply_code::NAK, vec![6])
+                } else {
+                    self.reply_to(code, &command.data)
+                };
             }
         }
         reply.encode().expect("fake replies encode")
     }
 
-    fn reply_to(&mut self, code: u8) -> (u8, Vec<u8>) {
+    fn reply_to(&mut self, code: u8, data: &[u8]) -> (u8, Vec<u8>) {
         match code {
             command_code::ID => (
                 reply_code::PDID,
@@ -226,6 +257,11 @@ impl FakePd {
                 None => (reply_code::ACK, vec![]),
             },
             command_code::OUT | command_code::LED | command_code::BUZ => (reply_code::ACK, vec![]),
+            command_code::KEYSET if self.refuse_keyset => (reply_code::NAK, vec![6]),
+            command_code::KEYSET => {
+                assert_eq!(data[..2], [1, 16], "key type SCBK, 16 bytes");
+                (reply_code::ACK, vec![])
+            }
             _ => (reply_code::NAK, vec![3]),
         }
     }
@@ -248,7 +284,7 @@ fn pd(addr: u8, name: &str) -> PdConfig {
     PdConfig {
         addr,
         name: name.to_owned(),
-        scbk: None,
+        key: PdKey::Clear,
         wiegand34: Wiegand34ByteOrder::AsSent,
     }
 }
@@ -263,6 +299,7 @@ fn command_name(code: u8) -> String {
         command_code::BUZ => "BUZ".to_owned(),
         command_code::CHLNG => "CHLNG".to_owned(),
         command_code::SCRYPT => "SCRYPT".to_owned(),
+        command_code::KEYSET => "KEYSET".to_owned(),
         other => format!("{other:#04x}"),
     }
 }
@@ -283,6 +320,7 @@ fn describe(event: &PanelEvent) -> String {
             )
         }
         PanelEvent::PdOffline { name } => format!("{name} offline"),
+        PanelEvent::KeySet { name } => format!("{name} keyset"),
         PanelEvent::CardRead { name, card, .. } => match card {
             Ok(card) => format!("{name} card {}", card.decimal()),
             Err(error) => format!("{name} card error: {error}"),
@@ -762,7 +800,7 @@ fn secure_channel_policy() {
     for (secure_only, cp_key, pd_key, outcome) in cases {
         let mut line = Line::with_config(PanelConfig {
             pds: vec![PdConfig {
-                scbk: *cp_key,
+                key: cp_key.map_or(PdKey::Clear, PdKey::Scbk),
                 ..pd(101, "entrance-in")
             }],
             secure_only: *secure_only,
@@ -805,7 +843,7 @@ fn secure_channel_policy() {
 fn secure_session() {
     let mut line = Line::with_config(PanelConfig {
         pds: vec![PdConfig {
-            scbk: Some(SITE_KEY),
+            key: PdKey::Scbk(SITE_KEY),
             ..pd(101, "entrance-in")
         }],
         secure_only: true,
@@ -873,6 +911,15 @@ fn config_errors() {
             vec![pd(1, "")],
             ConfigError::Name {
                 name: String::new(),
+            },
+        ),
+        (
+            vec![PdConfig {
+                key: PdKey::Install { site_key: SCBK_D },
+                ..pd(1, "a")
+            }],
+            ConfigError::SiteKey {
+                name: "a".to_owned(),
             },
         ),
     ];
@@ -958,4 +1005,188 @@ fn sqn_cycle() {
         .collect();
     assert_eq!(sqns, vec![0, 1, 2, 3, 1, 2, 3, 1]);
     assert_eq!(keypad_text(&[0x31, 0x32, 0x7F, 0x0D, 0x01]), "12*#?");
+}
+
+/// A line whose one PD, `entrance-in` at 101, is configured for install with
+/// [`SITE_KEY`]; the fake PD is in install mode and knows no key of its own.
+fn install_line(secure_only: bool) -> Line {
+    let mut line = Line::with_config(PanelConfig {
+        pds: vec![PdConfig {
+            key: PdKey::Install { site_key: SITE_KEY },
+            ..pd(101, "entrance-in")
+        }],
+        secure_only,
+    });
+    line.fake(101).install_mode = true;
+    line
+}
+
+/// Install mode: a session on SCBK-D (key byte 0), KEYSET with the site key inside it,
+/// the event, a new session on the site key (key byte 1), and only then online; the PD
+/// now holds the site key and a card read comes through the new session.
+#[test]
+fn install_mode_keyset_then_a_session_on_the_site_key() {
+    let mut line = install_line(true);
+    line.run_until(40);
+    line.fake(101).cards.push_back(CARD_OK);
+    line.run_until(100);
+    let expected = lines(
+        "
+        0 101 ID sqn=0
+        5 101 CAP sqn=1
+        10 101 CHLNG sqn=2
+        15 101 SCRYPT sqn=3
+        20 101 KEYSET sqn=1
+        25 entrance-in keyset
+        25 101 CHLNG sqn=2
+        30 101 SCRYPT sqn=3
+        35 entrance-in online serial=0x12345678 caps=3 secure
+        35 101 POLL sqn=1
+        90 101 POLL sqn=2
+        95 entrance-in card 8106606
+        ",
+    );
+    assert_eq!(line.transcript, expected);
+    let fake = line.fake(101);
+    assert_eq!(
+        fake.chlng_key_bytes,
+        vec![0, 1],
+        "SCBK-D first, then the SCBK"
+    );
+    assert_eq!(fake.scbk, Some(SITE_KEY));
+    assert!(!fake.install_mode);
+    let keysets: Vec<_> = fake
+        .executed
+        .iter()
+        .filter(|(_, code, _)| *code == command_code::KEYSET)
+        .map(|(_, _, data)| data.clone())
+        .collect();
+    assert_eq!(keysets, vec![[&[1, 16][..], &SITE_KEY].concat()]);
+    assert_eq!(line.panel.link("entrance-in"), Some(LinkState::Online));
+}
+
+/// A NAK to KEYSET refuses the PD, even on a line that allows clear: it must not stay
+/// on SCBK-D, and it was meant to be secured.
+#[test]
+fn a_refused_keyset_refuses_the_pd() {
+    for secure_only in [true, false] {
+        let mut line = install_line(secure_only);
+        line.fake(101).refuse_keyset = true;
+        line.run_until(500);
+        let expected = lines(
+            "
+            0 101 ID sqn=0
+            5 101 CAP sqn=1
+            10 101 CHLNG sqn=2
+            15 101 SCRYPT sqn=3
+            20 101 KEYSET sqn=1
+            25 entrance-in refused KeySetRefused(SecureChannelConditions)
+            ",
+        );
+        assert_eq!(line.transcript, expected, "secure_only {secure_only}");
+        assert_eq!(line.panel.link("entrance-in"), Some(LinkState::Refused));
+        assert_eq!(line.fake(101).scbk, None);
+    }
+}
+
+/// The PD takes the key but its ACK is lost: KEYSET unanswered is reported, the PD goes
+/// offline, and the next connection finds the site key in the handshake (CCRYPT does not
+/// match SCBK-D but matches the site key): the event, then online on the site key.
+#[test]
+fn a_lost_keyset_ack_is_found_out_by_the_next_handshake() {
+    let mut line = install_line(true);
+    // SCRYPT has been answered at 20; KEYSET goes next.
+    line.run_until(20);
+    line.fake(101).drop_replies = 1;
+    line.run_until(1_100);
+    let expected = lines(
+        "
+        0 101 ID sqn=0
+        5 101 CAP sqn=1
+        10 101 CHLNG sqn=2
+        15 101 SCRYPT sqn=3
+        20 101 KEYSET sqn=1
+        220 entrance-in protocol error: KEYSET unanswered
+        1020 101 ID sqn=0
+        1025 101 CAP sqn=1
+        1030 101 CHLNG sqn=2
+        1035 101 SCRYPT sqn=3
+        1040 entrance-in keyset
+        1040 entrance-in online serial=0x12345678 caps=3 secure
+        ",
+    );
+    assert_eq!(line.without_polls(), expected);
+    assert_eq!(line.fake(101).scbk, Some(SITE_KEY));
+    assert_eq!(line.panel.link("entrance-in"), Some(LinkState::Online));
+}
+
+/// Several OUT records travel as one command; a superseding OUT drops what was queued
+/// (reported) and goes first; the record count is bounded.
+#[test]
+fn out_records_and_superseding() {
+    let mut line = Line::new(&[(101, "entrance-in")], false);
+    line.run_until(20);
+    let off = |output| OutputCommand {
+        output,
+        code: OutputCode::PermanentOffAbortTimer,
+        timer_100ms: 0,
+    };
+    let pulse = OutputCommand {
+        output: 1,
+        code: OutputCode::TemporaryOn,
+        timer_100ms: 2,
+    };
+    line.panel.outputs("entrance-in", &[off(1), pulse]).unwrap();
+    line.panel.output("entrance-in", pulse_relay_0()).unwrap();
+    let dropped = line
+        .panel
+        .outputs_superseding("entrance-in", &[off(0), off(1)])
+        .unwrap();
+    let dropped: Vec<_> = dropped.iter().map(describe).collect();
+    assert_eq!(
+        dropped,
+        vec!["entrance-in dropped OUT", "entrance-in dropped OUT"]
+    );
+    line.run_until(200);
+    let outs: Vec<_> = line
+        .fake(101)
+        .executed
+        .iter()
+        .filter(|(_, code, _)| *code == command_code::OUT)
+        .map(|(_, _, data)| data.clone())
+        .collect();
+    assert_eq!(outs, vec![vec![0, 1, 0, 0, 1, 1, 0, 0]]);
+
+    line.panel.outputs("entrance-in", &[off(1), pulse]).unwrap();
+    line.run_until(300);
+    let last_out = line
+        .fake(101)
+        .executed
+        .iter()
+        .rev()
+        .find(|(_, code, _)| *code == command_code::OUT)
+        .map(|(_, _, data)| data.clone());
+    assert_eq!(last_out, Some(vec![1, 1, 0, 0, 1, 5, 2, 0]));
+
+    let too_many = [off(0); OUT_RECORDS_PER_COMMAND_MAX + 1];
+    for records in [&[][..], &too_many[..]] {
+        let expected = CommandError::Records {
+            count: records.len(),
+            max: OUT_RECORDS_PER_COMMAND_MAX,
+        };
+        assert_eq!(
+            line.panel.outputs("entrance-in", records),
+            Err(expected.clone())
+        );
+        assert_eq!(
+            line.panel.outputs_superseding("entrance-in", records),
+            Err(expected)
+        );
+    }
+    assert_eq!(
+        line.panel.outputs_superseding("exit", &[off(0)]),
+        Err(CommandError::UnknownPd {
+            name: "exit".to_owned()
+        })
+    );
 }
