@@ -543,3 +543,77 @@ proptest! {
         let _ = CardId::parse_canonical(&text);
     }
 }
+
+/// Cases per property below: each is a handful of parses, and a couple of hundred cover
+/// the shapes without slowing `make test`.
+const PARSER_CASES: u32 = 256;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(PARSER_CASES))]
+
+    /// The canonical form is unique: whatever `parse_canonical` accepts, from any text or
+    /// from text shaped like the canonical form, is exactly what `Display` writes back.
+    #[test]
+    fn parse_canonical_accepts_only_the_text_display_writes(
+        text in prop_oneof![".{0,100}", "[0-9]{1,4}:[0-9A-Fa-f ]{0,34}"],
+    ) {
+        if let Ok(card) = CardId::parse_canonical(&text) {
+            prop_assert_eq!(card.to_string(), text);
+        }
+    }
+
+    /// A card shown on screen can be typed or pasted back: the canonical text, with or
+    /// without surrounding blanks, reads as the same card wherever it has more than two
+    /// hex digits (one or two digits after a colon read as a hex byte group instead).
+    #[test]
+    fn typed_canonical_text_reads_back(card in any_card_id(), blanks in "[ \t]{0,3}") {
+        let text = card.to_string();
+        let parsed = format!("{blanks}{text}{blanks}").parse::<CardId>();
+        if card.bits() > 8 {
+            prop_assert_eq!(parsed, Ok(card));
+        }
+    }
+
+    /// Bit length and value: accepted exactly when the invariants hold, and then the
+    /// canonical text round-trips.
+    #[test]
+    fn from_bits_keeps_the_invariants(bits: u8, value: u128) {
+        let valid = (1..=CARD_BITS_MAX).contains(&bits)
+            && (bits == CARD_BITS_MAX || value >> bits == 0);
+        match CardId::from_bits(bits, value) {
+            Ok(card) => {
+                prop_assert!(valid);
+                prop_assert_eq!((card.bits(), card.value()), (bits, value));
+                prop_assert_eq!(CardId::parse_canonical(&card.to_string()), Ok(card));
+            }
+            Err(_) => prop_assert!(!valid),
+        }
+    }
+
+    /// UID bytes of any length: one to sixteen make a card that gives its bytes back,
+    /// anything else is an error, never a panic.
+    #[test]
+    fn from_bytes_takes_one_to_sixteen(bytes in prop::collection::vec(any::<u8>(), 0..24)) {
+        match CardId::from_bytes(&bytes) {
+            Ok(card) => {
+                prop_assert!((1..=16).contains(&bytes.len()));
+                prop_assert_eq!(card.to_bytes(), bytes);
+            }
+            Err(_) => prop_assert!(bytes.is_empty() || bytes.len() > 16),
+        }
+    }
+
+    /// A Wiegand-26 pair from any two texts: no panic, and an accepted pair is the
+    /// partial id of the numbers written.
+    #[test]
+    fn wiegand26_text_never_panics(
+        facility in prop_oneof![".{0,12}", "[0-9 ]{0,6}"],
+        number in prop_oneof![".{0,12}", "[0-9 ]{0,8}"],
+    ) {
+        if let Ok(card) = CardId::from_wiegand26_text(&facility, &number) {
+            let facility: u8 = facility.trim().parse().map_err(|_| TestCaseError::fail("facility"))?;
+            let number: u16 = number.trim().parse().map_err(|_| TestCaseError::fail("number"))?;
+            prop_assert_eq!(card, CardId::wiegand26(facility, number));
+        }
+    }
+}

@@ -484,6 +484,11 @@ fn any_format() -> impl Strategy<Value = LineFormat> {
         Just(LineFormat::Pattern(
             LinePattern::new(r"^(?P<fac>\d+),(?P<num>\d+)$").expect("valid test pattern")
         )),
+        Just(LineFormat::Pattern(
+            LinePattern::new(r"(?i)uid[=:](?P<hex>[0-9a-f:]+)")
+                .and_then(|p| p.with_removal(r"^(?i)removed$"))
+                .expect("valid test pattern")
+        )),
     ]
 }
 
@@ -556,5 +561,149 @@ proptest! {
             .flat_map(|chunk| assembler.push(chunk))
             .collect();
         prop_assert_eq!(split, whole);
+    }
+}
+
+/// Cases per property below: each builds a stream of up to a dozen lines, so a hundred or
+/// so cover the shapes without slowing `make test`.
+const STREAM_CASES: u32 = 128;
+
+/// One line of a generated stream: a real reader line in one of the formats, or random
+/// printable text (tabs included), as long as the limit allows.
+fn any_line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (0..Z2_LINES.len()).prop_map(|line| Z2_LINES[line].to_owned()),
+        prop::collection::vec(any::<u8>(), 1..=8).prop_map(|bytes| {
+            bytes
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect::<Vec<_>>()
+                .join(":")
+        }),
+        (0u64..(1 << 56)).prop_map(|value| format!("{value:010}")),
+        (any::<u8>(), any::<u16>()).prop_map(|(fac, num)| format!("{fac},{num}")),
+        "UID=[0-9A-F]{2,16}|removed",
+        "[ -~\t]{0,80}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(STREAM_CASES))]
+
+    /// Lines of any text, ended by any terminator and cut into arbitrary chunks, give
+    /// what decoding each line whole gives, blank lines skipped: the decoder adds nothing,
+    /// loses nothing, and does not care where the reads split.
+    #[test]
+    fn decoder_in_any_chunking_equals_whole_line_decoding(
+        format in any_format(),
+        lines in prop::collection::vec((any_line(), 0..TERMINATORS.len()), 0..12),
+        points in prop::collection::vec(any::<usize>(), 0..24),
+    ) {
+        let stream: String = lines
+            .iter()
+            .map(|(line, terminator)| format!("{line}{}", TERMINATORS[*terminator]))
+            .collect();
+        let expected: Vec<_> = lines
+            .iter()
+            .filter(|(line, _)| !line.trim().is_empty())
+            .map(|(line, _)| decode(&format, line))
+            .collect();
+        let mut decoder = LineDecoder::new(format);
+        let events: Vec<_> = split_at_points(stream.as_bytes(), &points)
+            .iter()
+            .flat_map(|chunk| decoder.push(chunk))
+            .collect();
+        prop_assert_eq!(events, expected);
+    }
+
+    /// Arbitrary bytes, any format, any chunking: no panic, the same events as one push
+    /// of the whole stream, and exactly the assembler's lines decoded one by one.
+    #[test]
+    fn decoder_is_the_assembler_then_decode_in_any_chunking(
+        format in any_format(),
+        segments in prop::collection::vec(
+            (prop::collection::vec(any::<u8>(), 0..300), 0..TERMINATORS.len() + 1),
+            0..8,
+        ),
+        points in prop::collection::vec(any::<usize>(), 0..24),
+    ) {
+        let bytes: Vec<u8> = segments
+            .iter()
+            .flat_map(|(run, terminator)| {
+                let end = TERMINATORS.get(*terminator).map_or(&b""[..], |t| t.as_bytes());
+                run.iter().chain(end).copied()
+            })
+            .collect();
+        let whole = LineDecoder::new(format.clone()).push(&bytes);
+        let composed: Vec<_> = LineAssembler::new()
+            .push(&bytes)
+            .into_iter()
+            .map(|line| line.and_then(|line| decode(&format, &line)))
+            .collect();
+        prop_assert_eq!(&whole, &composed);
+        let mut decoder = LineDecoder::new(format);
+        let split: Vec<_> = split_at_points(&bytes, &points)
+            .iter()
+            .flat_map(|chunk| decoder.push(chunk))
+            .collect();
+        prop_assert_eq!(split, whole);
+    }
+
+    /// What an IronLogic reader prints for a card reads back as that card: Em-Marine
+    /// lines (bracket in hex, facility and number in decimal, with or without the
+    /// trailing comma) and Mifare lines (the UID bytes in the bracket).
+    #[test]
+    fn iron_logic_lines_read_back_the_printed_card(
+        bracket: u16,
+        facility: u8,
+        number: u16,
+        uid in prop::collection::vec(any::<u8>(), 1..=10),
+        comma: bool,
+    ) {
+        let comma = if comma { "," } else { "" };
+        let em_marine = format!("Em-Marine[{bracket:04X}] {facility:03},{number:05}{comma}");
+        prop_assert_eq!(
+            decode(&LineFormat::IronLogicZ2, &em_marine),
+            Ok(ReaderEvent::CardPresented {
+                card: CardId::em_marine(bracket, facility, number),
+                raw: em_marine.clone(),
+            })
+        );
+        let hex: String = uid.iter().map(|b| format!("{b:02X}")).collect();
+        let mifare = format!("Mifare[{hex}] 1K (0004,08) {facility:03},{number:05}{comma}");
+        prop_assert_eq!(
+            decode(&LineFormat::IronLogicZ2, &mifare),
+            Ok(ReaderEvent::CardPresented {
+                card: CardId::from_bytes(&uid).expect("1 to 10 bytes"),
+                raw: mifare.clone(),
+            })
+        );
+    }
+
+    /// Hex and decimal readers: the UID as such a reader prints it reads back as the card.
+    #[test]
+    fn hex_and_decimal_lines_read_back_the_printed_card(
+        uid in prop::collection::vec(any::<u8>(), 1..=16),
+        separator in prop::sample::select(vec!["", ":", "-", " "]),
+        lower: bool,
+        value in 0u64..(1 << 56),
+    ) {
+        let card = CardId::from_bytes(&uid).expect("1 to 16 bytes");
+        let digits: Vec<String> = uid
+            .iter()
+            .map(|b| if lower { format!("{b:02x}") } else { format!("{b:02X}") })
+            .collect();
+        let line = digits.join(separator);
+        prop_assert_eq!(
+            decode(&LineFormat::HexUid, &line),
+            Ok(ReaderEvent::CardPresented { card, raw: line.clone() })
+        );
+        let line = format!("{value:010}");
+        let ReaderEvent::CardPresented { card, .. } = decode(&LineFormat::DecimalUid, &line)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?
+        else {
+            return Err(TestCaseError::fail("a decimal line is a card"));
+        };
+        prop_assert_eq!(card.value(), u128::from(value));
     }
 }
