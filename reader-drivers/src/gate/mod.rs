@@ -2,10 +2,12 @@
 //!
 //! A [`Gate`] opens one direction for one passage, locks, or unlocks for an emergency. What
 //! its pass sensor saw comes back as [`GateEvent`]s on the channel given when the gate was
-//! made. Two implementations:
+//! made. Implementations:
 //! - [`LcusRelayGate`] — an LCUS-1 style USB relay board wired to a turnstile's dry-contact
 //!   inputs (Unlock A / Unlock B); the board has no inputs, so it reports a pass only when
 //!   configured to assume one ([`PassReport::AssumeAfterPulse`]);
+//! - [`OsdpGate`] — a turnstile wired to the outputs of an OSDP PD, driven by OUT
+//!   commands on its line;
 //! - [`SimulatedTurnstile`] — a turnstile with a pass sensor, for the demo and tests.
 //!
 //! Software emergency unlock is in addition to the turnstile's own fire-alarm input, never
@@ -14,6 +16,7 @@
 use std::io;
 
 mod lcus_gate;
+mod osdp_gate;
 mod simulated;
 
 pub mod lcus;
@@ -21,6 +24,7 @@ pub mod lcus;
 pub use lcus_gate::{
     LcusGateConfig, LcusRelayGate, PassReport, RELAY_PULSE_HOLD_DEFAULT_MS, RELAY_PULSE_HOLD_MIN_MS,
 };
+pub use osdp_gate::{OsdpGate, OsdpGateConfig, OSDP_PULSE_MAX_MS};
 pub use simulated::{
     SimulatedTurnstile, SimulatedTurnstileConfig, TurnstileState, SIMULATED_PASS_TIMEOUT_MS,
     SIMULATED_WALK_THROUGH_MS,
@@ -63,6 +67,9 @@ pub enum GateError {
     /// The gate's configuration is not usable.
     #[error("gate configuration: {0}")]
     Config(String),
+    /// The gate's OSDP line did not take the command (PD offline, line stopped).
+    #[error("gate's OSDP line: {0}")]
+    Osdp(#[from] crate::osdp::line::LineError),
 }
 
 /// A turnstile or door that the software can open.

@@ -1,7 +1,7 @@
 //! One OSDP line driven for real: a thread owns the port and a [`ControlPanel`].
 //!
 //! ```text
-//! OsdpLine::output/led/buzzer ──request channel──▶ thread ──panel.output/…
+//! OsdpLine / LineCommands::output/outputs/led/buzzer ──request channel──▶ thread ──panel
 //! thread: next_frame(now) ──write──▶ port ──read (short timeout)──▶ on_bytes(now, …)
 //!         reply_deadline() passed ──▶ on_timeout(now)
 //! thread ──LineEvent::Panel(PanelEvent) / PortFailed──▶ events channel
@@ -14,6 +14,12 @@
 //! late and requests are taken up at most that late.
 //!
 //! RND.A for Secure Channel handshakes comes from the OS (`getrandom`).
+//!
+//! [`OsdpLine::commands`] hands out [`LineCommands`]: a cloneable, `Send + Sync` handle
+//! that only queues commands, for whoever drives the PDs' outputs and indicators (an
+//! [`OsdpGate`](crate::gate::OsdpGate), the card-tap feedback). It does not keep the
+//! thread alive: once the line is stopped, its commands fail with
+//! [`LineError::NotRunning`].
 //!
 //! The thread ends when the line is stopped ([`OsdpLine::stop`] or drop), when the
 //! events receiver is gone, or when the port fails (reported as
@@ -81,6 +87,8 @@ pub enum SpawnError {
 
 enum Action {
     Output(OutputCommand),
+    Outputs(Vec<OutputCommand>),
+    OutputsSuperseding(Vec<OutputCommand>),
     Led(LedCommand),
     Buzzer(BuzzerCommand),
 }
@@ -94,9 +102,24 @@ struct Request {
 /// A running OSDP line. Dropping it stops the thread, as [`OsdpLine::stop`] does.
 #[derive(Debug)]
 pub struct OsdpLine {
-    requests: Option<mpsc::Sender<Request>>,
+    commands: LineCommands,
+    /// Dropped to stop the thread; never sent on.
+    stop: Option<mpsc::Sender<()>>,
     done_rx: mpsc::Receiver<()>,
     thread: Option<thread::JoinHandle<()>>,
+}
+
+/// The command side of a running line: queues OUT, LED and BUZ commands for its PDs.
+/// Cloneable and shareable between threads; see the module documentation.
+#[derive(Clone)]
+pub struct LineCommands {
+    requests: mpsc::Sender<Request>,
+}
+
+impl std::fmt::Debug for LineCommands {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LineCommands").finish_non_exhaustive()
+    }
 }
 
 fn os_random() -> io::Result<[u8; RANDOM_LEN_BYTES]> {
@@ -138,12 +161,14 @@ impl OsdpLine {
         });
         let panel = ControlPanel::new(config, challenges)?;
         let (requests, requests_rx) = mpsc::channel();
+        let (stop, stop_rx) = mpsc::channel::<()>();
         let (done_tx, done_rx) = mpsc::channel::<()>();
         let task = LineTask {
             port,
             panel,
             events,
             requests: requests_rx,
+            stop: stop_rx,
         };
         let thread = thread::Builder::new()
             .name("osdp line".to_owned())
@@ -153,41 +178,31 @@ impl OsdpLine {
                 task.run();
             })?;
         Ok(OsdpLine {
-            requests: Some(requests),
+            commands: LineCommands { requests },
+            stop: Some(stop),
             done_rx,
             thread: Some(thread),
         })
     }
 
+    /// A handle that queues commands on this line, for other threads.
+    pub fn commands(&self) -> LineCommands {
+        self.commands.clone()
+    }
+
     /// Queues an OUT record for the PD called `pd`.
     pub fn output(&self, pd: &str, command: OutputCommand) -> Result<(), LineError> {
-        self.request(pd, Action::Output(command))
+        self.commands.output(pd, command)
     }
 
     /// Queues an LED record for the PD called `pd`.
     pub fn led(&self, pd: &str, command: LedCommand) -> Result<(), LineError> {
-        self.request(pd, Action::Led(command))
+        self.commands.led(pd, command)
     }
 
     /// Queues a buzzer command for the PD called `pd`.
     pub fn buzzer(&self, pd: &str, command: BuzzerCommand) -> Result<(), LineError> {
-        self.request(pd, Action::Buzzer(command))
-    }
-
-    fn request(&self, pd: &str, action: Action) -> Result<(), LineError> {
-        let requests = self.requests.as_ref().ok_or(LineError::NotRunning)?;
-        let (reply, reply_rx) = mpsc::channel();
-        requests
-            .send(Request {
-                pd: pd.to_owned(),
-                action,
-                reply,
-            })
-            .map_err(|_| LineError::NotRunning)?;
-        match reply_rx.recv_timeout(Duration::from_millis(REQUEST_REPLY_TIMEOUT_MS)) {
-            Ok(result) => Ok(result?),
-            Err(_) => Err(LineError::NotRunning),
-        }
+        self.commands.buzzer(pd, command)
     }
 
     /// Stops the thread and waits for it at most [`STOP_JOIN_TIMEOUT_MS`]; returns
@@ -197,8 +212,8 @@ impl OsdpLine {
     }
 
     fn stop_and_join(&mut self) -> bool {
-        // The thread sees the request channel closed within one tick.
-        self.requests.take();
+        // The thread sees the stop channel closed within one tick.
+        self.stop.take();
         let Some(thread) = self.thread.take() else {
             return true;
         };
@@ -214,6 +229,55 @@ impl OsdpLine {
     }
 }
 
+impl LineCommands {
+    /// Queues an OUT record for the PD called `pd`.
+    pub fn output(&self, pd: &str, command: OutputCommand) -> Result<(), LineError> {
+        self.request(pd, Action::Output(command))
+    }
+
+    /// Queues one OUT command with `records` for the PD called `pd`; see
+    /// [`ControlPanel::outputs`].
+    pub fn outputs(&self, pd: &str, records: &[OutputCommand]) -> Result<(), LineError> {
+        self.request(pd, Action::Outputs(records.to_vec()))
+    }
+
+    /// Replaces everything queued for the PD called `pd` with one OUT command; see
+    /// [`ControlPanel::outputs_superseding`]. The dropped commands are reported on the
+    /// line's events as [`PanelEvent::CommandDropped`].
+    pub fn outputs_superseding(
+        &self,
+        pd: &str,
+        records: &[OutputCommand],
+    ) -> Result<(), LineError> {
+        self.request(pd, Action::OutputsSuperseding(records.to_vec()))
+    }
+
+    /// Queues an LED record for the PD called `pd`.
+    pub fn led(&self, pd: &str, command: LedCommand) -> Result<(), LineError> {
+        self.request(pd, Action::Led(command))
+    }
+
+    /// Queues a buzzer command for the PD called `pd`.
+    pub fn buzzer(&self, pd: &str, command: BuzzerCommand) -> Result<(), LineError> {
+        self.request(pd, Action::Buzzer(command))
+    }
+
+    fn request(&self, pd: &str, action: Action) -> Result<(), LineError> {
+        let (reply, reply_rx) = mpsc::channel();
+        self.requests
+            .send(Request {
+                pd: pd.to_owned(),
+                action,
+                reply,
+            })
+            .map_err(|_| LineError::NotRunning)?;
+        match reply_rx.recv_timeout(Duration::from_millis(REQUEST_REPLY_TIMEOUT_MS)) {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(LineError::NotRunning),
+        }
+    }
+}
+
 impl Drop for OsdpLine {
     fn drop(&mut self) {
         self.stop_and_join();
@@ -225,6 +289,9 @@ struct LineTask<P> {
     panel: ControlPanel,
     events: mpsc::Sender<LineEvent>,
     requests: mpsc::Receiver<Request>,
+    /// Closed by [`OsdpLine`] to stop the thread. Separate from `requests`, whose senders
+    /// ([`LineCommands`]) may outlive the line.
+    stop: mpsc::Receiver<()>,
 }
 
 /// Why the loop ended.
@@ -246,12 +313,15 @@ impl<P: Read + Write> LineTask<P> {
     fn run_loop(&mut self) -> End {
         let mut buffer = vec![0; READ_CHUNK_BYTES];
         loop {
+            match self.stop.try_recv() {
+                Err(TryRecvError::Empty) => {}
+                Ok(()) | Err(TryRecvError::Disconnected) => return End::Stopped,
+            }
             // Requests first: a command queued now goes out on this PD's next turn.
-            loop {
-                match self.requests.try_recv() {
-                    Ok(request) => self.take(request),
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => return End::Stopped,
+            // Bounded by the callers: each waits for its request to be taken.
+            while let Ok(request) = self.requests.try_recv() {
+                if !self.take(request) {
+                    return End::Stopped;
                 }
             }
             let now = Instant::now();
@@ -292,14 +362,24 @@ impl<P: Read + Write> LineTask<P> {
         }
     }
 
-    fn take(&mut self, request: Request) {
-        let result = match request.action {
-            Action::Output(command) => self.panel.output(&request.pd, command),
-            Action::Led(command) => self.panel.led(&request.pd, command),
-            Action::Buzzer(command) => self.panel.buzzer(&request.pd, command),
+    /// Hands a request to the panel; false when the events receiver is gone.
+    fn take(&mut self, request: Request) -> bool {
+        let pd = &request.pd;
+        let (result, events) = match request.action {
+            Action::Output(command) => (self.panel.output(pd, command), Vec::new()),
+            Action::Outputs(records) => (self.panel.outputs(pd, &records), Vec::new()),
+            Action::OutputsSuperseding(records) => {
+                match self.panel.outputs_superseding(pd, &records) {
+                    Ok(dropped) => (Ok(()), dropped),
+                    Err(error) => (Err(error), Vec::new()),
+                }
+            }
+            Action::Led(command) => (self.panel.led(pd, command), Vec::new()),
+            Action::Buzzer(command) => (self.panel.buzzer(pd, command), Vec::new()),
         };
         // The caller may have given up waiting; the command stays queued either way.
         let _ = request.reply.send(result);
+        self.forward(events)
     }
 
     /// Sends `events` on; false when the receiver is gone.
@@ -392,9 +472,12 @@ mod tests {
             line.output("nobody", out),
             Err(LineError::Command(CommandError::UnknownPd { .. }))
         ));
+        // A handle that outlives the line does not keep its thread alive.
+        let commands = line.commands();
         let stopping = Instant::now();
         assert!(line.stop());
         assert!(stopping.elapsed() < Duration::from_millis(STOP_JOIN_TIMEOUT_MS));
+        assert_eq!(commands.outputs("gate", &[out]), Err(LineError::NotRunning));
     }
 
     #[test]

@@ -135,6 +135,9 @@ pub enum OutputCode {
     TemporaryOff = 6,
 }
 
+/// The unit of OUT, LED and BUZ timers, in milliseconds.
+pub const TIMER_UNIT_MS: u64 = 100;
+
 /// One OUT record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutputCommand {
@@ -142,7 +145,7 @@ pub struct OutputCommand {
     pub output: u8,
     /// What to do.
     pub code: OutputCode,
-    /// Timer for the temporary codes, in units of 100 ms.
+    /// Timer for the temporary codes, in units of [`TIMER_UNIT_MS`] (100 ms).
     pub timer_100ms: u16,
 }
 
