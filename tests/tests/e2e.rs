@@ -273,3 +273,191 @@ async fn admin_imports_a_roster_and_binds_a_card() {
     assert_eq!(holder, "Соколова Варвара");
     assert!(schoolcard_core::journal::verify(conn).unwrap().is_intact());
 }
+
+/// Runs one core command on the test's own connection to the database.
+fn core(ws: &mut Workstation, cmd: serde_json::Value) -> serde_json::Value {
+    let what = cmd.to_string();
+    ws.execute(
+        serde_json::from_value(cmd).unwrap(),
+        chrono::Utc::now(),
+        &|_: Progress| {},
+    )
+    .unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+/// Polls `read` (which finds something on the page) until `ok` holds for what it found.
+async fn wait_for<T, F, Fut>(what: &str, mut read: F, ok: impl Fn(&T) -> bool) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+    T: std::fmt::Debug,
+{
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let mut last = None;
+    loop {
+        if let Some(value) = read().await {
+            if ok(&value) {
+                return value;
+            }
+            last = Some(value);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within {STEP_TIMEOUT:?} (last seen {last:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A device row's state and frame count, as the Devices screen shows them now.
+async fn device_row(client: &Client, device_id: &str) -> Option<(String, u64)> {
+    let row = client
+        .find(Locator::Css(&format!(
+            "{}[data-device-id='{device_id}']",
+            testid("device-row")
+        )))
+        .await
+        .ok()?;
+    let state = row.attr("data-state").await.ok()??;
+    let frames = row
+        .find(Locator::Css(&testid("device-frames")))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    // «1 428»: the screen groups digits the Russian way.
+    let digits: String = frames.chars().filter(char::is_ascii_digit).collect();
+    Some((state, digits.parse().ok()?))
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the built app, Xvfb and tauri-driver: run by `make test`"]
+async fn demo_simulator_presents_a_pupils_card_to_the_entrance_reader() {
+    use schoolcard_core::demo;
+
+    let app = app_bin();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.sqlite");
+    demo::ensure_demo(&db, demo::DEMO_SEED, chrono::Utc::now())
+        .unwrap()
+        .expect("a fresh demo school");
+
+    // From the generated school: a pupil whose card is active, and the entrance's
+    // simulated entry reader.
+    let (pupil, entrance_reader) = {
+        let mut ws = Workstation::open(&db).unwrap();
+        let pupil: String = ws
+            .store()
+            .conn()
+            .query_row(
+                "SELECT p.surname || ' ' || p.name FROM persons p
+                 WHERE p.kind = 'pupil' AND p.status = 'active'
+                   AND EXISTS (SELECT 1 FROM cards c WHERE c.person_id = p.id AND c.state = 'active')
+                 ORDER BY p.surname, p.name LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        core(
+            &mut ws,
+            json!({"type": "sign_in_password", "login": "admin", "password": demo::DEMO_PASSWORD}),
+        );
+        let devices = core(&mut ws, json!({"type": "list_devices"}));
+        let reader = devices["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| {
+                d["connection"]["type"] == "simulated_reader"
+                    && d["post"] == "entrance"
+                    && d["direction"] == "entry"
+            })
+            .unwrap_or_else(|| panic!("the demo has a simulated entrance reader: {devices}"))
+            ["device_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (pupil, reader)
+    };
+    let surname = pupil.split(' ').next().unwrap().to_owned();
+
+    let driver = Driver::start(&db);
+    let caps = json!({"tauri:options": {"application": app, "args": ["--demo", "--db", db]}});
+    let client = ClientBuilder::native()
+        .capabilities(caps.as_object().unwrap().clone())
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session with the app");
+
+    type_into(&client, "login-input", "admin").await;
+    type_into(&client, "password-input", demo::DEMO_PASSWORD).await;
+    click(&client, "signin-submit").await;
+
+    // The Devices screen: the entrance reader comes online; remember its frame count.
+    click(&client, "nav-devices").await;
+    let (_, frames_before) = wait_for(
+        "the entrance reader online",
+        || device_row(&client, &entrance_reader),
+        |(state, _)| state == "online",
+    )
+    .await;
+
+    // The simulator presents the pupil's card on that reader.
+    click(&client, "topbar-simulator").await;
+    let reader_select = wait_text(&client, "sim-reader", "").await;
+    reader_select
+        .select_by_value(&entrance_reader)
+        .await
+        .expect("choosing the entrance reader");
+    assert_eq!(
+        reader_select.prop("value").await.unwrap().as_deref(),
+        Some(entrance_reader.as_str())
+    );
+    type_into(&client, "sim-search", &surname).await;
+    let row = wait_text(&client, "sim-pupil-row", &pupil).await;
+    scroll_to(&client, &row).await;
+    row.click().await.expect("clicking the pupil");
+
+    // The card came back through the reader's line: the banner names the pupil, the
+    // check panel too, and the reader counted the frame.
+    wait_text(&client, "card-banner-name", &pupil).await;
+    let banner = wait_text(&client, "card-banner", "").await;
+    assert_eq!(
+        banner.attr("data-known").await.unwrap().as_deref(),
+        Some("true")
+    );
+    let device = wait_text(&client, "card-banner-device", "")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        device.contains("Вход"),
+        "the banner names the reader: {device:?}"
+    );
+    wait_text(&client, "device-check-name", &pupil).await;
+    wait_for(
+        "the entrance reader's frame count to go up",
+        || device_row(&client, &entrance_reader),
+        |(state, frames)| state == "online" && *frames > frames_before,
+    )
+    .await;
+
+    // A stranger's card: the banner says so, with the card's number.
+    click(&client, "sim-unknown").await;
+    wait_text(&client, "card-banner-unknown", "Карта не найдена").await;
+    let card = wait_text(&client, "card-banner-card", "40:")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        card.len(),
+        "40:".len() + 10,
+        "a canonical 40-bit id: {card:?}"
+    );
+
+    client.close().await.unwrap();
+    drop(driver);
+}

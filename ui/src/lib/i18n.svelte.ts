@@ -75,6 +75,15 @@ export function formatTime(iso: string | Date, timeZone?: string): string {
   return new Intl.DateTimeFormat(LOCALES[state.lang], { hour: '2-digit', minute: '2-digit', timeZone }).format(new Date(iso));
 }
 
+/** A recent instant to the second: «10:45:07» today, with the date on other days. */
+export function formatRecent(iso: string, timeZone?: string, now: Date = new Date()): string {
+  const day = (d: Date) => new Intl.DateTimeFormat('en-CA', { timeZone }).format(d);
+  if (day(new Date(iso)) !== day(now)) return formatDateTime(iso, timeZone);
+  return new Intl.DateTimeFormat(LOCALES[state.lang], { hour: '2-digit', minute: '2-digit', second: '2-digit', timeZone }).format(
+    new Date(iso),
+  );
+}
+
 export function formatDateTime(iso: string, timeZone?: string, seconds = true): string {
   return new Intl.DateTimeFormat(LOCALES[state.lang], {
     day: '2-digit',

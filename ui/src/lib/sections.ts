@@ -2,13 +2,23 @@
 // authorizes every command itself.
 import type { Role } from './api';
 
-export type SectionId = 'summary' | 'lookup' | 'pupils' | 'classes' | 'staff' | 'import' | 'journal' | 'school';
+export type SectionId =
+  | 'summary'
+  | 'lookup'
+  | 'pupils'
+  | 'classes'
+  | 'staff'
+  | 'import'
+  | 'journal'
+  | 'school'
+  | 'devices';
 
 /** Canonical order: the first section a person may see is their home. */
-const ORDER: SectionId[] = ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school'];
+/** New sections go last, so the Alt+digit people have learnt keep their meaning. */
+const ORDER: SectionId[] = ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices'];
 
 const BY_ROLE: Record<Role, SectionId[]> = {
-  admin: ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school'],
+  admin: ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices'],
   director: ['summary', 'lookup', 'pupils', 'staff', 'journal'],
   guard: ['lookup', 'pupils'],
   cashier: ['lookup', 'pupils'],
