@@ -226,6 +226,27 @@ refusals! {
     CannotSuspendSelf = "cannot_suspend_self",
     /// The roster file changed since it was previewed: preview it again.
     RosterChangedSincePreview = "roster_changed_since_preview",
+    // Devices (readers and gates of this workstation).
+    /// `value` is outside `min`–`max`.
+    OutOfRange = "out_of_range",
+    /// The serial speed `value` is not one of `allowed`.
+    BadBaudRate = "bad_baud_rate",
+    /// The line pattern is not a regular expression (`detail`: the parser's words).
+    BadPattern = "bad_pattern",
+    /// The line pattern has no group named `hex`, `dec`, or `fac` and `num`.
+    PatternWithoutCard = "pattern_without_card",
+    /// Entry and exit are wired to the same relay channel.
+    SameRelayChannel = "same_relay_channel",
+    /// The chosen gate is not a gate of this workstation.
+    NotAGate = "not_a_gate",
+    /// Another device of this workstation is named `name`.
+    DeviceNameTaken = "device_name_taken",
+    /// The port `port` is used by the device `name`.
+    DevicePortTaken = "device_port_taken",
+    /// OSDP address `address` on this line is the reader `name`'s.
+    OsdpAddressTaken = "osdp_address_taken",
+    /// The gate is opened by the readers `readers`: choose another gate for them first.
+    GateInUse = "gate_in_use",
 }
 
 impl std::fmt::Display for Refusal {

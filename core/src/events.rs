@@ -4,6 +4,7 @@
 //! meaning of an existing one: a neighbour one version older must still read it.
 
 use crate::domain::{CardState, ClassId, FullName, PersonId, PersonKind, PersonStatus, Role};
+use crate::peripherals::{PeripheralId, PeripheralSpec};
 use chrono::{DateTime, NaiveDate, Utc};
 use schoolcard_proto::CardId;
 use serde::{Deserialize, Serialize};
@@ -135,6 +136,16 @@ pub enum EventBody {
     },
     SignedOut {
         person_id: PersonId,
+    },
+    /// A reader or gate of the journal's origin workstation configured (anew or changed,
+    /// as a whole).
+    PeripheralConfigured {
+        peripheral_id: PeripheralId,
+        spec: PeripheralSpec,
+    },
+    /// A reader or gate taken off the workstation's list.
+    PeripheralRemoved {
+        peripheral_id: PeripheralId,
     },
     /// A roster file committed; the people it created or changed follow as their own events.
     RosterImported {

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod journal;
 pub mod money;
+pub mod peripherals;
 pub mod projection;
 pub mod roster;
 pub mod store;

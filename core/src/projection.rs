@@ -309,6 +309,33 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                 params![sha256, file_name, rows, created, updated, at],
             )?;
         }
+        EventBody::PeripheralConfigured {
+            peripheral_id,
+            spec,
+        } => {
+            let spec_json = serde_json::to_string(spec).expect("peripheral specs serialize");
+            exec(
+                conn,
+                "INSERT INTO peripherals (id, workstation, name, spec, updated_at_us)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, spec = excluded.spec,
+                        updated_at_us = excluded.updated_at_us",
+                params![
+                    peripheral_id.to_string(),
+                    event.origin.to_string(),
+                    spec.name,
+                    spec_json,
+                    at
+                ],
+            )?;
+        }
+        EventBody::PeripheralRemoved { peripheral_id } => {
+            exec(
+                conn,
+                "DELETE FROM peripherals WHERE id = ?1",
+                [peripheral_id.to_string()],
+            )?;
+        }
     }
     Ok(())
 }

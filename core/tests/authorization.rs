@@ -32,6 +32,8 @@ fn expected(command: &Command) -> &'static str {
         | SetStaffPin { .. }
         | UnlockAccount { .. } => "A",
         PreviewRoster { .. } | CommitRoster { .. } | ImportPhotos { .. } => "A",
+        ListDevices => "any",
+        SaveDevice { .. } | RemoveDevice { .. } => "A",
     }
 }
 
@@ -77,6 +79,9 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "preview_roster", "path": missing}),
         json!({"type": "commit_roster", "path": missing, "expected_sha256": "00"}),
         json!({"type": "import_photos", "path": missing}),
+        json!({"type": "list_devices"}),
+        json!({"type": "save_device", "device": {"name": "Вход", "post": "entrance", "direction": "entry", "connection": {"type": "simulated_reader"}}}),
+        json!({"type": "remove_device", "device_id": "0192f3a0-0000-7000-8000-000000000000"}),
         json!({"type": "sign_out"}),
     ]
 }

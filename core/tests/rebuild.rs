@@ -37,6 +37,8 @@ const EXPECTED_KINDS: &[&str] = &[
     "account_locked",
     "account_unlocked",
     "signed_out",
+    "peripheral_configured",
+    "peripheral_removed",
 ];
 
 fn snapshot(ws: &Workstation) -> Vec<(String, Vec<Vec<SqlValue>>)> {
@@ -308,6 +310,43 @@ impl History {
                 );
                 if let Some(r) = self.exec(ws, json!({"type": "create_class", "name": name})) {
                     self.classes.push(r["id"].as_str().unwrap().to_owned());
+                }
+            }
+            96..=97 => {
+                let listed = self.exec(ws, json!({"type": "list_devices"})).unwrap();
+                let devices = listed["devices"].as_array().unwrap().clone();
+                if devices.is_empty() || self.rng.gen_bool(0.7) {
+                    // A new device, or a change of a listed one (its name, port or gate).
+                    let name = ["Вход", "Выход", "Столовая", "Библиотека", "Турникет"]
+                        [self.rng.gen_range(0..5)];
+                    let port = format!("/dev/ttyUSB{}", self.rng.gen_range(0..4));
+                    let gate = devices
+                        .iter()
+                        .find(|d| d["connection"]["type"] == "simulated_turnstile")
+                        .map(|d| d["device_id"].clone())
+                        .unwrap_or(Value::Null);
+                    let device = if name == "Турникет" {
+                        json!({"name": name, "post": "entrance",
+                               "connection": {"type": "simulated_turnstile"}})
+                    } else {
+                        json!({"name": name, "post": "entrance", "direction": "entry", "gate_id": gate,
+                               "connection": {"type": "serial_reader", "port": port, "format": "hex_uid"}})
+                    };
+                    let device_id = devices
+                        .iter()
+                        .find(|d| d["name"] == name)
+                        .map(|d| d["device_id"].clone())
+                        .unwrap_or(Value::Null);
+                    self.exec(
+                        ws,
+                        json!({"type": "save_device", "device_id": device_id, "device": device}),
+                    );
+                } else {
+                    let device = &devices[self.rng.gen_range(0..devices.len())];
+                    self.exec(
+                        ws,
+                        json!({"type": "remove_device", "device_id": device["device_id"]}),
+                    );
                 }
             }
             _ => {

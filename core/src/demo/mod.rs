@@ -342,6 +342,13 @@ fn write_plan(
         })?;
         stage.step();
     }
+
+    for (peripheral_id, spec) in &plan.peripherals {
+        j.append(EventBody::PeripheralConfigured {
+            peripheral_id: *peripheral_id,
+            spec: spec.clone(),
+        })?;
+    }
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use super::cards::{CardStock, IssuedCard};
 use super::names::{self, Gender};
 use crate::domain::{CardState, ClassId, FullName, PersonId, PersonKind, Role};
 use crate::events::PersonDetails;
+use crate::peripherals::{Connection, Direction, PeripheralId, PeripheralSpec, Post};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -37,6 +38,7 @@ const STREAM_IDS: u64 = 1;
 const STREAM_ROSTER: u64 = 2;
 const STREAM_CARDS: u64 = 3;
 const STREAM_AVATARS: u64 = 4;
+const STREAM_PERIPHERALS: u64 = 5;
 
 /// Attempts to place one family of siblings before the planner gives up on it.
 const SIBLING_PLACEMENT_TRIES_MAX: usize = 100;
@@ -53,6 +55,9 @@ pub struct School {
     /// By class, then alphabetically.
     pub pupils: Vec<Person>,
     pub guardians: Vec<Person>,
+    /// The workstation's readers and turnstile, all simulated: the demo runs on any
+    /// computer, and a click on a pupil presents their card through a real line protocol.
+    pub peripherals: Vec<(PeripheralId, PeripheralSpec)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,10 +255,66 @@ pub fn plan(seed: u64, now: DateTime<Utc>) -> School {
         staff,
         pupils,
         guardians,
+        peripherals: plan_peripherals(&mut stream(seed, STREAM_PERIPHERALS)),
     };
     issue_pupil_cards(&mut rng, &mut stock, &mut school.pupils);
     draw_portraits(&mut rng, seed, &mut school);
     school
+}
+
+/// The entrance's turnstile with a reader each way, and the canteen's reader.
+fn plan_peripherals(ids: &mut ChaCha8Rng) -> Vec<(PeripheralId, PeripheralSpec)> {
+    let turnstile = PeripheralId(next_uuid(ids));
+    let spec = |name: &str, post, direction, connection, gate_id| PeripheralSpec {
+        name: name.to_owned(),
+        post,
+        direction,
+        enabled: true,
+        connection,
+        gate_id,
+    };
+    vec![
+        (
+            turnstile,
+            spec(
+                "Турникет",
+                Post::Entrance,
+                None,
+                Connection::SimulatedTurnstile,
+                None,
+            ),
+        ),
+        (
+            PeripheralId(next_uuid(ids)),
+            spec(
+                "Вход — считыватель",
+                Post::Entrance,
+                Some(Direction::Entry),
+                Connection::SimulatedReader,
+                Some(turnstile),
+            ),
+        ),
+        (
+            PeripheralId(next_uuid(ids)),
+            spec(
+                "Выход — считыватель",
+                Post::Entrance,
+                Some(Direction::Exit),
+                Connection::SimulatedReader,
+                Some(turnstile),
+            ),
+        ),
+        (
+            PeripheralId(next_uuid(ids)),
+            spec(
+                "Столовая — считыватель",
+                Post::Canteen,
+                None,
+                Connection::SimulatedReader,
+                None,
+            ),
+        ),
+    ]
 }
 
 fn plan_staff(

@@ -174,6 +174,18 @@ WHERE b.kind = 'card_bound'
 
 DROP TABLE temp.card_moves;
 "#,
+    // 3: the readers and gates of each workstation (`origin` of their events): the spec as
+    // the event's JSON, read back whole.
+    r#"
+CREATE TABLE peripherals (
+    id TEXT PRIMARY KEY,
+    workstation TEXT NOT NULL,
+    name TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    updated_at_us INTEGER NOT NULL
+);
+CREATE INDEX peripherals_workstation ON peripherals (workstation, name);
+"#,
 ];
 
 /// The tables `projection::apply` writes: emptied and refilled by a rebuild.
@@ -186,4 +198,5 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "card_holdings",
     "staff_accounts",
     "roster_imports",
+    "peripherals",
 ];

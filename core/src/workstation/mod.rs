@@ -13,12 +13,14 @@
 //!   moves, status, photos (one, from a file, or a list's at once), guardians;
 //! - `cards`: binding a card, its state, who holds a presented card;
 //! - `staff`: staff members, their roles, passwords, PINs and locks;
+//! - `devices`: this workstation's readers and gates (`crate::peripherals`);
 //! - `journal_view`: the journal's check and its pages (secrets' hashes blanked out);
 //! - `checks`: input validation shared with the roster import; every refusal carries a
 //!   `Refusal` code and the values its sentence needs (`crate::error`).
 
 mod cards;
 mod checks;
+mod devices;
 mod journal_view;
 mod people;
 mod school;
@@ -29,6 +31,7 @@ mod tests;
 
 pub use cards::CardHolder;
 // Outside this module only the demo's tests call it; the path stays for them.
+use crate::peripherals::{PeripheralId, PeripheralSpec};
 #[allow(unused_imports)]
 pub(crate) use cards::find_card_holder;
 pub use checks::parse_date;
@@ -251,6 +254,18 @@ pub enum Command {
         #[serde(default)]
         limit: Option<u32>,
     },
+
+    /// This workstation's readers and gates.
+    ListDevices,
+    /// Configures a reader or gate: a new one without `device_id`.
+    SaveDevice {
+        #[serde(default)]
+        device_id: Option<PeripheralId>,
+        device: PeripheralSpec,
+    },
+    RemoveDevice {
+        device_id: PeripheralId,
+    },
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -302,7 +317,8 @@ impl Command {
             | SearchPeople { .. }
             | GetPerson { .. }
             | GetPhotos { .. }
-            | LookupCard { .. } => Access::SignedIn,
+            | LookupCard { .. }
+            | ListDevices => Access::SignedIn,
             SchoolSummary | ListStaff | VerifyJournal | JournalPage { .. } => {
                 Access::Roles(ADMIN_DIRECTOR)
             }
@@ -328,7 +344,9 @@ impl Command {
             | UnlockAccount { .. }
             | PreviewRoster { .. }
             | CommitRoster { .. }
-            | ImportPhotos { .. } => Access::Roles(ADMIN),
+            | ImportPhotos { .. }
+            | SaveDevice { .. }
+            | RemoveDevice { .. } => Access::Roles(ADMIN),
         }
     }
 }
@@ -507,6 +525,9 @@ impl Workstation {
             }
             VerifyJournal => self.verify_journal(),
             JournalPage { before_seq, limit } => self.journal_page(before_seq, limit),
+            ListDevices => self.list_devices(),
+            SaveDevice { device_id, device } => self.save_device(&actor, device_id, device, now),
+            RemoveDevice { device_id } => self.remove_device(&actor, device_id, now),
         }
     }
 

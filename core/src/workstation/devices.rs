@@ -1,0 +1,127 @@
+//! This workstation's readers and gates: the list, saving one (checked by
+//! `peripherals::check_spec`), removing one. The shell restarts its drivers after a save
+//! or a removal from [`Workstation::peripherals_here`].
+
+use super::{parse_col, Workstation};
+use crate::error::{CoreError, CoreResult, Refusal};
+use crate::events::EventBody;
+use crate::peripherals::{check_spec, Peripheral, PeripheralId, PeripheralSpec};
+use crate::time::from_micros;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+impl Workstation {
+    /// The readers and gates configured on this workstation, by name.
+    pub fn peripherals_here(&self) -> CoreResult<Vec<Peripheral>> {
+        let mut statement = self.store.conn().prepare_cached(
+            "SELECT id, spec, updated_at_us FROM peripherals WHERE workstation = ?1
+             ORDER BY name COLLATE NOCASE, id",
+        )?;
+        let rows = statement.query_map([self.store.device().to_string()], |r| {
+            Ok((
+                parse_col::<PeripheralId>(r, 0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        let mut peripherals = Vec::new();
+        for row in rows {
+            let (id, spec, updated_at_us) = row?;
+            let spec: PeripheralSpec = serde_json::from_str(&spec).map_err(|error| {
+                CoreError::Store(crate::error::StoreError::CorruptEvent {
+                    seq: 0,
+                    message: format!("peripheral {id}: {error}"),
+                })
+            })?;
+            peripherals.push(Peripheral {
+                id,
+                spec,
+                updated_at: from_micros(updated_at_us),
+            });
+        }
+        Ok(peripherals)
+    }
+
+    pub(super) fn list_devices(&self) -> CoreResult<Value> {
+        Ok(json!({ "devices": self.peripherals_here()? }))
+    }
+
+    pub(super) fn save_device(
+        &mut self,
+        actor: &str,
+        device_id: Option<PeripheralId>,
+        spec: PeripheralSpec,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        let here = self.peripherals_here()?;
+        let id = match device_id {
+            Some(id) if here.iter().any(|p| p.id == id) => id,
+            Some(id) => return Err(CoreError::not_found(format!("device {id}"))),
+            None => PeripheralId::new_v7(),
+        };
+        let spec = check_spec(id, spec, &here)?;
+        // A gate that readers open stays a gate.
+        if !spec.connection.is_gate() {
+            if let Some(readers) = readers_of_gate(&here, id) {
+                return Err(gate_in_use(&readers));
+            }
+        }
+        let unchanged = here.iter().any(|p| p.id == id && p.spec == spec);
+        if !unchanged {
+            self.store.write(|w| {
+                w.append(
+                    actor,
+                    now,
+                    EventBody::PeripheralConfigured {
+                        peripheral_id: id,
+                        spec,
+                    },
+                )
+            })?;
+        }
+        Ok(json!({ "device_id": id }))
+    }
+
+    pub(super) fn remove_device(
+        &mut self,
+        actor: &str,
+        device_id: PeripheralId,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        let here = self.peripherals_here()?;
+        if !here.iter().any(|p| p.id == device_id) {
+            return Err(CoreError::not_found(format!("device {device_id}")));
+        }
+        if let Some(readers) = readers_of_gate(&here, device_id) {
+            return Err(gate_in_use(&readers));
+        }
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::PeripheralRemoved {
+                    peripheral_id: device_id,
+                },
+            )
+        })?;
+        Ok(json!({}))
+    }
+}
+
+/// The names of the readers that open `gate`, if any do.
+fn readers_of_gate(here: &[Peripheral], gate: PeripheralId) -> Option<Vec<String>> {
+    let readers: Vec<String> = here
+        .iter()
+        .filter(|p| p.id != gate && p.spec.gate_id == Some(gate))
+        .map(|p| p.spec.name.clone())
+        .collect();
+    (!readers.is_empty()).then_some(readers)
+}
+
+fn gate_in_use(readers: &[String]) -> CoreError {
+    CoreError::conflict(
+        Refusal::GateInUse,
+        format!("the gate is opened by {}", readers.join(", ")),
+    )
+    .with("readers", readers.join(", "))
+}
