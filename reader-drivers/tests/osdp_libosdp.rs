@@ -1,6 +1,11 @@
 //! The OSDP line against the reference reader: libosdp 3.2.9 (PyPI) running as a PD in a
 //! Python child process on the slave side of a pseudo-terminal; the line owns the master.
 //!
+//! Covered: plain and Secure Channel sessions, a card read becoming an event, OUT
+//! commands arriving at the PD, a silent PD going offline and coming back, install mode
+//! (KEYSET to a site key, then sessions on it), a plain PD refused on a secure-only line,
+//! and an [`OsdpGate`] driving the PD's outputs.
+//!
 //! The interpreter is `SCHOOLCARD_OSDP_PYTHON`, by default
 //! `$HOME/.cache/schoolcard/venv/bin/python` (made by `installers/setup.sh`). Without it
 //! the tests fail: a skipped peer test would pass while proving nothing.
@@ -14,12 +19,18 @@ use std::sync::{mpsc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use schoolcard_readers::gate::{Direction, Gate, GateEvent, OsdpGate, OsdpGateConfig, PassReport};
 use schoolcard_readers::osdp::card::Wiegand34ByteOrder;
-use schoolcard_readers::osdp::line::{LineEvent, OsdpLine, READ_TIMEOUT_MS};
-use schoolcard_readers::osdp::message::{OutputCode, OutputCommand};
-use schoolcard_readers::osdp::panel::{
-    PanelConfig, PanelEvent, PdConfig, PdKey, OFFLINE_AFTER_MS, REPLY_TIMEOUT_MS,
+use schoolcard_readers::osdp::line::{LineError, LineEvent, OsdpLine, READ_TIMEOUT_MS};
+use schoolcard_readers::osdp::message::{
+    BuzzerCommand, BuzzerTone, LedColor, LedCommand, LedPattern, LedPermanent, LedTemporary,
+    OutputCode, OutputCommand,
 };
+use schoolcard_readers::osdp::panel::{
+    CommandError, PanelConfig, PanelEvent, PdConfig, PdKey, RefusalReason, OFFLINE_AFTER_MS,
+    POLL_INTERVAL_MS, REPLY_TIMEOUT_MS, RETRY_AFTER_MS,
+};
+use schoolcard_readers::osdp::secure::SecureError;
 use schoolcard_readers::CardId;
 use serialport::{SerialPort, TTYPort};
 
@@ -64,6 +75,27 @@ fn python() -> PathBuf {
     path
 }
 
+/// How the peer is set up (see `osdp_pd.py`).
+#[derive(Debug, Clone, Copy)]
+enum PeerKey {
+    /// No key, no flags: a reader set up for clear.
+    Clear,
+    /// No key, install mode: it accepts one SCBK-D session, for KEYSET.
+    Install,
+    /// Its own SCBK, Secure Channel enforced.
+    Scbk([u8; 16]),
+}
+
+impl PeerKey {
+    fn arg(self) -> String {
+        match self {
+            PeerKey::Clear => "none".to_owned(),
+            PeerKey::Install => "install".to_owned(),
+            PeerKey::Scbk(key) => hex(&key),
+        }
+    }
+}
+
 /// The libosdp PD in its child process. Dropping it kills the child by its pid.
 struct Peer {
     child: Child,
@@ -72,17 +104,13 @@ struct Peer {
 }
 
 impl Peer {
-    fn start(pty_path: &str, scbk: Option<[u8; 16]>) -> Peer {
-        let key = scbk.map_or_else(
-            || "none".to_owned(),
-            |key| key.iter().map(|byte| format!("{byte:02x}")).collect(),
-        );
+    fn start(pty_path: &str, key: PeerKey) -> Peer {
         let mut child = Command::new(python())
             .arg("-u")
             .arg(PEER_SCRIPT)
             .arg(pty_path)
             .arg(PD_ADDR.to_string())
-            .arg(key)
+            .arg(key.arg())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -128,6 +156,28 @@ impl Peer {
             }
         }
     }
+
+    /// The next `count` OUT records the PD executed, as `"output code timer"`.
+    fn outs(&mut self, count: usize) -> Vec<String> {
+        (0..count)
+            .map(|_| {
+                let line = self.expect_line(STEP_MS_MAX, |line| line.contains("\"out\""));
+                let (_, out) = line.split_once("\"out\": \"").expect("an out field");
+                out.split('"').next().expect("a closing quote").to_owned()
+            })
+            .collect()
+    }
+
+    /// Asserts that no OUT record arrives within `wait_ms`.
+    fn no_outs_within(&mut self, wait_ms: u64) {
+        let deadline = Instant::now() + Duration::from_millis(wait_ms);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => assert!(!line.contains("\"out\""), "unexpected {line}"),
+                Err(_) => return,
+            }
+        }
+    }
 }
 
 impl Drop for Peer {
@@ -149,7 +199,15 @@ struct Rig {
 }
 
 impl Rig {
+    /// A peer and a line with a secure-only policy where a key is configured.
     fn start(scbk: Option<[u8; 16]>) -> Rig {
+        let peer = scbk.map_or(PeerKey::Clear, PeerKey::Scbk);
+        let key = scbk.map_or(PdKey::Clear, PdKey::Scbk);
+        Rig::with(peer, key, scbk.is_some())
+    }
+
+    /// The peer set up as `peer`, the panel reaching it with `key`.
+    fn with(peer_key: PeerKey, key: PdKey, secure_only: bool) -> Rig {
         let (mut master, slave, peer) = {
             let _guard = FD_INHERIT_LOCK
                 .lock()
@@ -159,7 +217,7 @@ impl Rig {
             close_on_exec(&slave);
             let path = slave.name().expect("slave path");
             // The peer first: it makes its end raw before any frame is sent.
-            let peer = Peer::start(&path, scbk);
+            let peer = Peer::start(&path, peer_key);
             (master, slave, peer)
         };
         master
@@ -169,10 +227,10 @@ impl Rig {
             pds: vec![PdConfig {
                 addr: PD_ADDR,
                 name: PD_NAME.to_owned(),
-                key: scbk.map_or(PdKey::Clear, PdKey::Scbk),
+                key,
                 wiegand34: Wiegand34ByteOrder::AsSent,
             }],
-            secure_only: scbk.is_some(),
+            secure_only,
         };
         let (events_tx, events) = mpsc::channel();
         let line = OsdpLine::spawn(master, config, events_tx).expect("start the line");
@@ -182,6 +240,19 @@ impl Rig {
             peer,
             _slave: slave,
         }
+    }
+
+    /// The events of the next `wait_ms`.
+    fn events_for(&self, wait_ms: u64) -> Vec<LineEvent> {
+        let deadline = Instant::now() + Duration::from_millis(wait_ms);
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.events.recv_timeout(left) {
+                Ok(event) => seen.push(event),
+                Err(_) => break,
+            }
+        }
+        seen
     }
 
     fn expect_event(&self, wait_ms: u64, wanted: impl Fn(&PanelEvent) -> bool) -> PanelEvent {
@@ -213,8 +284,14 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Online, a card from the PD, a relay pulse to the PD: the whole round on one line.
 fn card_and_relay_round(scbk: Option<[u8; 16]>) {
-    let started = Instant::now();
     let mut rig = Rig::start(scbk);
+    rig_round(&mut rig, scbk.is_some());
+}
+
+/// The round on a line already started: online (`secure` or not), a card, a relay pulse,
+/// an LED and a beep.
+fn rig_round(rig: &mut Rig, expected_secure: bool) {
+    let started = Instant::now();
     let online = rig.expect_event(STEP_MS_MAX, |event| {
         matches!(event, PanelEvent::PdOnline { .. })
     });
@@ -225,7 +302,7 @@ fn card_and_relay_round(scbk: Option<[u8; 16]>) {
         unreachable!()
     };
     assert_eq!(name, PD_NAME);
-    assert_eq!(secure, scbk.is_some());
+    assert_eq!(secure, expected_secure);
     // The identity given to the peer: vendor 0xC0FFEE (sent LSB first), model 3,
     // version 2, serial 0x12345678, firmware 1.2.3.
     assert_eq!(id.vendor, [0xEE, 0xFF, 0xC0]);
@@ -271,6 +348,49 @@ fn card_and_relay_round(scbk: Option<[u8; 16]>) {
         assert!(seen.contains(field), "{field} not in {seen}");
     }
     eprintln!("relay pulse after {:?}", started.elapsed());
+
+    let green = LedPattern {
+        on_100ms: 1,
+        off_100ms: 0,
+        on_color: LedColor::Green,
+        off_color: LedColor::Black,
+    };
+    let led = LedCommand {
+        reader: 0,
+        led: 0,
+        temporary: LedTemporary::Set {
+            pattern: green,
+            timer_100ms: 20,
+        },
+        permanent: LedPermanent::Nop,
+    };
+    rig.line.led(PD_NAME, led).expect("queue LED");
+    let seen = rig
+        .peer
+        .expect_line(STEP_MS_MAX, |line| line.contains("\"command\""));
+    eprintln!("LED at the PD: {seen}");
+    for field in [
+        "\"led_number\": 0",
+        "\"on_color\": 2",
+        "\"timer_count\": 20",
+    ] {
+        assert!(seen.contains(field), "{field} not in {seen}");
+    }
+    let beep = BuzzerCommand {
+        reader: 0,
+        tone: BuzzerTone::Default,
+        on_100ms: 3,
+        off_100ms: 1,
+        count: 2,
+    };
+    rig.line.buzzer(PD_NAME, beep).expect("queue BUZ");
+    let seen = rig
+        .peer
+        .expect_line(STEP_MS_MAX, |line| line.contains("\"command\""));
+    eprintln!("BUZ at the PD: {seen}");
+    for field in ["\"on_count\": 3", "\"off_count\": 1", "\"rep_count\": 2"] {
+        assert!(seen.contains(field), "{field} not in {seen}");
+    }
 }
 
 #[test]
@@ -304,4 +424,149 @@ fn a_stopped_libosdp_pd_goes_offline() {
     let silent = stopped.elapsed();
     eprintln!("offline after {silent:?} of silence");
     assert!(silent >= Duration::from_millis(OFFLINE_AFTER_MS - REPLY_TIMEOUT_MS));
+
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(rig.peer.pid(), libc::SIGCONT) }, 0);
+    let resumed = Instant::now();
+    rig.expect_event(
+        RETRY_AFTER_MS + STEP_MS_MAX,
+        |event| matches!(event, PanelEvent::PdOnline { name, .. } if name == PD_NAME),
+    );
+    eprintln!("online again {:?} after it resumed", resumed.elapsed());
+}
+
+/// A site key (any 16 bytes but SCBK-D).
+const SITE_KEY: [u8; 16] = [
+    0x5C, 0x00, 0x1C, 0xA2, 0xD0, 0x51, 0x7E, 0x9B, 0x44, 0x13, 0xE8, 0x6F, 0x20, 0xA7, 0x3D, 0xC5,
+];
+
+/// Install mode: the reference PD in install mode takes the site key by KEYSET inside an
+/// SCBK-D session, the panel reports it and comes online on a session with the site key;
+/// then the PD, restarted with the site key as its own and no install mode, is reached
+/// with that key by a panel configured the way the caller stores it.
+#[test]
+fn a_libosdp_pd_in_install_mode_is_given_the_site_key_and_then_reached_with_it() {
+    let mut rig = Rig::with(
+        PeerKey::Install,
+        PdKey::Install { site_key: SITE_KEY },
+        true,
+    );
+    let keyset = rig
+        .peer
+        .expect_line(STEP_MS_MAX, |line| line.contains("\"command\""));
+    eprintln!("KEYSET at the PD: {keyset}");
+    assert!(keyset.contains(&hex(&SITE_KEY)), "the site key in {keyset}");
+    rig.expect_event(
+        STEP_MS_MAX,
+        |event| matches!(event, PanelEvent::KeySet { name } if name == PD_NAME),
+    );
+    rig_round(&mut rig, true);
+    rig.peer.send("status");
+    let status = rig
+        .peer
+        .expect_line(STEP_MS_MAX, |line| line.contains("sc_active"));
+    assert!(status.contains("true"), "{status}");
+    drop(rig);
+
+    card_and_relay_round(Some(SITE_KEY));
+}
+
+/// A PD that took the site key earlier (its ACK lost, or set up by hand) is found out by
+/// an install configuration's handshake: reported as holding the key, online on it.
+#[test]
+fn a_libosdp_pd_that_already_holds_the_site_key_is_recognised() {
+    let mut rig = Rig::with(
+        PeerKey::Scbk(SITE_KEY),
+        PdKey::Install { site_key: SITE_KEY },
+        true,
+    );
+    rig.expect_event(
+        STEP_MS_MAX,
+        |event| matches!(event, PanelEvent::KeySet { name } if name == PD_NAME),
+    );
+    rig_round(&mut rig, true);
+}
+
+/// A reader set up for clear, on a line that demands the Secure Channel: refused (the
+/// panel has a key for it, which it does not hold; or no key at all), never polled, and
+/// a card shown to it never becomes an event.
+#[test]
+fn a_plain_libosdp_pd_is_refused_on_a_secure_only_line() {
+    let cases = [
+        (
+            PdKey::Scbk(SITE_KEY),
+            RefusalReason::Handshake(SecureError::ClientCryptogram),
+        ),
+        (PdKey::Clear, RefusalReason::NoKey),
+    ];
+    for (key, expected) in cases {
+        let mut rig = Rig::with(PeerKey::Clear, key, true);
+        let refused = rig.expect_event(STEP_MS_MAX, |event| {
+            matches!(
+                event,
+                PanelEvent::Refused { .. } | PanelEvent::PdOnline { .. }
+            )
+        });
+        assert_eq!(
+            refused,
+            PanelEvent::Refused {
+                name: PD_NAME.to_owned(),
+                reason: expected
+            }
+        );
+        rig.peer
+            .send(&format!("card 26 {}", hex(&wiegand26_bytes(123, 45678))));
+        rig.peer
+            .expect_line(STEP_MS_MAX, |line| line.contains("submitted"));
+        // Many poll intervals: a polled PD would have handed the card over.
+        let events = rig.events_for(20 * POLL_INTERVAL_MS);
+        assert!(events.is_empty(), "nothing after the refusal: {events:?}");
+        let pulse = OutputCommand {
+            output: 0,
+            code: OutputCode::TemporaryOn,
+            timer_100ms: 1,
+        };
+        assert!(matches!(
+            rig.line.output(PD_NAME, pulse),
+            Err(LineError::Command(CommandError::NotOnline { .. }))
+        ));
+    }
+}
+
+/// An [`OsdpGate`] on the reference PD's two outputs, through a Secure Channel session:
+/// the records of an opening, an emergency unlock (openings then send nothing) and a lock
+/// arrive at the PD with the right output numbers, control codes and timers, and the
+/// pass is assumed after the pulse.
+#[test]
+fn an_osdp_gate_drives_the_libosdp_pd_outputs() {
+    let mut rig = Rig::start(Some(SITE_KEY));
+    rig.expect_event(STEP_MS_MAX, |event| {
+        matches!(event, PanelEvent::PdOnline { secure: true, .. })
+    });
+    let (gate_events_tx, gate_events) = mpsc::channel();
+    let config = OsdpGateConfig {
+        pulse: Duration::from_millis(300),
+        pass_report: PassReport::AssumeAfterPulse,
+        ..OsdpGateConfig::new(PD_NAME)
+    };
+    let gate = OsdpGate::new(rig.line.commands(), config, gate_events_tx).expect("gate");
+
+    gate.open(Direction::Exit).expect("open");
+    assert_eq!(
+        gate_events.try_recv(),
+        Ok(GateEvent::PassConfirmed {
+            direction: Direction::Exit
+        })
+    );
+    // Output 1: permanent off, then on for 3 × 100 ms.
+    assert_eq!(rig.peer.outs(2), ["1 1 0", "1 5 3"]);
+
+    gate.emergency_unlock().expect("unlock");
+    assert_eq!(rig.peer.outs(2), ["0 2 0", "1 2 0"]);
+    gate.open(Direction::Entry).expect("no-op while held open");
+    rig.peer.no_outs_within(10 * POLL_INTERVAL_MS);
+    assert!(gate_events.try_recv().is_err());
+
+    gate.lock().expect("lock");
+    assert_eq!(rig.peer.outs(2), ["0 1 0", "1 1 0"]);
 }

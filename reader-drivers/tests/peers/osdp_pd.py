@@ -1,13 +1,20 @@
 """A reference OSDP reader for tests: libosdp 3.2.9 as a PD on a serial port (a pty).
 
-Usage: osdp_pd.py PORT_PATH ADDRESS (SCBK_HEX | none)
+Usage: osdp_pd.py PORT_PATH ADDRESS (SCBK_HEX | none | install)
 
-Prints one JSON line per happening on stdout, flushed:
+  SCBK_HEX   the PD's own key, with LibFlag.EnforceSecure (no clear, no SCBK-D)
+  none       no key and no flags: a reader set up for clear
+  install    no key, LibFlag.InstallMode: accepts one SCBK-D session, for KEYSET
+
+Prints one JSON line per happening on stdout, flushed; bytes as hex strings:
   {"ready": true}                     the PD is running
-  {"command": {...}}                  a command from the CP (OUT, LED, BUZ, ...)
+  {"command": {...}}                  a command from the CP (OUT, LED, BUZ, KEYSET, ...)
+  {"command": {...}, "out": "N C T"}  an OUT record: output N, control code C, timer T
   {"submitted": <ret>}                a card event was queued
+  {"sc_active": <bool>}               answer to "status"
 Reads commands on stdin, one per line:
   card BITS HEX                       submit a Wiegand card read (reader 0)
+  status                              report whether a Secure Channel session is up
   quit                                stop and exit
 Exits when stdin closes.
 """
@@ -17,8 +24,8 @@ import os
 import sys
 import tty
 
-from osdp import (Capability, CardFormat, Channel, Event, LibFlag, LogLevel,
-                  PDCapabilities, PDInfo, PdId, PeripheralDevice)
+from osdp import (Capability, CardFormat, Channel, Command, Event, LibFlag,
+                  LogLevel, PDCapabilities, PDInfo, PdId, PeripheralDevice)
 
 
 class PtyChannel(Channel):
@@ -43,27 +50,43 @@ class PtyChannel(Channel):
         pass
 
 
+def as_json(value):
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    return str(value)
+
+
 def emit(obj):
-    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    sys.stdout.write(json.dumps(obj, default=as_json) + "\n")
     sys.stdout.flush()
 
 
 def main():
     path, address, key = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    scbk = None if key == "none" else bytes.fromhex(key)
-    flags = [LibFlag.EnforceSecure] if scbk else []
+    if key == "none":
+        scbk, flags = None, []
+    elif key == "install":
+        scbk, flags = None, [LibFlag.InstallMode]
+    else:
+        scbk, flags = bytes.fromhex(key), [LibFlag.EnforceSecure]
     info = PDInfo(address, PtyChannel(path), scbk=scbk, flags=flags,
                   id=PdId(version=2, model=3, vendor_code=0x00C0FFEE,
                           serial_number=0x12345678, firmware_version=0x00010203))
     caps = PDCapabilities([
-        (Capability.OutputControl, 1, 1),
+        # Two outputs: a turnstile's Unlock A and Unlock B.
+        (Capability.OutputControl, 1, 2),
         (Capability.LEDControl, 1, 1),
         (Capability.AudibleControl, 1, 1),
         (Capability.CardDataFormat, 1, 1),
     ])
 
     def on_command(command):
-        emit({"command": command})
+        if command.get("command") == Command.Output:
+            out = "{} {} {}".format(command.get("output_no"), command.get("control_code"),
+                                    command.get("timer_count"))
+            emit({"command": command, "out": out})
+        else:
+            emit({"command": command})
         return 0, None
 
     pd = PeripheralDevice(info, caps, log_level=LogLevel.Error, command_handler=on_command)
@@ -84,6 +107,8 @@ def main():
                     "length": bits, "data": data,
                 })
                 emit({"submitted": ret})
+            if words[0] == "status":
+                emit({"sc_active": pd.is_sc_active()})
     finally:
         pd.stop()
 
