@@ -23,6 +23,9 @@
 //!   emergency unlock) and [`gate::GateEvent`]s from pass sensors;
 //!   [`gate::LcusRelayGate`] drives an LCUS-1 USB relay board ([`gate::lcus`] is its
 //!   frame codec), [`gate::SimulatedTurnstile`] plays a turnstile with a pass sensor.
+//! - [`ports`] — the serial ports of the machine, described for an installer.
+//! - [`simulator`] — readers played on a pseudo-terminal in a real line protocol
+//!   ([`simulator::SimulatedSerialReader`]): the demo's readers, driven by a click.
 
 use std::time::SystemTime;
 
@@ -32,8 +35,10 @@ mod device_thread;
 pub mod gate;
 pub mod osdp;
 pub mod pcsc;
+pub mod ports;
 pub mod serial;
 pub mod serial_line;
+pub mod simulator;
 
 /// A card presented to a reader: the event the rest of the system consumes.
 #[derive(Debug, Clone, PartialEq, Eq)]

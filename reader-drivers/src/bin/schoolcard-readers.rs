@@ -8,7 +8,6 @@
 //! Exit codes: 0 done, 1 the hardware failed (port cannot be opened or written),
 //! 2 the command line is wrong (one line on stderr says why).
 
-use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -20,12 +19,12 @@ use schoolcard_readers::gate::{
     lcus, Direction, Gate, LcusGateConfig, LcusRelayGate, PassReport, RELAY_PULSE_HOLD_DEFAULT_MS,
     RELAY_PULSE_HOLD_MIN_MS,
 };
+use schoolcard_readers::ports::{list_serial_ports, DEV_DIR};
 use schoolcard_readers::serial::{
     Health, PortSettings, SerialReader, SerialReaderConfig, STOP_JOIN_TIMEOUT_MS,
 };
 use schoolcard_readers::serial_line::{LineFormat, LinePattern};
 use schoolcard_readers::CardRead;
-use serialport::SerialPortType;
 
 const USAGE: &str = "\
 schoolcard-readers — check card readers and relay boards on installation day
@@ -101,23 +100,6 @@ const WATCH_SECONDS_MAX: u64 = 24 * 60 * 60;
 /// How long writing one relay frame may take, in milliseconds, as the gate's own
 /// `open_port` allows: four bytes take about 4 ms at 9600 baud.
 const PULSE_WRITE_TIMEOUT_MS: u64 = 500;
-
-/// Where Linux keeps device nodes; searched when port enumeration finds nothing.
-const DEV_DIR: &str = "/dev";
-
-/// Device name prefixes of USB serial adapters (FTDI, CH340, CP210x; CDC-ACM).
-const USB_SERIAL_PREFIXES: [&str; 2] = ["ttyUSB", "ttyACM"];
-
-/// Most device nodes listed by the fallback scan: `/dev` holds a few hundred entries, and
-/// a school PC has a handful of USB serial adapters.
-const FALLBACK_PORTS_MAX: usize = 64;
-
-/// USB ids worth naming for an installer: (vendor, product, what it usually is).
-const KNOWN_USB_DEVICES: [(u16, u16, &str); 3] = [
-    (0x0403, 0x1234, "IronLogic reader (Z-2 USB, Matrix-III)"),
-    (0x1a86, 0x7523, "CH340 adapter (LCUS relay boards use it)"),
-    (0x0403, 0x6001, "FTDI adapter"),
-];
 
 /// A parsed command line.
 #[derive(Debug)]
@@ -333,70 +315,18 @@ fn parse_number(name: &str, value: &str, min: u64, max: u64) -> Result<u64, Usag
 // ── ports ────────────────────────────────────────────────────────────────────────────
 
 fn ports() -> Result<(), String> {
-    let found = match serialport::available_ports() {
-        Ok(found) => found,
-        Err(error) => {
-            eprintln!("schoolcard-readers: port enumeration failed ({error}); scanning {DEV_DIR}");
-            Vec::new()
-        }
-    };
-    let mut out = io::stdout().lock();
-    if !found.is_empty() {
-        for port in &found {
-            let _ = writeln!(out, "{}\t{}", port.port_name, describe(&port.port_type));
-        }
-        return Ok(());
+    let (ports, failure) = list_serial_ports();
+    if let Some(error) = failure {
+        eprintln!("schoolcard-readers: port enumeration failed ({error}); scanned {DEV_DIR}");
     }
-    let mut nodes = usb_serial_nodes();
-    if nodes.is_empty() {
+    let mut out = io::stdout().lock();
+    if ports.is_empty() {
         let _ = writeln!(out, "no serial ports found (is the reader plugged in?)");
     }
-    nodes.sort();
-    for node in nodes {
-        let _ = writeln!(out, "{node}\tunknown type (device node in {DEV_DIR})");
+    for port in ports {
+        let _ = writeln!(out, "{}\t{}", port.path, port.description);
     }
     Ok(())
-}
-
-fn describe(port_type: &SerialPortType) -> String {
-    match port_type {
-        SerialPortType::UsbPort(usb) => {
-            let mut text = format!("USB {:04x}:{:04x}", usb.vid, usb.pid);
-            for field in [&usb.manufacturer, &usb.product].into_iter().flatten() {
-                let _ = write!(text, " {field}");
-            }
-            if let Some(serial) = &usb.serial_number {
-                let _ = write!(text, " serial {serial}");
-            }
-            if let Some((_, _, known)) = KNOWN_USB_DEVICES
-                .iter()
-                .find(|&&(vid, pid, _)| vid == usb.vid && pid == usb.pid)
-            {
-                let _ = write!(text, " — likely {known}");
-            }
-            text
-        }
-        SerialPortType::PciPort => "built-in (PCI) port".to_owned(),
-        SerialPortType::BluetoothPort => "Bluetooth port".to_owned(),
-        SerialPortType::Unknown => "unknown type".to_owned(),
-    }
-}
-
-fn usb_serial_nodes() -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(DEV_DIR) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| entry.file_name().into_string().ok())
-        .filter(|name| {
-            USB_SERIAL_PREFIXES
-                .iter()
-                .any(|prefix| name.starts_with(prefix))
-        })
-        .take(FALLBACK_PORTS_MAX)
-        .map(|name| format!("{DEV_DIR}/{name}"))
-        .collect()
 }
 
 // ── watch ────────────────────────────────────────────────────────────────────────────
