@@ -2,7 +2,11 @@
 //! written to BENCHMARKS.md with the command that produced them. Benchmarks report;
 //! the tests assert behaviour.
 //!
-//!   bench [--app PATH_TO_RELEASE_APP] [--out BENCHMARKS.md] [--quick]
+//!   bench [--app PATH_TO_RELEASE_APP] [--out BENCHMARKS.md] [--quick] [--only GROUP[,GROUP…]]
+//!
+//! Groups: `journal`, `app`, `readers` (card read latency, `readers.rs` beside this file). Without
+//! `--only` every group runs and the file is written anew (what `make bench` does); with
+//! it, only the named groups' sections are replaced in the existing file.
 
 use chrono::Utc;
 use rusqlite::types::Value as SqlValue;
@@ -27,10 +31,22 @@ const APP_LAUNCHES: usize = 5;
 const IDLE_BEFORE_MEMORY: Duration = Duration::from_secs(3);
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
+mod readers;
+
+/// The groups of figures, in the order of their sections, each with the heading its
+/// section starts with (to find it in an existing file when only some groups run).
+const GROUPS: [(&str, &str); 3] = [
+    ("journal", "## Journal append"),
+    ("app", "## The app: cold start"),
+    ("readers", "## Card read latency"),
+];
+
 struct Args {
     app: Option<PathBuf>,
     out: PathBuf,
     quick: bool,
+    /// Groups to run; `None`: all of them (what `make bench` does).
+    only: Option<Vec<String>>,
 }
 
 fn parse_args() -> Args {
@@ -38,6 +54,7 @@ fn parse_args() -> Args {
         app: None,
         out: PathBuf::from("BENCHMARKS.md"),
         quick: false,
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -45,6 +62,18 @@ fn parse_args() -> Args {
             "--app" => args.app = it.next().map(PathBuf::from),
             "--out" => args.out = it.next().map(PathBuf::from).expect("--out PATH"),
             "--quick" => args.quick = true,
+            "--only" => {
+                let list = it.next().expect("--only GROUP[,GROUP…]");
+                let groups: Vec<String> = list.split(',').map(str::to_owned).collect();
+                for group in &groups {
+                    assert!(
+                        GROUPS.iter().any(|(name, _)| name == group),
+                        "unknown group {group}: the groups are {:?}",
+                        GROUPS.map(|(name, _)| name)
+                    );
+                }
+                args.only = Some(groups);
+            }
             other => panic!("unknown argument {other}"),
         }
     }
@@ -55,14 +84,106 @@ fn main() {
     let args = parse_args();
     let scale = if args.quick { 10 } else { 1 };
     let dir = tempfile::tempdir().unwrap();
+    let runs = |group: &str| {
+        args.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|g| g == group))
+    };
+
+    let mut header = String::new();
+    writeln!(header, "# Benchmarks\n").unwrap();
+    writeln!(header, "Produced by `make bench` on {}: it builds the release app (`npm run app:release` in `ui/`) and the `bench` binary of `tests/`, then runs `xvfb-run -a -s \"-screen 0 1280x800x24\" $CARGO_TARGET_DIR/release/bench --app $CARGO_TARGET_DIR/release/schoolcard --out BENCHMARKS.md`.", Utc::now().format("%Y-%m-%d")).unwrap();
+    writeln!(
+        header,
+        "Machine: {}. Every ratio compares two figures measured in the same run on the same disk.",
+        machine_line()
+    )
+    .unwrap();
+
+    let mut fresh: Vec<(&str, String)> = Vec::new();
+    if runs("journal") {
+        fresh.push(("journal", journal_section(dir.path(), scale)));
+    }
+    if runs("app") {
+        fresh.push(("app", app_section(args.app.as_deref(), dir.path())));
+    }
+    if runs("readers") {
+        fresh.push(("readers", readers::section(scale)));
+    }
+
+    let report = match &args.only {
+        None => {
+            let sections: Vec<String> = fresh.into_iter().map(|(_, text)| text).collect();
+            join_report(&header, &sections)
+        }
+        Some(only) => {
+            // Keep what the last full run wrote for the other groups; say which sections
+            // this run refreshed, and how.
+            let existing = std::fs::read_to_string(&args.out).unwrap_or_default();
+            let (old_header, old_sections) = split_sections(&existing);
+            let header = if old_header.trim().is_empty() {
+                header
+            } else {
+                old_header
+            };
+            let note = format!(
+                "*Measured alone on {} by `$CARGO_TARGET_DIR/release/bench --only {} --out {}` (the release binary `make bench` builds and runs); the other sections are from the `make bench` run the header describes.*\n\n",
+                Utc::now().format("%Y-%m-%d"),
+                only.join(","),
+                args.out.display()
+            );
+            let sections: Vec<String> = GROUPS
+                .iter()
+                .filter_map(
+                    |(group, heading)| match fresh.iter().find(|(name, _)| name == group) {
+                        Some((_, text)) => {
+                            let (title, body) = text.split_once("\n\n").unwrap_or((text, ""));
+                            Some(format!("{title}\n\n{note}{body}"))
+                        }
+                        None => old_sections
+                            .iter()
+                            .find(|section| section.starts_with(heading))
+                            .cloned(),
+                    },
+                )
+                .collect();
+            join_report(&header, &sections)
+        }
+    };
+    std::fs::write(&args.out, report).unwrap();
+    println!("written to {}", args.out.display());
+}
+
+/// The file: the header, then the sections, a blank line between each.
+fn join_report(header: &str, sections: &[String]) -> String {
+    let mut report = format!("{}\n", header.trim_end());
+    for section in sections {
+        report.push('\n');
+        report.push_str(section.trim_end());
+        report.push('\n');
+    }
+    report
+}
+
+/// A BENCHMARKS.md cut into the text before the first `## ` heading and the sections
+/// that start with one.
+fn split_sections(text: &str) -> (String, Vec<String>) {
+    let mut header = String::new();
+    let mut sections: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("## ") {
+            sections.push(String::new());
+        }
+        let target = sections.last_mut().unwrap_or(&mut header);
+        target.push_str(line);
+        target.push('\n');
+    }
+    (header, sections)
+}
+
+/// Journal append vs raw SQLite, one section.
+fn journal_section(dir: &Path, scale: usize) -> String {
     let mut report = String::new();
-    let machine = machine_line();
-
-    writeln!(report, "# Benchmarks\n").unwrap();
-    writeln!(report, "Produced by `make bench` on {}: it builds the release app (`npm run app:release` in `ui/`) and the `bench` binary of `tests/`, then runs `xvfb-run -a -s \"-screen 0 1280x800x24\" $CARGO_TARGET_DIR/release/bench --app $CARGO_TARGET_DIR/release/schoolcard --out BENCHMARKS.md`.", Utc::now().format("%Y-%m-%d")).unwrap();
-    writeln!(report, "Machine: {machine}. Every ratio compares two figures measured in the same run on the same disk.\n").unwrap();
-
-    // ---- Journal append vs raw SQLite ----------------------------------------------
     writeln!(report, "## Journal append (issue 2)\n").unwrap();
     writeln!(report, "SQLite file in WAL with `synchronous=FULL`, one fresh file per measurement. *Raw* inserts the very same journal rows (same columns, same bytes, same indexes) into a bare table with no hash chain, triggers or projections, in transactions of the same size; *raw, all rows* also inserts, after each journal row, the very projection row the append wrote (the pupil, into a copy of the `persons` table with its indexes). The goal (≥ 0.5× raw for group commit) is checked against raw inserts of every row the append wrote: what the journal itself costs (hash chain, serialization, head, triggers) over SQLite, with the same storage work on both sides. The first ratio shows what keeping the projection in step adds on top.\n").unwrap();
     writeln!(report, "| workload | events | journal events/s | raw journal rows/s | ratio | raw, all rows/s | ratio | goal |").unwrap();
@@ -76,7 +197,7 @@ fn main() {
             (GROUP_EVENTS / scale, GROUP_SIZE),
         ] {
             let (journal_rate, raw_rate, raw_all_rate) =
-                journal_vs_raw(dir.path(), events, group, with_projection);
+                journal_vs_raw(dir, events, group, with_projection);
             let ratio = journal_rate / raw_rate;
             let ratio_all = journal_rate / raw_all_rate;
             // The goal weighs the journal against raw inserts of every row it wrote.
@@ -94,13 +215,17 @@ fn main() {
             writeln!(report, "| {label}, {txn} | {events} | {journal_rate:.0} | {raw_rate:.0} | {ratio:.2}× | {raw_all_rate:.0} | {ratio_all:.2}× | {goal} |").unwrap();
         }
     }
+    report
+}
 
-    // ---- The app: cold start and memory ---------------------------------------------
-    writeln!(report, "\n## The app: cold start and memory (issue 2)\n").unwrap();
-    match &args.app {
+/// The app: cold start and memory, one section.
+fn app_section(app: Option<&Path>, dir: &Path) -> String {
+    let mut report = String::new();
+    writeln!(report, "## The app: cold start and memory (issue 2)\n").unwrap();
+    match app {
         None => writeln!(report, "Not measured: no `--app` given.").unwrap(),
         Some(app) => {
-            let db = dir.path().join("demo.sqlite");
+            let db = dir.join("demo.sqlite");
             let summary = schoolcard_core::demo::ensure_demo(
                 &db,
                 schoolcard_core::demo::DEMO_SEED,
@@ -136,9 +261,7 @@ fn main() {
             writeln!(report, "| memory at idle, PSS of the app and its WebKit processes | {pss_mib:.0} MiB | ≤ 300 MiB {} |", tick(pss_mib <= 300.0)).unwrap();
         }
     }
-
-    std::fs::write(&args.out, report).unwrap();
-    println!("written to {}", args.out.display());
+    report
 }
 
 fn tick(ok: bool) -> &'static str {
