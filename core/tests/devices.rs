@@ -151,3 +151,27 @@ fn devices_belong_to_the_workstation_that_configured_them() {
     assert_eq!(ws.peripherals_here().unwrap().len(), 1);
     assert_eq!(names(&mut ws), ["Турникет"]);
 }
+
+#[test]
+fn the_osdp_site_key_is_made_once_and_never_journaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = school(dir.path());
+    let journal_rows = |ws: &Workstation| -> i64 {
+        ws.store()
+            .conn()
+            .query_row("SELECT count(*) FROM journal", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = journal_rows(&ws);
+    let key = ws.osdp_site_key(t0()).unwrap();
+    assert_ne!(key, [0; 16]);
+    assert_eq!(ws.osdp_site_key(t0()).unwrap(), key);
+    assert_eq!(journal_rows(&ws), before);
+    let path = ws.store().path().to_owned();
+    drop(ws);
+    let mut reopened = Workstation::open(&path).unwrap();
+    assert_eq!(reopened.osdp_site_key(t0()).unwrap(), key);
+    // Another database (another workstation) has its own key.
+    let other_dir = tempfile::tempdir().unwrap();
+    assert_ne!(school(other_dir.path()).osdp_site_key(t0()).unwrap(), key);
+}

@@ -186,6 +186,15 @@ CREATE TABLE peripherals (
 );
 CREATE INDEX peripherals_workstation ON peripherals (workstation, name);
 "#,
+    // 4: secrets of this workstation's hardware (the OSDP site key its readers are given).
+    // Not a projection, and never journaled: the journal travels to the server.
+    r#"
+CREATE TABLE local_secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL,
+    created_at_us INTEGER NOT NULL
+);
+"#,
 ];
 
 /// The tables `projection::apply` writes: emptied and refilled by a rebuild.

@@ -197,6 +197,34 @@ impl Writer<'_> {
         Ok(event)
     }
 
+    /// The local secret `name`, made by `make` and stored the first time it is asked for.
+    /// Local secrets (the OSDP site key) never enter the journal.
+    pub fn local_secret(
+        &mut self,
+        name: &str,
+        created_at: chrono::DateTime<chrono::Utc>,
+        make: impl FnOnce() -> Vec<u8>,
+    ) -> Result<Vec<u8>, StoreError> {
+        use rusqlite::OptionalExtension;
+        let stored: Option<Vec<u8>> = self
+            .tx
+            .query_row(
+                "SELECT value FROM local_secrets WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(value) = stored {
+            return Ok(value);
+        }
+        let value = make();
+        self.tx.execute(
+            "INSERT INTO local_secrets (name, value, created_at_us) VALUES (?1, ?2, ?3)",
+            rusqlite::params![name, value, crate::time::to_micros(created_at)],
+        )?;
+        Ok(value)
+    }
+
     /// Stores content-addressed photo bytes; returns the SHA-256 hex they are filed under.
     pub fn put_photo(&mut self, mime: &str, bytes: &[u8]) -> Result<String, StoreError> {
         use sha2::Digest;

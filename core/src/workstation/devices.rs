@@ -10,6 +10,11 @@ use crate::time::from_micros;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+/// OSDP Secure Channel keys are AES-128 keys.
+pub const OSDP_KEY_LEN_BYTES: usize = 16;
+/// The name of the OSDP site key among the local secrets.
+const OSDP_SITE_KEY_SECRET: &str = "osdp_site_key";
+
 impl Workstation {
     /// The readers and gates configured on this workstation, by name.
     pub fn peripherals_here(&self) -> CoreResult<Vec<Peripheral>> {
@@ -40,6 +45,24 @@ impl Workstation {
             });
         }
         Ok(peripherals)
+    }
+
+    /// The key this workstation gives its OSDP readers for the Secure Channel (KEYSET in
+    /// install mode), made from the OS's random source the first time it is needed.
+    pub fn osdp_site_key(&mut self, now: DateTime<Utc>) -> CoreResult<[u8; OSDP_KEY_LEN_BYTES]> {
+        let mut fresh = [0u8; OSDP_KEY_LEN_BYTES];
+        let key = self.store.write(|w| {
+            w.local_secret(OSDP_SITE_KEY_SECRET, now, || {
+                getrandom::getrandom(&mut fresh).expect("the OS has a random source");
+                fresh.to_vec()
+            })
+        })?;
+        key.try_into().map_err(|key: Vec<u8>| {
+            CoreError::Store(crate::error::StoreError::CorruptEvent {
+                seq: 0,
+                message: format!("the OSDP site key is {} bytes long", key.len()),
+            })
+        })
     }
 
     pub(super) fn list_devices(&self) -> CoreResult<Value> {
