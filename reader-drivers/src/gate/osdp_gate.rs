@@ -22,8 +22,12 @@
 //! a pass is assumed once the pulse has had time to end.
 //!
 //! Emergency unlock depends on nothing but the line: no store, no rules. It needs the PD
-//! online; otherwise it fails with the line's error, and the turnstile's own fire-alarm
-//! input remains the way to open it.
+//! online; otherwise it fails with the line's error (the turnstile's own fire-alarm input
+//! remains the way to open it) but is still held: [`OsdpGate::restore`], called when the
+//! PD comes (back) online, sends it. A PD that restarted has its outputs off, so
+//! `restore` is worth calling on every [`PanelEvent::PdOnline`] of the gate's PD.
+//!
+//! [`PanelEvent::PdOnline`]: crate::osdp::panel::PanelEvent::PdOnline
 
 use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -197,6 +201,21 @@ impl OsdpGate {
         Duration::from_millis(u64::from(self.pulse_units) * TIMER_UNIT_MS)
     }
 
+    /// Sends the held state again: every wired output on while emergency-unlocked, off
+    /// otherwise. For when the PD comes (back) online: it may have restarted with its
+    /// outputs off, or missed an emergency unlock while offline.
+    pub fn restore(&self) -> Result<(), GateError> {
+        let state = self.state();
+        let code = if state.emergency {
+            OutputCode::PermanentOnAbortTimer
+        } else {
+            OutputCode::PermanentOffAbortTimer
+        };
+        let records = permanent_records(&self.config.outputs(), code);
+        self.line.outputs_superseding(&self.config.pd, &records)?;
+        Ok(())
+    }
+
     fn state(&self) -> MutexGuard<'_, GateState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -236,16 +255,17 @@ impl Gate for OsdpGate {
     }
 
     /// Holds every wired output on until [`Gate::lock`]. If the command cannot be queued
-    /// (PD offline, line stopped) the error is returned and openings keep pulsing.
+    /// (PD offline, line stopped) the error is returned, but the unlock is still held:
+    /// openings do nothing and [`OsdpGate::restore`] sends it.
     fn emergency_unlock(&self) -> Result<(), GateError> {
         let mut state = self.state();
+        state.emergency = true;
         state.generation += 1;
         let records = permanent_records(&self.config.outputs(), OutputCode::PermanentOnAbortTimer);
         if let Err(error) = self.line.outputs_superseding(&self.config.pd, &records) {
             tracing::error!(pd = %self.config.pd, %error, "emergency unlock not sent");
             return Err(error.into());
         }
-        state.emergency = true;
         Ok(())
     }
 }

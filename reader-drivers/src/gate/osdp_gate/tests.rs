@@ -294,10 +294,11 @@ fn a_door_on_one_output_and_an_assumed_pass_after_the_pulse() {
     );
 }
 
-/// A PD that does not answer: every command fails with the line's reason; a failed
-/// emergency unlock does not stop later openings from pulsing once the PD is back.
+/// A PD that does not answer: every command fails with the line's reason. An emergency
+/// unlock that could not be sent is still held: openings do nothing, and `restore` sends
+/// it once the PD is online; after a lock, `restore` sends "off".
 #[test]
-fn an_offline_pd_fails_the_commands_and_a_failed_unlock_is_not_held() {
+fn an_unlock_missed_while_offline_is_held_and_restored() {
     let rig = Rig::start(true);
     let (gate, _events) = rig.gate(OsdpGateConfig::new(PD_NAME));
     let not_online = |result: Result<(), GateError>| {
@@ -308,13 +309,22 @@ fn an_offline_pd_fails_the_commands_and_a_failed_unlock_is_not_held() {
             )))
         )
     };
-    assert!(not_online(gate.emergency_unlock()));
     assert!(not_online(gate.open(Direction::Entry)));
-    assert!(not_online(gate.lock()));
+    assert!(not_online(gate.emergency_unlock()));
+    assert!(not_online(gate.restore()));
     rig.log.lock().unwrap().silent = false;
     rig.wait_online();
+    gate.open(Direction::Exit)
+        .expect("held open: nothing to do");
+    gate.restore().unwrap();
+    assert_eq!(rig.outs(1), vec![BOTH_ON.to_vec()]);
+    // One at a time: a superseding command would drop one still queued.
+    gate.lock().unwrap();
+    assert_eq!(rig.outs(2)[1], BOTH_OFF);
+    gate.restore().unwrap();
+    assert_eq!(rig.outs(3)[2], BOTH_OFF);
     gate.open(Direction::Exit).unwrap();
-    assert_eq!(rig.outs(1), vec![PULSE_EXIT_200MS.to_vec()]);
+    assert_eq!(rig.outs(4)[3], PULSE_EXIT_200MS);
 }
 
 #[test]
