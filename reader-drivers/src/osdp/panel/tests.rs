@@ -52,6 +52,8 @@ struct FakePd {
     install_mode: bool,
     /// NAKs KEYSET with 6 (as libosdp does when its application refuses the key).
     refuse_keyset: bool,
+    /// ACKs KEYSET in clear, having dropped the session first (some PDs do).
+    keyset_ack_in_clear: bool,
     /// The key byte of every CHLNG's SCB.
     chlng_key_bytes: Vec<u8>,
     channel: Option<PdChannel>,
@@ -76,6 +78,7 @@ impl FakePd {
             scbk: None,
             install_mode: false,
             refuse_keyset: false,
+            keyset_ack_in_clear: false,
             chlng_key_bytes: Vec::new(),
             channel: None,
             silent: false,
@@ -198,6 +201,12 @@ impl FakePd {
                 *last_mac = mac;
                 self.executed.push((command.sqn, code, data.clone()));
                 let (code, data) = self.reply_to(code, &data);
+                let key_taken = command.code == command_code::KEYSET && code == reply_code::ACK;
+                if key_taken && self.keyset_ack_in_clear {
+                    self.take_keyset_key();
+                    reply.code = code;
+                    return reply.encode().expect("fake replies encode");
+                }
                 let Some(PdChannel {
                     keys,
                     last_mac: Some(last_mac),
@@ -218,12 +227,8 @@ impl FakePd {
                 let mac = keys.mac(last_mac, mac_input(&unsealed));
                 reply.mac = Some(mac[..4].try_into().unwrap());
                 *last_mac = mac;
-                if command.code == command_code::KEYSET && reply.code == reply_code::ACK {
-                    // The new key for the next session; this one is over.
-                    let executed = &self.executed.last().expect("KEYSET executed").2;
-                    self.scbk = Some(executed[2..].try_into().expect("16-byte key"));
-                    self.install_mode = false;
-                    self.channel = None;
+                if key_taken {
+                    self.take_keyset_key();
                 }
             }
             (code, _, _) => {
@@ -238,6 +243,15 @@ impl FakePd {
             }
         }
         reply.encode().expect("fake replies encode")
+    }
+
+    /// The key of the KEYSET just executed becomes the key of the next session; this
+    /// one is over.
+    fn take_keyset_key(&mut self) {
+        let executed = &self.executed.last().expect("KEYSET executed").2;
+        self.scbk = Some(executed[2..].try_into().expect("16-byte key"));
+        self.install_mode = false;
+        self.channel = None;
     }
 
     fn reply_to(&mut self, code: u8, data: &[u8]) -> (u8, Vec<u8>) {
@@ -1189,4 +1203,49 @@ fn out_records_and_superseding() {
             name: "exit".to_owned()
         })
     );
+}
+
+/// Variants of an install: a PD that answers KEYSET in clear (session already dropped)
+/// is taken at its word; a PD without Secure Channel on a line that allows clear comes
+/// online in clear and never gets KEYSET (the key must not travel in clear).
+#[test]
+fn install_variants() {
+    let mut line = install_line(true);
+    line.fake(101).keyset_ack_in_clear = true;
+    line.run_until(40);
+    let expected = lines(
+        "
+        0 101 ID sqn=0
+        5 101 CAP sqn=1
+        10 101 CHLNG sqn=2
+        15 101 SCRYPT sqn=3
+        20 101 KEYSET sqn=1
+        25 entrance-in keyset
+        25 101 CHLNG sqn=2
+        30 101 SCRYPT sqn=3
+        35 entrance-in online serial=0x12345678 caps=3 secure
+        35 101 POLL sqn=1
+        ",
+    );
+    assert_eq!(line.transcript, expected);
+    assert_eq!(line.fake(101).scbk, Some(SITE_KEY));
+
+    let mut line = install_line(false);
+    line.fake(101).install_mode = false;
+    line.run_until(20);
+    let expected = lines(
+        "
+        0 101 ID sqn=0
+        5 101 CAP sqn=1
+        10 101 CHLNG sqn=2
+        15 entrance-in online serial=0x12345678 caps=3
+        15 101 POLL sqn=3
+        ",
+    );
+    assert_eq!(line.transcript, expected);
+    assert!(line
+        .fake(101)
+        .executed
+        .iter()
+        .all(|(_, code, _)| *code != command_code::KEYSET));
 }
