@@ -4,7 +4,7 @@
 //! meaning of an existing one: a neighbour one version older must still read it.
 
 use crate::domain::{CardState, ClassId, FullName, PersonId, PersonKind, PersonStatus, Role};
-use crate::peripherals::{PeripheralId, PeripheralSpec};
+use crate::peripherals::{Direction, PeripheralId, PeripheralSpec};
 use chrono::{DateTime, NaiveDate, Utc};
 use schoolcard_proto::CardId;
 use serde::{Deserialize, Serialize};
@@ -142,6 +142,12 @@ pub enum EventBody {
     PeripheralConfigured {
         peripheral_id: PeripheralId,
         spec: PeripheralSpec,
+    },
+    /// A staff member opened a gate one way by hand (the guard letting a visitor in, the
+    /// installer testing the wiring); the shell carries it out after this is recorded.
+    GateOpenedByHand {
+        peripheral_id: PeripheralId,
+        direction: Direction,
     },
     /// A reader or gate taken off the workstation's list.
     PeripheralRemoved {

@@ -329,6 +329,7 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                 ],
             )?;
         }
+        EventBody::GateOpenedByHand { .. } => {}
         EventBody::PeripheralRemoved { peripheral_id } => {
             exec(
                 conn,

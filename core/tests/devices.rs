@@ -175,3 +175,41 @@ fn the_osdp_site_key_is_made_once_and_never_journaled() {
     let other_dir = tempfile::tempdir().unwrap();
     assert_ne!(school(other_dir.path()).osdp_site_key(t0()).unwrap(), key);
 }
+
+#[test]
+fn a_gate_opened_by_hand_is_on_record_and_only_gates_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = school(dir.path());
+    let gate = save(&mut ws, turnstile()).unwrap();
+    let reader = save(&mut ws, entry_reader(&gate)).unwrap();
+    run(
+        &mut ws,
+        json!({"type": "open_gate", "device_id": gate, "direction": "exit"}),
+        t0(),
+    );
+    let (actor, payload): (String, String) = ws
+        .store()
+        .conn()
+        .query_row(
+            "SELECT actor, payload FROM journal WHERE kind = 'gate_opened_by_hand'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(actor.starts_with("staff:"), "{actor}");
+    assert!(
+        payload.contains(&gate) && payload.contains("exit"),
+        "{payload}"
+    );
+    let refused = ws
+        .execute(
+            serde_json::from_value(
+                json!({"type": "open_gate", "device_id": reader, "direction": "entry"}),
+            )
+            .unwrap(),
+            t0(),
+            &|_| {},
+        )
+        .unwrap_err();
+    assert_eq!(refused.reason().map(|r| r.as_str()), Some("not_a_gate"));
+}

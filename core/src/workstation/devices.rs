@@ -5,7 +5,7 @@
 use super::{parse_col, Workstation};
 use crate::error::{CoreError, CoreResult, Refusal};
 use crate::events::EventBody;
-use crate::peripherals::{check_spec, Peripheral, PeripheralId, PeripheralSpec};
+use crate::peripherals::{check_spec, Direction, Peripheral, PeripheralId, PeripheralSpec};
 use crate::time::from_micros;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -128,6 +128,40 @@ impl Workstation {
             )
         })?;
         Ok(json!({}))
+    }
+}
+
+impl Workstation {
+    pub(super) fn open_gate(
+        &mut self,
+        actor: &str,
+        device_id: PeripheralId,
+        direction: Direction,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        let here = self.peripherals_here()?;
+        let gate = here
+            .iter()
+            .find(|p| p.id == device_id)
+            .ok_or_else(|| CoreError::not_found(format!("device {device_id}")))?;
+        if !gate.spec.connection.is_gate() {
+            return Err(CoreError::invalid(
+                "device_id",
+                Refusal::NotAGate,
+                format!("{:?} is not a gate", gate.spec.name),
+            ));
+        }
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::GateOpenedByHand {
+                    peripheral_id: device_id,
+                    direction,
+                },
+            )
+        })?;
+        Ok(json!({ "device_id": device_id, "direction": direction }))
     }
 }
 

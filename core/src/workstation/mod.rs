@@ -31,7 +31,7 @@ mod tests;
 
 pub use cards::CardHolder;
 // Outside this module only the demo's tests call it; the path stays for them.
-use crate::peripherals::{PeripheralId, PeripheralSpec};
+use crate::peripherals::{Direction, PeripheralId, PeripheralSpec};
 #[allow(unused_imports)]
 pub(crate) use cards::find_card_holder;
 pub use checks::parse_date;
@@ -266,6 +266,11 @@ pub enum Command {
     RemoveDevice {
         device_id: PeripheralId,
     },
+    /// Records that the signed-in person opens a gate by hand; the shell then opens it.
+    OpenGate {
+        device_id: PeripheralId,
+        direction: Direction,
+    },
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -303,6 +308,7 @@ pub enum Access {
 
 const ADMIN: &[Role] = &[Role::Admin];
 const ADMIN_DIRECTOR: &[Role] = &[Role::Admin, Role::Director];
+const GUARD_ADMIN: &[Role] = &[Role::Guard, Role::Admin];
 
 impl Command {
     pub fn access(&self) -> Access {
@@ -347,6 +353,7 @@ impl Command {
             | ImportPhotos { .. }
             | SaveDevice { .. }
             | RemoveDevice { .. } => Access::Roles(ADMIN),
+            OpenGate { .. } => Access::Roles(GUARD_ADMIN),
         }
     }
 }
@@ -528,6 +535,10 @@ impl Workstation {
             ListDevices => self.list_devices(),
             SaveDevice { device_id, device } => self.save_device(&actor, device_id, device, now),
             RemoveDevice { device_id } => self.remove_device(&actor, device_id, now),
+            OpenGate {
+                device_id,
+                direction,
+            } => self.open_gate(&actor, device_id, direction, now),
         }
     }
 
