@@ -19,7 +19,9 @@ use std::sync::{mpsc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use schoolcard_readers::gate::{Direction, Gate, GateEvent, OsdpGate, OsdpGateConfig, PassReport};
+use schoolcard_readers::gate::{
+    Direction, Gate, GateEvent, OsdpGate, OsdpGateConfig, OsdpPassSource, PassReport,
+};
 use schoolcard_readers::osdp::card::Wiegand34ByteOrder;
 use schoolcard_readers::osdp::line::{LineError, LineEvent, OsdpLine, READ_TIMEOUT_MS};
 use schoolcard_readers::osdp::message::{
@@ -546,7 +548,7 @@ fn an_osdp_gate_drives_the_libosdp_pd_outputs() {
     let (gate_events_tx, gate_events) = mpsc::channel();
     let config = OsdpGateConfig {
         pulse: Duration::from_millis(300),
-        pass_report: PassReport::AssumeAfterPulse,
+        pass: OsdpPassSource::Assumed(PassReport::AssumeAfterPulse),
         ..OsdpGateConfig::new(PD_NAME)
     };
     let gate = OsdpGate::new(rig.line.commands(), config, gate_events_tx).expect("gate");
@@ -569,4 +571,48 @@ fn an_osdp_gate_drives_the_libosdp_pd_outputs() {
 
     gate.lock().expect("lock");
     assert_eq!(rig.peer.outs(2), ["0 1 0", "1 1 0"]);
+}
+
+/// An [`OsdpGate`] whose pass sensor is input 0 of the reference PD: the PD's input
+/// report, fed to the gate from the line's events, confirms the opening.
+#[test]
+fn an_osdp_gate_hears_the_pass_from_a_libosdp_pd_input() {
+    let mut rig = Rig::start(Some(SITE_KEY));
+    rig.expect_event(STEP_MS_MAX, |event| {
+        matches!(event, PanelEvent::PdOnline { secure: true, .. })
+    });
+    let (gate_events_tx, gate_events) = mpsc::channel();
+    let config = OsdpGateConfig {
+        pass: OsdpPassSource::Input {
+            input: 0,
+            window: Duration::from_millis(STEP_MS_MAX),
+        },
+        ..OsdpGateConfig::new(PD_NAME)
+    };
+    let gate = OsdpGate::new(rig.line.commands(), config, gate_events_tx).expect("gate");
+    gate.open(Direction::Entry).expect("open");
+    assert_eq!(rig.peer.outs(2), ["0 1 0", "0 5 2"]);
+    rig.peer.send("inputs 0100");
+    // The application's part: the line's events go to the gate.
+    let deadline = Instant::now() + Duration::from_millis(STEP_MS_MAX);
+    let pass = loop {
+        if let Ok(event) = gate_events.try_recv() {
+            break event;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rig.events.recv_timeout(left) {
+            Ok(LineEvent::Panel(event)) => {
+                eprintln!("line: {event:?}");
+                gate.on_panel_event(&event).expect("fed to the gate");
+            }
+            Ok(other) => panic!("{other:?}"),
+            Err(error) => panic!("no pass: {error}"),
+        }
+    };
+    assert_eq!(
+        pass,
+        GateEvent::PassConfirmed {
+            direction: Direction::Entry
+        }
+    );
 }

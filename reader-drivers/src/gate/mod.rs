@@ -24,7 +24,9 @@ pub mod lcus;
 pub use lcus_gate::{
     LcusGateConfig, LcusRelayGate, PassReport, RELAY_PULSE_HOLD_DEFAULT_MS, RELAY_PULSE_HOLD_MIN_MS,
 };
-pub use osdp_gate::{OsdpGate, OsdpGateConfig, OSDP_PULSE_MAX_MS};
+pub use osdp_gate::{
+    OsdpGate, OsdpGateConfig, OsdpPassSource, OSDP_PASS_WINDOW_MAX_MS, OSDP_PULSE_MAX_MS,
+};
 pub use simulated::{
     SimulatedTurnstile, SimulatedTurnstileConfig, TurnstileState, SIMULATED_PASS_TIMEOUT_MS,
     SIMULATED_WALK_THROUGH_MS,

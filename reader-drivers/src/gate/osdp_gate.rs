@@ -17,9 +17,14 @@
 //! ([`LineCommands::outputs_superseding`]), so a pulse queued before them cannot undo
 //! them.
 //!
-//! Pass sensor: none is read yet (a PD input wired to the turnstile's pass contact would
-//! be one). As with [`LcusRelayGate`](super::LcusRelayGate), [`PassReport`] says whether
-//! a pass is assumed once the pulse has had time to end.
+//! Passes ([`OsdpPassSource`]): either an input of the PD is wired to the turnstile's
+//! pass contact, and an opening ends in [`GateEvent::PassConfirmed`] when that input goes
+//! active within the pass window or in [`GateEvent::PassTimedOut`] otherwise; or there is
+//! no sensor and, as with [`LcusRelayGate`](super::LcusRelayGate), [`PassReport`] says
+//! whether a pass is assumed once the pulse has had time to end. The gate does not read
+//! the line's events itself: whoever receives them feeds them to
+//! [`OsdpGate::on_panel_event`], which takes the input reports of the gate's PD and
+//! restores the outputs when the PD comes online.
 //!
 //! Emergency unlock depends on nothing but the line: no store, no rules. It needs the PD
 //! online; otherwise it fails with the line's error (the turnstile's own fire-alarm input
@@ -30,7 +35,7 @@
 //! [`PanelEvent::PdOnline`]: crate::osdp::panel::PanelEvent::PdOnline
 
 use std::sync::mpsc;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;
 
@@ -40,11 +45,34 @@ use super::{
 };
 use crate::osdp::line::LineCommands;
 use crate::osdp::message::{OutputCode, OutputCommand, TIMER_UNIT_MS};
+use crate::osdp::panel::PanelEvent;
 
 /// Longest pulse, in milliseconds. A pulse lets one person through; a gate held open
 /// longer than a minute is a configuration mistake (emergency unlock holds it open), and
 /// [`PassReport::AssumeAfterPulse`] waits out the pulse in [`Gate::open`].
 pub const OSDP_PULSE_MAX_MS: u64 = 60_000;
+
+/// Longest pass window, in milliseconds: turnstiles close again after about 5 s; a
+/// minute leaves room for a slow door. Each opening with a sensor keeps a timer thread
+/// for its window.
+pub const OSDP_PASS_WINDOW_MAX_MS: u64 = 60_000;
+
+/// Where an [`OsdpGate`] learns that someone went through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OsdpPassSource {
+    /// No sensor: [`PassReport`] says whether a pass is assumed after the pulse.
+    Assumed(PassReport),
+    /// Input `input` of the PD (from 0) follows the turnstile's pass contact: its going
+    /// active within `window` of an opening is the pass; no such edge, and the opening
+    /// ends in [`GateEvent::PassTimedOut`]. `window` is at least the pulse and at most
+    /// [`OSDP_PASS_WINDOW_MAX_MS`].
+    Input {
+        /// The input, from 0.
+        input: u8,
+        /// How long after an opening a pass counts.
+        window: Duration,
+    },
+}
 
 /// Which outputs of which PD drive the turnstile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,20 +87,20 @@ pub struct OsdpGateConfig {
     /// most [`OSDP_PULSE_MAX_MS`], rounded up to whole [`TIMER_UNIT_MS`] (100 ms), the
     /// unit of the OUT timer.
     pub pulse: Duration,
-    /// Whether passes are reported without a sensor.
-    pub pass_report: PassReport,
+    /// Where passes come from.
+    pub pass: OsdpPassSource,
 }
 
 impl OsdpGateConfig {
-    /// Outputs 0 (entry) and 1 (exit) of the PD called `pd`, the default pulse, no pass
-    /// reports.
+    /// Outputs 0 (entry) and 1 (exit) of the PD called `pd`, the default pulse, no
+    /// sensor and no assumed passes.
     pub fn new(pd: impl Into<String>) -> OsdpGateConfig {
         OsdpGateConfig {
             pd: pd.into(),
             entry_output: 0,
             exit_output: 1,
             pulse: Duration::from_millis(RELAY_PULSE_HOLD_DEFAULT_MS),
-            pass_report: PassReport::None,
+            pass: OsdpPassSource::Assumed(PassReport::None),
         }
     }
 
@@ -106,6 +134,14 @@ impl OsdpGateConfig {
                 "output pulse of {:?} is longer than {OSDP_PULSE_MAX_MS} ms",
                 self.pulse
             )));
+        }
+        if let OsdpPassSource::Input { window, .. } = self.pass {
+            if window < self.pulse || window > Duration::from_millis(OSDP_PASS_WINDOW_MAX_MS) {
+                return Err(GateError::Config(format!(
+                    "pass window of {window:?} is not between the pulse ({:?}) and {OSDP_PASS_WINDOW_MAX_MS} ms",
+                    self.pulse
+                )));
+            }
         }
         let units = pulse_ms.div_ceil(u128::from(TIMER_UNIT_MS));
         // At most OSDP_PULSE_MAX_MS / TIMER_UNIT_MS = 600.
@@ -147,6 +183,14 @@ struct GateState {
     /// Bumped by every command, so a pass assumed for a superseded opening is not
     /// reported.
     generation: u64,
+    /// With a pass input: the opening whose pass is awaited, and its generation.
+    awaiting_pass: Option<(Direction, u64)>,
+    /// With a pass input: its last reported state.
+    input_active: bool,
+}
+
+fn lock_state(state: &Mutex<GateState>) -> MutexGuard<'_, GateState> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A turnstile driven through the outputs of an OSDP PD. See the module documentation.
@@ -154,7 +198,8 @@ pub struct OsdpGate {
     config: OsdpGateConfig,
     pulse_units: u16,
     line: LineCommands,
-    state: Mutex<GateState>,
+    /// Shared with the pass-window timers.
+    state: Arc<Mutex<GateState>>,
     events: mpsc::Sender<GateEvent>,
 }
 
@@ -183,10 +228,12 @@ impl OsdpGate {
             config,
             pulse_units,
             line,
-            state: Mutex::new(GateState {
+            state: Arc::new(Mutex::new(GateState {
                 emergency: false,
                 generation: 0,
-            }),
+                awaiting_pass: None,
+                input_active: false,
+            })),
             events,
         })
     }
@@ -216,14 +263,68 @@ impl OsdpGate {
         Ok(())
     }
 
+    /// Feeds the gate an event of its line (any event; others' are ignored): the input
+    /// reports of its PD (the pass sensor), and its PD coming online ([`OsdpGate::restore`]).
+    pub fn on_panel_event(&self, event: &PanelEvent) -> Result<(), GateError> {
+        match event {
+            PanelEvent::PdOnline { name, .. } if *name == self.config.pd => self.restore(),
+            PanelEvent::InputStatus { name, inputs } if *name == self.config.pd => {
+                let OsdpPassSource::Input { input, .. } = self.config.pass else {
+                    return Ok(());
+                };
+                let active = inputs.get(usize::from(input)).copied().unwrap_or(false);
+                let mut state = self.state();
+                let rising = active && !state.input_active;
+                state.input_active = active;
+                if !rising {
+                    return Ok(());
+                }
+                match state.awaiting_pass.take() {
+                    // Nobody listening is not the gate's failure.
+                    Some((direction, _)) => {
+                        let _ = self.events.send(GateEvent::PassConfirmed { direction });
+                    }
+                    None => tracing::info!(pd = %self.config.pd, "pass without an opening"),
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Starts the pass window of the opening `generation`: when it ends with the pass
+    /// still awaited, the opening timed out.
+    fn start_pass_window(
+        &self,
+        direction: Direction,
+        generation: u64,
+        window: Duration,
+    ) -> Result<(), GateError> {
+        let state = Arc::clone(&self.state);
+        let events = self.events.clone();
+        thread::Builder::new()
+            .name("osdp gate pass window".to_owned())
+            .spawn(move || {
+                thread::sleep(window);
+                let mut state = lock_state(&state);
+                if state.awaiting_pass == Some((direction, generation)) {
+                    state.awaiting_pass = None;
+                    let _ = events.send(GateEvent::PassTimedOut { direction });
+                }
+            })
+            .map_err(GateError::Thread)?;
+        Ok(())
+    }
+
     fn state(&self) -> MutexGuard<'_, GateState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock_state(&self.state)
     }
 }
 
 impl Gate for OsdpGate {
-    /// Queues the pulse and returns; with [`PassReport::AssumeAfterPulse`], waits out the
-    /// pulse first and reports the pass unless a lock or emergency unlock came meanwhile.
+    /// Queues the pulse and returns; with a pass input, the pass or its timeout comes
+    /// later; with [`PassReport::AssumeAfterPulse`], waits out the pulse first and reports
+    /// the pass. A lock or emergency unlock meanwhile cancels either report.
     fn open(&self, direction: Direction) -> Result<(), GateError> {
         let mut state = self.state();
         if state.emergency {
@@ -234,13 +335,24 @@ impl Gate for OsdpGate {
             .outputs(&self.config.pd, &pulse_records(output, self.pulse_units))?;
         state.generation += 1;
         let generation = state.generation;
-        drop(state);
-        if self.config.pass_report == PassReport::AssumeAfterPulse {
-            thread::sleep(self.pulse());
-            if self.state().generation == generation {
-                // Nobody listening is not the gate's failure.
-                let _ = self.events.send(GateEvent::PassConfirmed { direction });
+        match self.config.pass {
+            OsdpPassSource::Input { window, .. } => {
+                state.awaiting_pass = Some((direction, generation));
+                drop(state);
+                if let Err(error) = self.start_pass_window(direction, generation, window) {
+                    self.state().awaiting_pass = None;
+                    return Err(error);
+                }
             }
+            OsdpPassSource::Assumed(PassReport::AssumeAfterPulse) => {
+                drop(state);
+                thread::sleep(self.pulse());
+                if self.state().generation == generation {
+                    // Nobody listening is not the gate's failure.
+                    let _ = self.events.send(GateEvent::PassConfirmed { direction });
+                }
+            }
+            OsdpPassSource::Assumed(PassReport::None) => {}
         }
         Ok(())
     }
@@ -249,6 +361,7 @@ impl Gate for OsdpGate {
         let mut state = self.state();
         state.emergency = false;
         state.generation += 1;
+        state.awaiting_pass = None;
         let records = permanent_records(&self.config.outputs(), OutputCode::PermanentOffAbortTimer);
         self.line.outputs_superseding(&self.config.pd, &records)?;
         Ok(())
@@ -261,6 +374,7 @@ impl Gate for OsdpGate {
         let mut state = self.state();
         state.emergency = true;
         state.generation += 1;
+        state.awaiting_pass = None;
         let records = permanent_records(&self.config.outputs(), OutputCode::PermanentOnAbortTimer);
         if let Err(error) = self.line.outputs_superseding(&self.config.pd, &records) {
             tracing::error!(pd = %self.config.pd, %error, "emergency unlock not sent");

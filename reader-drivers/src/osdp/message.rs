@@ -42,6 +42,8 @@ pub mod reply_code {
     pub const PDID: u8 = 0x45;
     /// PDCAP: capabilities.
     pub const PDCAP: u8 = 0x46;
+    /// ISTATR: the state of the PD's inputs (contacts), one byte each.
+    pub const ISTATR: u8 = 0x49;
     /// RAW: card data as bits.
     pub const RAW: u8 = 0x50;
     /// KEYPAD: keys pressed.
@@ -442,6 +444,10 @@ pub enum Reply {
     },
     /// PDCAP.
     PdCap(Vec<Capability>),
+    /// ISTATR: the PD's inputs, from input 0; `true` is active (a closed contact, or an
+    /// open one on a normally closed input: the PD's own setting). Any byte but 0 counts
+    /// as active.
+    InputStatus(Vec<bool>),
     /// RAW card data.
     RawCard(RawCard),
     /// KEYPAD.
@@ -543,6 +549,9 @@ impl Reply {
                         build,
                     },
                 }
+            }
+            reply_code::ISTATR => {
+                Reply::InputStatus(data.iter().map(|&state| state != 0).collect())
             }
             reply_code::PDCAP => {
                 if !data.len().is_multiple_of(CAP_RECORD_LEN_BYTES) {

@@ -356,6 +356,15 @@ pub enum PanelEvent {
         /// The RAW reply as received.
         raw: RawCard,
     },
+    /// The PD reported its inputs (ISTATR in answer to POLL): a PD sends it when an input
+    /// changes, e.g. a turnstile's pass contact (see
+    /// [`OsdpGate::on_panel_event`](crate::gate::OsdpGate::on_panel_event)).
+    InputStatus {
+        /// The PD.
+        name: String,
+        /// Its inputs, from input 0; `true` is active.
+        inputs: Vec<bool>,
+    },
     /// Keys pressed on the PD's keypad.
     Keypad {
         /// The PD.
@@ -1089,6 +1098,9 @@ impl ControlPanel {
                 card: raw.card_id(pd.config.wiegand34),
                 raw,
             }),
+            (Asked::Poll, Reply::InputStatus(inputs)) => {
+                events.push(PanelEvent::InputStatus { name, inputs })
+            }
             (_, Reply::Keypad { reader, digits }) => events.push(PanelEvent::Keypad {
                 name,
                 reader,

@@ -14,6 +14,7 @@ Prints one JSON line per happening on stdout, flushed; bytes as hex strings:
   {"sc_active": <bool>}               answer to "status"
 Reads commands on stdin, one per line:
   card BITS HEX                       submit a Wiegand card read (reader 0)
+  inputs HEX                          submit an input status report, one byte per input
   status                              report whether a Secure Channel session is up
   quit                                stop and exit
 Exits when stdin closes.
@@ -25,7 +26,8 @@ import sys
 import tty
 
 from osdp import (Capability, CardFormat, Channel, Command, Event, LibFlag,
-                  LogLevel, PDCapabilities, PDInfo, PdId, PeripheralDevice)
+                  LogLevel, PDCapabilities, PDInfo, PdId, PeripheralDevice,
+                  StatusReportType)
 
 
 class PtyChannel(Channel):
@@ -73,6 +75,8 @@ def main():
                   id=PdId(version=2, model=3, vendor_code=0x00C0FFEE,
                           serial_number=0x12345678, firmware_version=0x00010203))
     caps = PDCapabilities([
+        # Two inputs: a turnstile's pass contacts.
+        (Capability.ContactStatusMonitoring, 1, 2),
         # Two outputs: a turnstile's Unlock A and Unlock B.
         (Capability.OutputControl, 1, 2),
         (Capability.LEDControl, 1, 1),
@@ -105,6 +109,13 @@ def main():
                     "event": Event.CardRead, "reader_no": 0,
                     "format": CardFormat.Wiegand, "direction": 0,
                     "length": bits, "data": data,
+                })
+                emit({"submitted": ret})
+            if words[0] == "inputs":
+                report = bytes.fromhex(words[1])
+                ret = pd.submit_event({
+                    "event": Event.Status, "type": StatusReportType.Input,
+                    "nr_entries": len(report), "report": report,
                 })
                 emit({"submitted": ret})
             if words[0] == "status":

@@ -26,6 +26,8 @@ struct PdLog {
     reply_delay: Duration,
     /// The data of every OUT command, in order.
     outs: Vec<Vec<u8>>,
+    /// Input reports for the next POLLs (ISTATR, one byte per input).
+    input_reports: VecDeque<Vec<u8>>,
 }
 
 /// A port with a PD behind it that answers at once, in clear: PDID, PDCAP with two
@@ -44,8 +46,12 @@ impl ScriptedPdPort {
                 reply_code::PDID,
                 vec![0x0A, 0x00, 0xEA, 1, 2, 0x78, 0x56, 0x34, 0x12, 3, 4, 5],
             ),
-            // Output control: compliance 1, two outputs.
-            command_code::CAP => (reply_code::PDCAP, vec![2, 1, 2]),
+            // Contact status monitoring: two inputs; output control: two outputs.
+            command_code::CAP => (reply_code::PDCAP, vec![1, 1, 2, 2, 1, 2]),
+            command_code::POLL => match self.log.lock().unwrap().input_reports.pop_front() {
+                Some(report) => (reply_code::ISTATR, report),
+                None => (reply_code::ACK, vec![]),
+            },
             _ => (reply_code::ACK, vec![]),
         };
         Frame {
@@ -125,6 +131,7 @@ impl Rig {
             silent,
             reply_delay,
             outs: Vec::new(),
+            input_reports: VecDeque::new(),
         }));
         let port = ScriptedPdPort {
             log: Arc::clone(&log),
@@ -174,6 +181,18 @@ impl Rig {
                 "{count} OUTs not seen: {outs:02x?}"
             );
             thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Feeds the line's events to `gate` for `wait_ms`, as the application does.
+    fn pump(&self, gate: &OsdpGate, wait_ms: u64) {
+        let deadline = Instant::now() + Duration::from_millis(wait_ms);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.events.recv_timeout(left) {
+                Ok(LineEvent::Panel(event)) => gate.on_panel_event(&event).expect("fed"),
+                Ok(LineEvent::PortFailed(error)) => panic!("port failed: {error}"),
+                Err(_) => return,
+            }
         }
     }
 
@@ -273,7 +292,7 @@ fn a_door_on_one_output_and_an_assumed_pass_after_the_pulse() {
         entry_output: 0,
         exit_output: 0,
         pulse: Duration::from_millis(150),
-        pass_report: PassReport::AssumeAfterPulse,
+        pass: OsdpPassSource::Assumed(PassReport::AssumeAfterPulse),
         ..OsdpGateConfig::new(PD_NAME)
     };
     let (gate, events) = rig.gate(config);
@@ -313,11 +332,11 @@ fn an_unlock_missed_while_offline_is_held_and_restored() {
     assert!(not_online(gate.emergency_unlock()));
     assert!(not_online(gate.restore()));
     rig.log.lock().unwrap().silent = false;
-    rig.wait_online();
+    // The application feeds the gate its line's events: PdOnline restores.
+    rig.pump(&gate, 2_000);
+    assert_eq!(rig.outs(1), vec![BOTH_ON.to_vec()]);
     gate.open(Direction::Exit)
         .expect("held open: nothing to do");
-    gate.restore().unwrap();
-    assert_eq!(rig.outs(1), vec![BOTH_ON.to_vec()]);
     // One at a time: a superseding command would drop one still queued.
     gate.lock().unwrap();
     assert_eq!(rig.outs(2)[1], BOTH_OFF);
@@ -325,6 +344,62 @@ fn an_unlock_missed_while_offline_is_held_and_restored() {
     assert_eq!(rig.outs(3)[2], BOTH_OFF);
     gate.open(Direction::Exit).unwrap();
     assert_eq!(rig.outs(4)[3], PULSE_EXIT_200MS);
+}
+
+/// A pass input: its rising edge within the window confirms the opening's direction;
+/// no edge, and the opening times out; a lock cancels the wait; an edge without an
+/// opening reports nothing; an input already active must go inactive first.
+#[test]
+fn pass_input() {
+    let rig = Rig::start(false);
+    let window_ms = 400;
+    let config = OsdpGateConfig {
+        pass: OsdpPassSource::Input {
+            input: 1,
+            window: Duration::from_millis(window_ms),
+        },
+        ..OsdpGateConfig::new(PD_NAME)
+    };
+    let (gate, events) = rig.gate(config);
+    let report = |inputs: &[u8]| {
+        rig.log
+            .lock()
+            .unwrap()
+            .input_reports
+            .push_back(inputs.to_vec())
+    };
+
+    gate.open(Direction::Entry).unwrap();
+    report(&[0, 1]);
+    rig.pump(&gate, 200);
+    assert_eq!(
+        events.try_recv(),
+        Ok(GateEvent::PassConfirmed {
+            direction: Direction::Entry
+        })
+    );
+
+    // Still active: no new edge, so this opening times out.
+    gate.open(Direction::Exit).unwrap();
+    report(&[1, 1]);
+    rig.pump(&gate, window_ms + 200);
+    assert_eq!(
+        events.try_recv(),
+        Ok(GateEvent::PassTimedOut {
+            direction: Direction::Exit
+        })
+    );
+
+    report(&[0, 0]);
+    rig.pump(&gate, 200);
+    gate.open(Direction::Exit).unwrap();
+    gate.lock().unwrap();
+    report(&[0, 1]);
+    rig.pump(&gate, window_ms + 200);
+    assert!(
+        events.try_recv().is_err(),
+        "cancelled by the lock; an edge without an opening"
+    );
 }
 
 #[test]
@@ -370,6 +445,24 @@ fn pulse_limits() {
             (Err(GateError::Config(_)), None) => {}
             (other, _) => panic!("{pulse_ms} ms: {other:?}"),
         }
+    }
+    let windows: &[(u64, bool)] = &[
+        (RELAY_PULSE_HOLD_DEFAULT_MS - 1, false),
+        (RELAY_PULSE_HOLD_DEFAULT_MS, true),
+        (OSDP_PASS_WINDOW_MAX_MS, true),
+        (OSDP_PASS_WINDOW_MAX_MS + 1, false),
+    ];
+    for &(window_ms, valid) in windows {
+        let (tx, _rx) = mpsc::channel();
+        let config = OsdpGateConfig {
+            pass: OsdpPassSource::Input {
+                input: 0,
+                window: Duration::from_millis(window_ms),
+            },
+            ..OsdpGateConfig::new(PD_NAME)
+        };
+        let gate = OsdpGate::new(line.commands(), config, tx);
+        assert_eq!(gate.is_ok(), valid, "window {window_ms} ms: {gate:?}");
     }
     let (tx, _rx) = mpsc::channel();
     assert!(matches!(

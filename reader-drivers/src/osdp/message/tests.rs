@@ -148,6 +148,12 @@ fn replies() {
         (0x40, "", Ok(Reply::Ack)),
         (0x79, "", Ok(Reply::Busy)),
         (
+            0x49,
+            "00 01 00 02",
+            Ok(Reply::InputStatus(vec![false, true, false, true])),
+        ),
+        (0x49, "", Ok(Reply::InputStatus(vec![]))),
+        (
             0x41,
             "01",
             Ok(Reply::Nak {

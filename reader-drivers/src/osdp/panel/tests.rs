@@ -65,6 +65,8 @@ struct FakePd {
     corrupt_next: bool,
     /// Cards waiting for a POLL, as RAW data bytes (26 bits each).
     cards: VecDeque<[u8; 4]>,
+    /// Input reports waiting for a POLL (after the cards), one byte per input.
+    input_reports: VecDeque<Vec<u8>>,
     /// What it executed: (SQN, code, data). A repeated SQN is not executed again.
     executed: Vec<(u8, u8, Vec<u8>)>,
     /// The last command frame and the reply to it, for a repeat.
@@ -85,6 +87,7 @@ impl FakePd {
             drop_replies: 0,
             corrupt_next: false,
             cards: VecDeque::new(),
+            input_reports: VecDeque::new(),
             executed: Vec::new(),
             last: None,
         }
@@ -262,13 +265,15 @@ impl FakePd {
             ),
             // Contact status (1 input), output control (2 outputs), card format.
             command_code::CAP => (reply_code::PDCAP, vec![1, 1, 1, 2, 1, 2, 3, 1, 0]),
-            command_code::POLL => match self.cards.pop_front() {
-                Some(bits) => {
+            command_code::POLL => match (self.cards.pop_front(), self.input_reports.pop_front()) {
+                (Some(bits), report) => {
+                    self.input_reports.extend(report);
                     let mut data = vec![0x00, 0x01, 26, 0x00];
                     data.extend_from_slice(&bits);
                     (reply_code::RAW, data)
                 }
-                None => (reply_code::ACK, vec![]),
+                (None, Some(report)) => (reply_code::ISTATR, report),
+                (None, None) => (reply_code::ACK, vec![]),
             },
             command_code::OUT | command_code::LED | command_code::BUZ => (reply_code::ACK, vec![]),
             command_code::KEYSET if self.refuse_keyset => (reply_code::NAK, vec![6]),
@@ -340,6 +345,7 @@ fn describe(event: &PanelEvent) -> String {
             Err(error) => format!("{name} card error: {error}"),
         },
         PanelEvent::Keypad { name, digits, .. } => format!("{name} keypad {digits}"),
+        PanelEvent::InputStatus { name, inputs } => format!("{name} inputs {inputs:?}"),
         PanelEvent::CommandAcked { name, command } => {
             format!("{name} ack {}", command_name(command.code()))
         }
@@ -1248,4 +1254,29 @@ fn install_variants() {
         .executed
         .iter()
         .all(|(_, code, _)| *code != command_code::KEYSET));
+}
+
+/// An input report in answer to POLL becomes an event, in clear and in a session.
+#[test]
+fn input_status() {
+    for key in [None, Some(SITE_KEY)] {
+        let mut line = Line::with_config(PanelConfig {
+            pds: vec![PdConfig {
+                key: key.map_or(PdKey::Clear, PdKey::Scbk),
+                ..pd(101, "entrance-in")
+            }],
+            secure_only: false,
+        });
+        line.fake(101).scbk = key;
+        line.run_until(30);
+        line.fake(101).input_reports.push_back(vec![1, 0]);
+        line.run_until(100);
+        let inputs: Vec<_> = line
+            .transcript
+            .iter()
+            .filter(|line| line.contains("inputs"))
+            .map(|line| line[6..].to_owned())
+            .collect();
+        assert_eq!(inputs, vec!["entrance-in inputs [true, false]"], "{key:?}");
+    }
 }
