@@ -28,11 +28,9 @@
 //!
 //! Emergency unlock depends on nothing but the line: no store, no rules. It needs the PD
 //! online; otherwise it fails with the line's error (the turnstile's own fire-alarm input
-//! remains the way to open it) but is still held: [`OsdpGate::restore`], called when the
-//! PD comes (back) online, sends it. A PD that restarted has its outputs off, so
-//! `restore` is worth calling on every [`PanelEvent::PdOnline`] of the gate's PD.
-//!
-//! [`PanelEvent::PdOnline`]: crate::osdp::panel::PanelEvent::PdOnline
+//! remains the way to open it) but is still held: [`OsdpGate::restore`] sends it, and
+//! [`OsdpGate::on_panel_event`] calls `restore` on every [`PanelEvent::PdOnline`] of the
+//! gate's PD (a PD that restarted has its outputs off).
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
