@@ -482,6 +482,9 @@ export const en: Catalogue = {
   'event.account_unlocked': 'Sign-in unlocked',
   'event.signed_out': 'Signed out',
   'event.roster_imported': 'Roster imported',
+  'event.peripheral_configured': 'Device configured',
+  'event.peripheral_removed': 'Device removed',
+  'event.gate_opened_by_hand': 'Gate opened by hand',
 
   'post.entrance': 'Entrance',
   'post.canteen': 'Canteen',

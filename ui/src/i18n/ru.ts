@@ -490,6 +490,9 @@ export const ru = {
   'event.account_unlocked': 'Вход разблокирован',
   'event.signed_out': 'Выход',
   'event.roster_imported': 'Импорт списка',
+  'event.peripheral_configured': 'Устройство настроено',
+  'event.peripheral_removed': 'Устройство удалено',
+  'event.gate_opened_by_hand': 'Турникет открыт вручную',
 
   'post.entrance': 'Проходная',
   'post.canteen': 'Столовая',

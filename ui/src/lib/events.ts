@@ -67,6 +67,19 @@ export function describePayload(kind: string, payload: unknown, timeZone?: strin
     case 'account_locked':
       if (typeof p.until === 'string') push(t('staff.locked_until', { time: formatDateTime(p.until, timeZone, false) }));
       break;
+    case 'peripheral_configured': {
+      const spec = (p.spec && typeof p.spec === 'object' ? p.spec : {}) as Payload;
+      const connection = (spec.connection && typeof spec.connection === 'object' ? spec.connection : {}) as Payload;
+      push(str(spec.name));
+      if (connection.type) push(tryT(`device_kind.${str(connection.type)}`, str(connection.type)));
+      if (spec.post) push(tryT(`post.${str(spec.post)}`, str(spec.post)));
+      if (typeof connection.port === 'string') push(connection.port);
+      if (spec.enabled === false) push(t('device_state.disabled'));
+      break;
+    }
+    case 'gate_opened_by_hand':
+      push(tryT(`direction.${str(p.direction)}`, str(p.direction)));
+      break;
     case 'roster_imported':
       push(str(p.file_name));
       push(t('journal.roster_counts', { rows: str(p.rows), created: str(p.created), updated: str(p.updated) }));
