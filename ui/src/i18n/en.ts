@@ -116,6 +116,7 @@ export const en: Catalogue = {
   'error.store': 'Database error.',
   'error.bad_command': 'The program sent an invalid command.',
   'error.internal': 'Internal error.',
+  'error.devices': 'The device could not do it.',
   'error.unknown': 'That did not work.',
 
   'refusal.empty': 'Please fill in “{field}”.',
@@ -528,6 +529,10 @@ export const en: Catalogue = {
   'devices.edit': 'Edit',
   'devices.enable': 'Enable',
   'devices.disable': 'Disable',
+  'devices.open_entry': 'Open for entry',
+  'devices.open_exit': 'Open for exit',
+  'devices.opened_entry': '“{name}” opened for entry.',
+  'devices.opened_exit': '“{name}” opened for exit.',
   'devices.opens': 'opens “{gate}”',
   'devices.any_pcsc': 'any reader',
   'devices.osdp_line': '{port}, address {address}',
@@ -574,7 +579,7 @@ export const en: Catalogue = {
   'device.remove_yes': 'Yes, remove',
 
   'check.title': 'Check: present a card',
-  'check.waiting': 'Present a card to any reader: its holder appears here, and the reader’s row in the table flashes.',
+  'check.waiting': 'Present a card to any reader: its holder appears here, and the reader’s row in the list above flashes.',
   'check.read_by': 'Read by “{device}”',
   'check.raw': 'Reader’s line',
 

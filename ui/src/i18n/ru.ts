@@ -124,6 +124,7 @@ export const ru = {
   'error.store': 'Ошибка базы данных.',
   'error.bad_command': 'Программа отправила неверную команду.',
   'error.internal': 'Внутренняя ошибка программы.',
+  'error.devices': 'Оборудование не выполнило команду.',
   'error.unknown': 'Не получилось.',
 
   'refusal.empty': 'Заполните поле «{field}».',
@@ -536,6 +537,10 @@ export const ru = {
   'devices.edit': 'Изменить',
   'devices.enable': 'Включить',
   'devices.disable': 'Выключить',
+  'devices.open_entry': 'Открыть на вход',
+  'devices.open_exit': 'Открыть на выход',
+  'devices.opened_entry': '«{name}»: открыт на вход.',
+  'devices.opened_exit': '«{name}»: открыт на выход.',
   'devices.opens': 'открывает «{gate}»',
   'devices.any_pcsc': 'любой считыватель',
   'devices.osdp_line': '{port}, адрес {address}',
@@ -582,7 +587,7 @@ export const ru = {
   'device.remove_yes': 'Да, удалить',
 
   'check.title': 'Проверка: приложите карту',
-  'check.waiting': 'Приложите карту к любому считывателю: здесь появится её владелец, а строка считывателя в таблице мигнёт.',
+  'check.waiting': 'Приложите карту к любому считывателю: здесь появится её владелец, а строка считывателя в списке выше мигнёт.',
   'check.read_by': 'Прочитана: «{device}»',
   'check.raw': 'Строка считывателя',
 

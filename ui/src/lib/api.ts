@@ -364,6 +364,11 @@ export function simulateCard(deviceId: string, card: string): Promise<void> {
   return shellCall<void>('simulate_card', { deviceId, card });
 }
 
+/** Opens a gate one way by hand (the core records who did it first). */
+export function openGate(deviceId: string, direction: Direction): Promise<void> {
+  return shellCall<void>('open_gate', { deviceId, direction });
+}
+
 export function onCardRead(handler: (read: CardRead) => void): Promise<UnlistenFn> {
   return listen<CardRead>('card-read', (event) => handler(event.payload)).catch(() => () => {});
 }
