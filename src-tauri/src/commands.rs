@@ -1,8 +1,11 @@
 //! The Tauri commands: the only things the web view can call. Each one adapts JSON from the
 //! UI to `schoolcard_core` and back; none has rules of its own.
 
+use crate::devices::{DeviceHealth, DeviceHub};
 use chrono::{DateTime, Utc};
+use schoolcard_core::peripherals::{Direction, PeripheralId};
 use schoolcard_core::workstation::Progress;
+use schoolcard_core::CardId;
 use schoolcard_core::{Command, CoreError, Workstation};
 use serde::Serialize;
 use serde_json::Value;
@@ -11,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
-use tauri::{AppHandle, Emitter, State};
+use tauri::{AppHandle, Emitter, Manager, State};
 
 /// Name of the event that carries `Progress` of long commands to the UI.
 pub const PROGRESS_EVENT: &str = "progress";
@@ -120,11 +123,143 @@ pub async fn execute(
                 last_sent.set(previous);
             }
         };
-        workstation.execute(command, Utc::now(), &progress)
+        let reload = changes_devices(&command);
+        let answer = workstation.execute(command, Utc::now(), &progress);
+        if reload && answer.is_ok() {
+            if let Some(hub) = &app.state::<Devices>().0 {
+                reload_devices(hub, &mut workstation);
+            }
+        }
+        answer
     })
     .await
     .map_err(|e| ErrorDto::new("internal", format!("the command failed inside: {e}")))?
     .map_err(ErrorDto::from)
+}
+
+/// The devices of this workstation, running; `None` when the hub could not start.
+pub struct Devices(pub Option<Arc<DeviceHub>>);
+
+/// Commands that change the device configuration: the hub restarts from it after them.
+fn changes_devices(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::SaveDevice { .. } | Command::RemoveDevice { .. }
+    )
+}
+
+/// Starts (or restarts) the hub from the workstation's configuration.
+pub fn reload_devices(hub: &DeviceHub, workstation: &mut Workstation) {
+    let peripherals = workstation.peripherals_here();
+    let site_key = workstation.osdp_site_key(Utc::now());
+    match (peripherals, site_key) {
+        (Ok(peripherals), Ok(site_key)) => hub.reload(peripherals, site_key),
+        (Err(e), _) | (_, Err(e)) => tracing::error!("cannot read the device configuration: {e}"),
+    }
+}
+
+/// Every device's state now (the `device-health` event repeats it on every change).
+#[tauri::command]
+pub fn device_health(devices: State<'_, Devices>) -> Vec<DeviceHealth> {
+    devices
+        .0
+        .as_ref()
+        .map(|hub| hub.health())
+        .unwrap_or_default()
+}
+
+/// What a port pick-list offers.
+#[derive(Debug, Serialize)]
+pub struct PortList {
+    pub serial: Vec<PortDto>,
+    pub pcsc: Vec<String>,
+    pub pcsc_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PortDto {
+    pub path: String,
+    pub description: String,
+}
+
+/// The serial ports and PC/SC readers of this machine.
+#[tauri::command]
+pub async fn list_ports() -> PortList {
+    tauri::async_runtime::spawn_blocking(|| {
+        let (serial, _) = schoolcard_readers::ports::list_serial_ports();
+        let (pcsc, pcsc_error) = match schoolcard_readers::pcsc::list_readers() {
+            Ok(readers) => (readers, None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
+        PortList {
+            serial: serial
+                .into_iter()
+                .map(|p| PortDto {
+                    path: p.path,
+                    description: p.description,
+                })
+                .collect(),
+            pcsc,
+            pcsc_error,
+        }
+    })
+    .await
+    .unwrap_or(PortList {
+        serial: Vec::new(),
+        pcsc: Vec::new(),
+        pcsc_error: Some("port listing failed".into()),
+    })
+}
+
+/// Presents a card on a simulated reader (the demo's "click on a pupil").
+#[tauri::command]
+pub fn simulate_card(
+    devices: State<'_, Devices>,
+    device_id: PeripheralId,
+    card: String,
+) -> Result<(), ErrorDto> {
+    let card = CardId::parse_canonical(&card)
+        .map_err(|e| ErrorDto::new("invalid", format!("{card:?} is not a card id: {e}")))?;
+    let hub = devices
+        .0
+        .as_ref()
+        .ok_or_else(|| ErrorDto::new("devices", "the devices are not running"))?;
+    hub.simulate_card(device_id, &card)
+        .map_err(|e| ErrorDto::new("devices", e.to_string()))
+}
+
+/// Opens a gate one way by hand: the core checks who asks and records it, then the gate
+/// opens.
+#[tauri::command]
+pub async fn open_gate(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    device_id: PeripheralId,
+    direction: Direction,
+) -> Result<(), ErrorDto> {
+    let workstation = shell.workstation.clone()?;
+    tauri::async_runtime::spawn_blocking(move || {
+        workstation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .execute(
+                Command::OpenGate {
+                    device_id,
+                    direction,
+                },
+                Utc::now(),
+                &|_| {},
+            )?;
+        let devices = app.state::<Devices>();
+        let hub = devices
+            .0
+            .as_ref()
+            .ok_or_else(|| ErrorDto::new("devices", "the devices are not running"))?;
+        hub.open_gate(device_id, direction)
+            .map_err(|e| ErrorDto::new("devices", e.to_string()))
+    })
+    .await
+    .map_err(|e| ErrorDto::new("internal", format!("the command failed inside: {e}")))?
 }
 
 /// How the shell was started (demo mode, the language asked for, the database file).

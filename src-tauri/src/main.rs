@@ -9,6 +9,7 @@
 
 mod args;
 mod commands;
+mod devices;
 
 use args::{Environment, Invocation, Options};
 use chrono::Utc;
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tauri::Manager;
 
 fn main() -> ExitCode {
     let started = Instant::now();
@@ -67,13 +69,22 @@ fn main() -> ExitCode {
         report_ready: options.report_ready,
         ready_reported: AtomicBool::new(false),
     };
+    let workstation_for_devices = shell.workstation.clone().ok();
     let run = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .manage(shell)
+        .setup(move |app| {
+            app.manage(start_devices(app.handle(), workstation_for_devices));
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             commands::execute,
             commands::app_info,
             commands::ui_ready,
+            commands::device_health,
+            commands::list_ports,
+            commands::simulate_card,
+            commands::open_gate,
         ])
         .run(tauri::generate_context!());
     match run {
@@ -83,6 +94,33 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Starts this workstation's readers and gates. Without a database there is nothing to
+/// start; a hub that cannot start (no threads) leaves the rest of the app working.
+fn start_devices(
+    app: &tauri::AppHandle,
+    workstation: Option<Arc<Mutex<Workstation>>>,
+) -> commands::Devices {
+    use tauri::Emitter;
+    let handle = app.clone();
+    let emit: devices::Emit = Arc::new(move |name, payload| {
+        let _ = handle.emit(name, payload);
+    });
+    let hub = match devices::DeviceHub::new(emit) {
+        Ok(hub) => Arc::new(hub),
+        Err(e) => {
+            eprintln!("schoolcard: the devices cannot start: {e}");
+            return commands::Devices(None);
+        }
+    };
+    if let Some(workstation) = workstation {
+        let mut workstation = workstation
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        commands::reload_devices(&hub, &mut workstation);
+    }
+    commands::Devices(Some(hub))
 }
 
 /// Opens the database, first generating the demo school into it when asked and absent.

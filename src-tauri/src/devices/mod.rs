@@ -1,0 +1,800 @@
+//! Device wiring: the workstation's configured readers and gates, running.
+//!
+//! ```text
+//! core: peripherals_here() ──reload──▶ DeviceHub ── one driver per peripheral
+//!   SerialReader (USB reader, or a simulated one on a pty) ─┐
+//!   OsdpLine (one per RS-485 port, its PDs named by id)   ──┼─ CardRead ──▶ pump ──▶ "card-read"
+//!   PcscReaders (one for every PC/SC reader)              ──┘
+//!   LcusRelayGate / SimulatedTurnstile ── GateEvent ──▶ forwarder ──▶ "gate-event"
+//! health thread: every HEALTH_POLL_MS, snapshot ──changed?──▶ "device-health";
+//!                reopens relay boards and OSDP lines whose port failed, with back-off
+//! ```
+//!
+//! The hub knows nothing of pupils: it reports what was read where. Drivers supervise
+//! their own ports (serial readers and PC/SC reconnect by themselves); the hub restarts
+//! what ends on a port failure (OSDP lines, relay boards). A reload stops every driver and
+//! starts the configuration anew: it happens when an admin saves or removes a device.
+
+mod wiring;
+
+use chrono::{DateTime, Utc};
+use schoolcard_core::peripherals::{Connection, Direction, Peripheral, PeripheralId, Post};
+use schoolcard_readers::gate::{
+    Gate, GateEvent, LcusRelayGate, SimulatedTurnstile, SimulatedTurnstileConfig,
+};
+use schoolcard_readers::osdp::line::{LineEvent, OsdpLine};
+use schoolcard_readers::osdp::panel::PanelEvent;
+use schoolcard_readers::pcsc::{PcscConfig, PcscReaders};
+use schoolcard_readers::serial::{SerialReader, SerialReaderConfig};
+use schoolcard_readers::serial_line::LineFormat;
+use schoolcard_readers::simulator::SimulatedSerialReader;
+use schoolcard_readers::{CardId, CardRead};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+/// How often device health is looked at, in milliseconds: a reader unplugged shows as
+/// offline on the screen within a quarter of a second of the driver noticing.
+pub const HEALTH_POLL_MS: u64 = 250;
+/// Wait before reopening a relay board or an OSDP line whose port failed, in
+/// milliseconds: an unplugged board costs one failed open every 5 s, and is back within
+/// 5 s of being plugged in.
+pub const PORT_RETRY_MS: u64 = 5_000;
+/// Name of the event carrying a [`CardReadDto`] to the UI.
+pub const CARD_READ_EVENT: &str = "card-read";
+/// Name of the event carrying every device's [`DeviceHealth`] when anything changed.
+pub const DEVICE_HEALTH_EVENT: &str = "device-health";
+/// Name of the event carrying what a gate's pass sensor reported.
+pub const GATE_EVENT: &str = "gate-event";
+
+/// How the hub tells the window: an event name and its JSON payload.
+pub type Emit = Arc<dyn Fn(&'static str, Value) + Send + Sync>;
+
+/// One device's state, for the device screen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceHealth {
+    pub device_id: PeripheralId,
+    pub name: String,
+    /// `online`, `offline`, `starting`, `misconfigured` or `disabled`.
+    pub state: &'static str,
+    /// Why it is not online, or what it is (the pty path of a simulated reader).
+    pub detail: Option<String>,
+    pub last_frame_at: Option<DateTime<Utc>>,
+    /// Cards read (readers), passages reported (gates).
+    pub frames: u64,
+    /// Lines or frames that made no sense, port failures.
+    pub errors: u64,
+    pub reconnects: u64,
+}
+
+/// A card read, as the UI receives it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CardReadDto {
+    pub device_id: Option<PeripheralId>,
+    pub device_name: String,
+    pub post: Option<Post>,
+    pub direction: Option<Direction>,
+    /// Canonical (`40:55007EE424`).
+    pub card: String,
+    pub raw: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Why a device command was not carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error("no running device {0}")]
+    NoSuchDevice(PeripheralId),
+    #[error("the device {0} is not a simulated reader")]
+    NotSimulated(String),
+    #[error("the device {0} is not a working gate")]
+    NotAGate(String),
+    #[error("{0}")]
+    Driver(String),
+}
+
+/// Per-device counts kept by the hub itself, for drivers that keep none per device
+/// (PC/SC, OSDP PDs) and for gates.
+#[derive(Debug, Clone, Default)]
+struct Counter {
+    frames: u64,
+    errors: u64,
+    reconnects: u64,
+    last_frame_at: Option<SystemTime>,
+}
+
+/// An OSDP PD as its line's events describe it.
+#[derive(Debug, Clone, Default)]
+struct PdState {
+    online: bool,
+    secure: bool,
+    was_online: bool,
+    refused: Option<String>,
+}
+
+enum Driver {
+    Disabled,
+    Misconfigured(String),
+    Serial(SerialReader),
+    Simulated {
+        simulator: SimulatedSerialReader,
+        reader: SerialReader,
+    },
+    Pcsc,
+    /// A PD on the line `lines[key]`.
+    Osdp(LineKey),
+    Gate(GateRun),
+}
+
+/// Opens a gate's port and makes the gate, or says why not.
+type OpenGate = Box<dyn Fn() -> Result<Arc<dyn Gate>, String> + Send>;
+
+struct GateRun {
+    gate: Option<Arc<dyn Gate>>,
+    /// How to open it again after a failure (relay boards); `None`: it does not fail.
+    reopen: Option<OpenGate>,
+    error: Option<String>,
+    retry_at: Instant,
+}
+
+type LineKey = (String, u32);
+
+struct LineRun {
+    line: Option<OsdpLine>,
+    start: Box<dyn Fn() -> Result<OsdpLine, String> + Send>,
+    error: Option<String>,
+    retry_at: Instant,
+}
+
+struct Running {
+    peripheral: Peripheral,
+    driver: Driver,
+}
+
+#[derive(Default)]
+struct Fleet {
+    devices: Vec<Running>,
+    lines: HashMap<LineKey, LineRun>,
+    pcsc: Option<PcscReaders>,
+}
+
+struct Shared {
+    fleet: Mutex<Fleet>,
+    counters: Mutex<HashMap<PeripheralId, Counter>>,
+    pds: Mutex<HashMap<String, PdState>>,
+    /// What a card read's `reader` names: a peripheral id, or a PC/SC reader's name.
+    routes: Mutex<Routes>,
+    last_health: Mutex<Vec<DeviceHealth>>,
+    stopping: AtomicBool,
+    emit: Emit,
+}
+
+#[derive(Default)]
+struct Routes {
+    by_id: HashMap<String, Peripheral>,
+    /// PC/SC peripherals by reader name; `""` is the one for any reader.
+    pcsc: BTreeMap<String, Peripheral>,
+}
+
+/// The running devices of one workstation.
+pub struct DeviceHub {
+    shared: Arc<Shared>,
+    reads: mpsc::Sender<CardRead>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere must not take the gates down with it.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl DeviceHub {
+    /// A hub with nothing running yet; its pump and health threads start here.
+    pub fn new(emit: Emit) -> std::io::Result<DeviceHub> {
+        let shared = Arc::new(Shared {
+            fleet: Mutex::new(Fleet::default()),
+            counters: Mutex::new(HashMap::new()),
+            pds: Mutex::new(HashMap::new()),
+            routes: Mutex::new(Routes::default()),
+            last_health: Mutex::new(Vec::new()),
+            stopping: AtomicBool::new(false),
+            emit,
+        });
+        let (reads, reads_rx) = mpsc::channel::<CardRead>();
+        let pump = {
+            let shared = Arc::clone(&shared);
+            thread::Builder::new()
+                .name("card reads".into())
+                .spawn(move || pump(&shared, reads_rx))?
+        };
+        let health = {
+            let shared = Arc::clone(&shared);
+            thread::Builder::new()
+                .name("device health".into())
+                .spawn(move || {
+                    while !shared.stopping.load(Ordering::SeqCst) {
+                        thread::sleep(Duration::from_millis(HEALTH_POLL_MS));
+                        retry_failed(&shared);
+                        publish_health(&shared);
+                    }
+                })?
+        };
+        Ok(DeviceHub {
+            shared,
+            reads,
+            threads: vec![pump, health],
+        })
+    }
+
+    /// Stops every driver and starts `peripherals` (this workstation's, from the core).
+    pub fn reload(&self, peripherals: Vec<Peripheral>, site_key: [u8; 16]) {
+        let old = std::mem::take(&mut *lock(&self.shared.fleet));
+        // Dropping the drivers stops their threads, each within its bounded stop.
+        drop(old);
+        lock(&self.shared.pds).clear();
+        lock(&self.shared.counters).clear();
+
+        let mut routes = Routes::default();
+        for p in &peripherals {
+            if let Connection::PcscReader { reader } = &p.spec.connection {
+                if p.spec.enabled {
+                    routes.pcsc.insert(reader.clone(), p.clone());
+                }
+            }
+            routes.by_id.insert(p.id.to_string(), p.clone());
+        }
+        *lock(&self.shared.routes) = routes;
+
+        let mut fleet = Fleet::default();
+        // OSDP readers sharing a port and speed share one line.
+        let mut lines: BTreeMap<LineKey, (Vec<_>, bool)> = BTreeMap::new();
+        for p in peripherals.iter().filter(|p| p.spec.enabled) {
+            if let Connection::OsdpReader {
+                address,
+                secure_only,
+                ..
+            } = &p.spec.connection
+            {
+                let key = wiring::osdp_line_key(&p.spec.connection).expect("an OSDP reader");
+                let entry = lines.entry(key).or_default();
+                entry
+                    .0
+                    .push(wiring::pd_config(p.id, *address, *secure_only, site_key));
+                entry.1 |= *secure_only;
+            }
+        }
+        for ((port, baud_rate), (pds, secure_only)) in lines {
+            let config = wiring::panel_config(pds, secure_only);
+            let shared = Arc::clone(&self.shared);
+            let reads = self.reads.clone();
+            let path = port.clone();
+            let start = Box::new(move || {
+                let (events, events_rx) = mpsc::channel();
+                let line = OsdpLine::open(
+                    &path,
+                    &wiring::port_settings(baud_rate),
+                    config.clone(),
+                    events,
+                )
+                .map_err(|e| e.to_string())?;
+                let shared = Arc::clone(&shared);
+                let reads = reads.clone();
+                let key = (path.clone(), baud_rate);
+                thread::Builder::new()
+                    .name(format!("osdp events {path}"))
+                    .spawn(move || forward_line_events(&shared, &key, events_rx, &reads))
+                    .map_err(|e| e.to_string())?;
+                Ok(line)
+            });
+            let mut run = LineRun {
+                line: None,
+                start,
+                error: None,
+                retry_at: Instant::now(),
+            };
+            start_line(&mut run);
+            fleet.lines.insert((port, baud_rate), run);
+        }
+        if peripherals
+            .iter()
+            .any(|p| p.spec.enabled && matches!(p.spec.connection, Connection::PcscReader { .. }))
+        {
+            match PcscReaders::spawn(PcscConfig::default(), self.reads.clone()) {
+                Ok(watcher) => fleet.pcsc = Some(watcher),
+                Err(e) => tracing::error!("cannot start the PC/SC watcher: {e}"),
+            }
+        }
+        for peripheral in peripherals {
+            let driver = self.start(&peripheral);
+            fleet.devices.push(Running { peripheral, driver });
+        }
+        *lock(&self.shared.fleet) = fleet;
+        publish_health(&self.shared);
+    }
+
+    fn start(&self, p: &Peripheral) -> Driver {
+        if !p.spec.enabled {
+            return Driver::Disabled;
+        }
+        let name = p.id.to_string();
+        match &p.spec.connection {
+            Connection::SerialReader {
+                port,
+                format,
+                pattern,
+                baud_rate,
+            } => {
+                let format = match wiring::line_format(*format, pattern.as_deref()) {
+                    Ok(format) => format,
+                    Err(e) => return Driver::Misconfigured(e),
+                };
+                let mut config = SerialReaderConfig::new(name, port.clone(), format);
+                config.settings = wiring::port_settings(*baud_rate);
+                match SerialReader::spawn(config, self.reads.clone()) {
+                    Ok(reader) => Driver::Serial(reader),
+                    Err(e) => Driver::Misconfigured(e.to_string()),
+                }
+            }
+            Connection::SimulatedReader => {
+                let simulator = match SimulatedSerialReader::new() {
+                    Ok(simulator) => simulator,
+                    Err(e) => return Driver::Misconfigured(e.to_string()),
+                };
+                let config =
+                    SerialReaderConfig::new(name, simulator.path(), LineFormat::IronLogicZ2);
+                match SerialReader::spawn(config, self.reads.clone()) {
+                    Ok(reader) => Driver::Simulated { simulator, reader },
+                    Err(e) => Driver::Misconfigured(e.to_string()),
+                }
+            }
+            Connection::PcscReader { .. } => Driver::Pcsc,
+            Connection::OsdpReader { .. } => {
+                Driver::Osdp(wiring::osdp_line_key(&p.spec.connection).expect("an OSDP reader"))
+            }
+            Connection::RelayGate {
+                port,
+                entry_channel,
+                exit_channel,
+                pulse_ms,
+            } => {
+                let (port, config) = (
+                    port.clone(),
+                    wiring::relay_config(*entry_channel, *exit_channel, *pulse_ms),
+                );
+                let shared = Arc::clone(&self.shared);
+                let id = p.id;
+                let open = move || -> Result<Arc<dyn Gate>, String> {
+                    let events = gate_events(&shared, id).map_err(|e| e.to_string())?;
+                    let gate = LcusRelayGate::open_port(
+                        &port,
+                        &wiring::port_settings(schoolcard_core::peripherals::BAUD_RATE_DEFAULT),
+                        config,
+                        events,
+                    )
+                    .map_err(|e| e.to_string())?;
+                    Ok(Arc::new(gate))
+                };
+                let mut run = GateRun {
+                    gate: None,
+                    reopen: Some(Box::new(open)),
+                    error: None,
+                    retry_at: Instant::now(),
+                };
+                open_gate_run(&mut run);
+                Driver::Gate(run)
+            }
+            Connection::SimulatedTurnstile => match gate_events(&self.shared, p.id) {
+                Ok(events) => Driver::Gate(GateRun {
+                    gate: Some(Arc::new(SimulatedTurnstile::new(
+                        SimulatedTurnstileConfig::default(),
+                        events,
+                    ))),
+                    reopen: None,
+                    error: None,
+                    retry_at: Instant::now(),
+                }),
+                Err(e) => Driver::Misconfigured(e.to_string()),
+            },
+        }
+    }
+
+    /// Presents `card` on the simulated reader `id`: its Z-2 line goes through the pty.
+    pub fn simulate_card(&self, id: PeripheralId, card: &CardId) -> Result<(), HubError> {
+        let fleet = lock(&self.shared.fleet);
+        let running = fleet
+            .devices
+            .iter()
+            .find(|r| r.peripheral.id == id)
+            .ok_or(HubError::NoSuchDevice(id))?;
+        match &running.driver {
+            Driver::Simulated { simulator, .. } => simulator
+                .present(card)
+                .map(|_| ())
+                .map_err(|e| HubError::Driver(e.to_string())),
+            _ => Err(HubError::NotSimulated(running.peripheral.spec.name.clone())),
+        }
+    }
+
+    /// Opens gate `id` one way, as the installer's "test" button does.
+    pub fn open_gate(&self, id: PeripheralId, direction: Direction) -> Result<(), HubError> {
+        let gate = {
+            let fleet = lock(&self.shared.fleet);
+            let running = fleet
+                .devices
+                .iter()
+                .find(|r| r.peripheral.id == id)
+                .ok_or(HubError::NoSuchDevice(id))?;
+            match &running.driver {
+                Driver::Gate(GateRun {
+                    gate: Some(gate), ..
+                }) => Arc::clone(gate),
+                _ => return Err(HubError::NotAGate(running.peripheral.spec.name.clone())),
+            }
+        };
+        // Outside the lock: a relay pulse holds the caller for its length.
+        gate.open(wiring::gate_direction(direction))
+            .map_err(|e| HubError::Driver(e.to_string()))
+    }
+
+    /// Every device's state now.
+    pub fn health(&self) -> Vec<DeviceHealth> {
+        snapshot(&self.shared)
+    }
+
+    fn stop(&mut self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        drop(std::mem::take(&mut *lock(&self.shared.fleet)));
+        // The pump ends when every sender is gone: ours, and the drivers' (just dropped).
+        let (dead, _) = mpsc::channel();
+        self.reads = dead;
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Dropping the hub stops every driver and the hub's threads.
+impl Drop for DeviceHub {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A channel for a gate's events, and the thread that passes them to the window.
+fn gate_events(shared: &Arc<Shared>, id: PeripheralId) -> std::io::Result<mpsc::Sender<GateEvent>> {
+    let (events, events_rx) = mpsc::channel::<GateEvent>();
+    let shared = Arc::clone(shared);
+    thread::Builder::new()
+        .name(format!("gate {id}"))
+        .spawn(move || {
+            // Ends when the gate (the only sender) is dropped.
+            for event in events_rx {
+                let (kind, direction) = match event {
+                    GateEvent::PassConfirmed { direction } => ("pass_confirmed", direction),
+                    GateEvent::PassTimedOut { direction } => ("pass_timed_out", direction),
+                };
+                if kind == "pass_confirmed" {
+                    let mut counters = lock(&shared.counters);
+                    let counter = counters.entry(id).or_default();
+                    counter.frames += 1;
+                    counter.last_frame_at = Some(SystemTime::now());
+                }
+                let direction = match direction {
+                    schoolcard_readers::gate::Direction::Entry => Direction::Entry,
+                    schoolcard_readers::gate::Direction::Exit => Direction::Exit,
+                };
+                (shared.emit)(
+                    GATE_EVENT,
+                    json!({"device_id": id, "event": kind, "direction": direction}),
+                );
+            }
+        })?;
+    Ok(events)
+}
+
+fn open_gate_run(run: &mut GateRun) {
+    let Some(open) = &run.reopen else { return };
+    match open() {
+        Ok(gate) => {
+            run.gate = Some(gate);
+            run.error = None;
+        }
+        Err(e) => {
+            tracing::warn!("gate port: {e}");
+            run.error = Some(e);
+            run.retry_at = Instant::now() + Duration::from_millis(PORT_RETRY_MS);
+        }
+    }
+}
+
+fn start_line(run: &mut LineRun) {
+    match (run.start)() {
+        Ok(line) => {
+            run.line = Some(line);
+            run.error = None;
+        }
+        Err(e) => {
+            tracing::warn!("OSDP line: {e}");
+            run.line = None;
+            run.error = Some(e);
+            run.retry_at = Instant::now() + Duration::from_millis(PORT_RETRY_MS);
+        }
+    }
+}
+
+/// Reopens relay boards and OSDP lines whose port failed, once their wait is over.
+fn retry_failed(shared: &Shared) {
+    let now = Instant::now();
+    let mut fleet = lock(&shared.fleet);
+    for running in &mut fleet.devices {
+        if let Driver::Gate(run) = &mut running.driver {
+            if run.gate.is_none() && run.reopen.is_some() && now >= run.retry_at {
+                open_gate_run(run);
+                if run.gate.is_some() {
+                    lock(&shared.counters)
+                        .entry(running.peripheral.id)
+                        .or_default()
+                        .reconnects += 1;
+                }
+            }
+        }
+    }
+    for run in fleet.lines.values_mut() {
+        if run.line.is_none() && now >= run.retry_at {
+            start_line(run);
+        }
+    }
+}
+
+/// Marks the line failed (its thread has ended) so the health thread reopens it.
+fn line_failed(shared: &Shared, key: &LineKey, error: String) {
+    let mut fleet = lock(&shared.fleet);
+    if let Some(run) = fleet.lines.get_mut(key) {
+        run.line = None;
+        run.error = Some(error);
+        run.retry_at = Instant::now() + Duration::from_millis(PORT_RETRY_MS);
+    }
+}
+
+fn forward_line_events(
+    shared: &Shared,
+    key: &LineKey,
+    events: mpsc::Receiver<LineEvent>,
+    reads: &mpsc::Sender<CardRead>,
+) {
+    for event in events {
+        let panel_event = match event {
+            LineEvent::PortFailed(error) => {
+                tracing::warn!(port = %key.0, "OSDP line failed: {error}");
+                for pd in lock(&shared.pds).values_mut() {
+                    pd.online = false;
+                }
+                line_failed(shared, key, error);
+                return;
+            }
+            LineEvent::Panel(event) => event,
+        };
+        let count_error = |name: &str| {
+            if let Ok(id) = name.parse::<PeripheralId>() {
+                lock(&shared.counters).entry(id).or_default().errors += 1;
+            }
+        };
+        match panel_event {
+            PanelEvent::CardRead { name, card, raw } => match card {
+                Ok(card) => {
+                    let raw = format!(
+                        "{} bits {}",
+                        raw.bits,
+                        raw.data
+                            .iter()
+                            .map(|b| format!("{b:02X}"))
+                            .collect::<String>()
+                    );
+                    let _ = reads.send(CardRead {
+                        reader: name,
+                        card,
+                        raw,
+                        at: SystemTime::now(),
+                    });
+                }
+                Err(error) => {
+                    tracing::debug!(pd = %name, "OSDP card bits refused: {error}");
+                    count_error(&name);
+                }
+            },
+            PanelEvent::PdOnline { name, secure, .. } => {
+                let back = {
+                    let mut pds = lock(&shared.pds);
+                    let pd = pds.entry(name.clone()).or_default();
+                    let back = pd.was_online;
+                    pd.online = true;
+                    pd.was_online = true;
+                    pd.secure = secure;
+                    pd.refused = None;
+                    back
+                };
+                // Counters after PDs are let go: `snapshot` takes them in the other order.
+                if let (true, Ok(id)) = (back, name.parse::<PeripheralId>()) {
+                    lock(&shared.counters).entry(id).or_default().reconnects += 1;
+                }
+            }
+            PanelEvent::PdOffline { name } => {
+                lock(&shared.pds).entry(name).or_default().online = false;
+            }
+            PanelEvent::Refused { name, reason } => {
+                let mut pds = lock(&shared.pds);
+                let pd = pds.entry(name).or_default();
+                pd.online = false;
+                pd.refused = Some(format!("{reason:?}"));
+            }
+            PanelEvent::ProtocolError {
+                name: Some(name), ..
+            } => count_error(&name),
+            PanelEvent::KeySet { name } => {
+                tracing::info!(pd = %name, "OSDP reader now holds the site key");
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Routes card reads to the window, with the device they came from.
+fn pump(shared: &Shared, reads: mpsc::Receiver<CardRead>) {
+    loop {
+        let read = match reads.recv_timeout(Duration::from_millis(HEALTH_POLL_MS)) {
+            Ok(read) => read,
+            Err(RecvTimeoutError::Timeout) if !shared.stopping.load(Ordering::SeqCst) => continue,
+            Err(_) => return,
+        };
+        let peripheral = {
+            let routes = lock(&shared.routes);
+            routes
+                .by_id
+                .get(&read.reader)
+                .or_else(|| routes.pcsc.get(&read.reader))
+                .or_else(|| routes.pcsc.get(""))
+                .cloned()
+        };
+        if let Some(p) = &peripheral {
+            let mut counters = lock(&shared.counters);
+            let counter = counters.entry(p.id).or_default();
+            counter.frames += 1;
+            counter.last_frame_at = Some(read.at);
+        }
+        let dto = CardReadDto {
+            device_id: peripheral.as_ref().map(|p| p.id),
+            device_name: peripheral
+                .as_ref()
+                .map_or_else(|| read.reader.clone(), |p| p.spec.name.clone()),
+            post: peripheral.as_ref().map(|p| p.spec.post),
+            direction: peripheral.as_ref().and_then(|p| p.spec.direction),
+            card: read.card.to_string(),
+            raw: read.raw,
+            at: read.at.into(),
+        };
+        tracing::info!(device = %dto.device_name, card = %dto.card, "card read");
+        (shared.emit)(
+            CARD_READ_EVENT,
+            serde_json::to_value(&dto).expect("card reads serialize"),
+        );
+    }
+}
+
+fn publish_health(shared: &Shared) {
+    let now = snapshot(shared);
+    let mut last = lock(&shared.last_health);
+    if *last != now {
+        (shared.emit)(
+            DEVICE_HEALTH_EVENT,
+            serde_json::to_value(&now).expect("health serializes"),
+        );
+        *last = now;
+    }
+}
+
+fn snapshot(shared: &Shared) -> Vec<DeviceHealth> {
+    let fleet = lock(&shared.fleet);
+    let counters = lock(&shared.counters);
+    let pds = lock(&shared.pds);
+    let pcsc = fleet.pcsc.as_ref().map(PcscReaders::health);
+    fleet
+        .devices
+        .iter()
+        .map(|running| {
+            let p = &running.peripheral;
+            let counter = counters.get(&p.id).cloned().unwrap_or_default();
+            let mut health = DeviceHealth {
+                device_id: p.id,
+                name: p.spec.name.clone(),
+                state: "online",
+                detail: None,
+                last_frame_at: counter.last_frame_at.map(Into::into),
+                frames: counter.frames,
+                errors: counter.errors,
+                reconnects: counter.reconnects,
+            };
+            match &running.driver {
+                Driver::Disabled => health.state = "disabled",
+                Driver::Misconfigured(why) => {
+                    health.state = "misconfigured";
+                    health.detail = Some(why.clone());
+                }
+                Driver::Serial(reader) | Driver::Simulated { reader, .. } => {
+                    let h = reader.health();
+                    health.state = if h.online {
+                        "online"
+                    } else if h.port_errors == 0 {
+                        "starting"
+                    } else {
+                        "offline"
+                    };
+                    health.detail = h.last_error.filter(|_| !h.online).or(h.port_path);
+                    health.last_frame_at = h.last_frame_at.map(Into::into);
+                    health.frames = h.frames;
+                    health.errors = h.line_errors + h.port_errors;
+                    health.reconnects = h.reconnects;
+                }
+                Driver::Pcsc => match &pcsc {
+                    Some(h) if h.online => {
+                        let wanted = match &p.spec.connection {
+                            Connection::PcscReader { reader } => reader.as_str(),
+                            _ => "",
+                        };
+                        let present = wanted.is_empty() && !h.readers.is_empty()
+                            || h.readers.iter().any(|r| r == wanted);
+                        health.state = if present { "online" } else { "offline" };
+                        health.detail = Some(if present {
+                            h.readers.join(", ")
+                        } else {
+                            format!("PC/SC: no reader {wanted:?}")
+                        });
+                        health.errors += h.read_errors;
+                    }
+                    Some(h) => {
+                        health.state = "offline";
+                        health.detail = h.last_error.clone();
+                    }
+                    None => {
+                        health.state = "offline";
+                        health.detail = Some("PC/SC watcher not running".into());
+                    }
+                },
+                Driver::Osdp(key) => {
+                    let line = fleet.lines.get(key);
+                    let pd = pds.get(&p.id.to_string());
+                    match (line.and_then(|l| l.error.clone()), pd) {
+                        (Some(error), _) => {
+                            health.state = "offline";
+                            health.detail = Some(error);
+                        }
+                        (None, Some(pd)) if pd.refused.is_some() => {
+                            health.state = "offline";
+                            health.detail = pd.refused.clone();
+                        }
+                        (None, Some(pd)) if pd.online => {
+                            health.detail =
+                                Some(if pd.secure { "secure channel" } else { "clear" }.into());
+                        }
+                        (None, Some(_)) => health.state = "offline",
+                        (None, None) => health.state = "starting",
+                    }
+                }
+                Driver::Gate(run) => {
+                    if run.gate.is_none() {
+                        health.state = "offline";
+                        health.detail = run.error.clone();
+                    }
+                }
+            }
+            health
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
