@@ -95,12 +95,42 @@ pub fn generate(
 
 /// For the app's standalone start: opens (or creates) the database at `path` and fills it
 /// with the demo school unless a school is configured there already (then `None`).
+///
+/// A demo school generated before the demo had devices gets its simulated readers and
+/// turnstile now, once: a demo where devices were ever configured is left as it is.
 pub fn ensure_demo(path: &Path, seed: u64, now: DateTime<Utc>) -> CoreResult<Option<DemoSummary>> {
     let mut store = Store::open(path)?;
     if school_configured(store.conn())? {
+        add_demo_devices_once(&mut store, seed, now)?;
         return Ok(None);
     }
     generate_into(&mut store, seed, now, &|_| {}, Occupied::Skip)
+}
+
+fn add_demo_devices_once(store: &mut Store, seed: u64, now: DateTime<Utc>) -> CoreResult<()> {
+    let actor = format!("device:{}", store.device());
+    store.write(|w| {
+        let (demo, ever_configured): (bool, bool) = w.conn().query_row(
+            "SELECT (SELECT demo FROM school),
+                    EXISTS (SELECT 1 FROM journal WHERE kind = 'peripheral_configured')",
+            [],
+            |r| Ok((r.get::<_, Option<bool>>(0)?.unwrap_or(false), r.get(1)?)),
+        )?;
+        if !demo || ever_configured {
+            return Ok(());
+        }
+        for (peripheral_id, spec) in school::plan_peripherals_for(seed) {
+            w.append(
+                &actor,
+                now,
+                EventBody::PeripheralConfigured {
+                    peripheral_id,
+                    spec,
+                },
+            )?;
+        }
+        Ok::<(), CoreError>(())
+    })
 }
 
 /// What to do when the database turns out to hold a school after all.

@@ -262,6 +262,11 @@ pub fn plan(seed: u64, now: DateTime<Utc>) -> School {
     school
 }
 
+/// The demo's devices for `seed`, as [`plan`] gives them.
+pub fn plan_peripherals_for(seed: u64) -> Vec<(PeripheralId, PeripheralSpec)> {
+    plan_peripherals(&mut stream(seed, STREAM_PERIPHERALS))
+}
+
 /// The entrance's turnstile with a reader each way, and the canteen's reader.
 fn plan_peripherals(ids: &mut ChaCha8Rng) -> Vec<(PeripheralId, PeripheralSpec)> {
     let turnstile = PeripheralId(next_uuid(ids));

@@ -688,3 +688,68 @@ fn generation_refuses_a_database_with_people_but_no_school() {
         "nothing was written"
     );
 }
+
+#[test]
+fn the_demo_has_simulated_devices_and_an_older_demo_gets_them_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.sqlite");
+    ensure_demo(&path, DEMO_SEED, now()).unwrap().unwrap();
+    let names = |path: &std::path::Path| -> Vec<String> {
+        let ws = Workstation::open(path).unwrap();
+        ws.peripherals_here()
+            .unwrap()
+            .into_iter()
+            .map(|p| p.spec.name)
+            .collect()
+    };
+    let expected = [
+        "Вход — считыватель",
+        "Выход — считыватель",
+        "Столовая — считыватель",
+        "Турникет",
+    ];
+    assert_eq!(names(&path), expected);
+
+    // A demo from before devices existed: no peripheral events at all.
+    let old = dir.path().join("old.sqlite");
+    {
+        let mut store = Store::open(&old).unwrap();
+        generate(&mut store, DEMO_SEED, now(), &|_| {}).unwrap();
+        store
+            .conn()
+            .execute_batch(
+                "DROP TRIGGER journal_is_append_only_delete;
+                 DELETE FROM journal WHERE kind = 'peripheral_configured';",
+            )
+            .unwrap();
+        store.rebuild_projections().unwrap();
+    }
+    assert!(names(&old).is_empty());
+    ensure_demo(&old, DEMO_SEED, now()).unwrap();
+    assert_eq!(names(&old), expected);
+
+    // Removed by an admin: not brought back.
+    let mut ws = Workstation::open(&old).unwrap();
+    ws.execute(
+        Command::SignInPassword {
+            login: "admin".into(),
+            password: DEMO_PASSWORD.into(),
+        },
+        now(),
+        &|_| {},
+    )
+    .unwrap();
+    let mut devices = ws.peripherals_here().unwrap();
+    // Readers first (they name the turnstile), the turnstile last.
+    devices.sort_by_key(|p| p.spec.connection.is_gate());
+    for p in devices {
+        let command = serde_json::from_value(serde_json::json!({
+            "type": "remove_device", "device_id": p.id
+        }))
+        .unwrap();
+        ws.execute(command, now(), &|_| {}).unwrap();
+    }
+    drop(ws);
+    ensure_demo(&old, DEMO_SEED, now()).unwrap();
+    assert!(names(&old).is_empty());
+}
