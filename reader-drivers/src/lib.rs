@@ -7,9 +7,14 @@
 //!
 //! Codemap:
 //! - `device_thread` — the bounded stop every device thread's handle shares.
-//! - [`osdp`] — OSDP v2.2 control-panel side for RS-485 readers, pure code: frames
+//! - [`osdp`] — OSDP v2.2 control-panel side for RS-485 readers: frames
 //!   ([`osdp::frame::FrameDecoder`]), typed commands and replies, Wiegand card bits,
-//!   Secure Channel primitives ([`osdp::secure::SecureSession`]).
+//!   Secure Channel primitives ([`osdp::secure::SecureSession`]);
+//!   [`osdp::panel::ControlPanel`], the clock-injected state machine of one line (polling
+//!   several PDs, SQN and retries, online/offline, the Secure Channel handshake, install
+//!   mode with KEYSET to the site key ([`osdp::panel::PdKey`]), secure-only refusal);
+//!   [`osdp::line::OsdpLine`], the port thread around it, with a shareable
+//!   [`osdp::line::LineCommands`] handle for OUT, LED and buzzer commands.
 //! - [`serial_line`] — USB readers in COM-port mode that print one ASCII line per card
 //!   (IronLogic Z-2 USB and alike): byte chunks → lines → [`serial_line::ReaderEvent`]s.
 //! - [`serial`] — the device task of a serial reader: [`serial::SerialReader`] opens the
@@ -22,7 +27,9 @@
 //! - [`gate`] — turnstiles and doors: the [`gate::Gate`] trait (open a direction, lock,
 //!   emergency unlock) and [`gate::GateEvent`]s from pass sensors;
 //!   [`gate::LcusRelayGate`] drives an LCUS-1 USB relay board ([`gate::lcus`] is its
-//!   frame codec), [`gate::SimulatedTurnstile`] plays a turnstile with a pass sensor.
+//!   frame codec), [`gate::OsdpGate`] drives a turnstile from an OSDP PD's outputs (its
+//!   pass sensor optionally on a PD input), [`gate::SimulatedTurnstile`] plays a
+//!   turnstile with a pass sensor.
 //! - [`ports`] — the serial ports of the machine, described for an installer.
 //! - [`simulator`] — readers played on a pseudo-terminal in a real line protocol
 //!   ([`simulator::SimulatedSerialReader`]): the demo's readers, driven by a click.
