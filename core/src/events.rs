@@ -8,6 +8,7 @@ use crate::peripherals::{Direction, PeripheralId, PeripheralSpec};
 use chrono::{DateTime, NaiveDate, Utc};
 use schoolcard_proto::CardId;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -149,6 +150,43 @@ pub enum EventBody {
         peripheral_id: PeripheralId,
         direction: Direction,
     },
+    /// Someone at a gate: the card (or a guard's manual pass), who it is, which way, the
+    /// decision with its reason, who verified it, and what the gate saw. Written once the
+    /// outcome is known: at once for a denial, when the pass sensor reports for an
+    /// opening.
+    Passage {
+        passage_id: Uuid,
+        #[serde(default)]
+        card: Option<CardId>,
+        /// The reader's raw form of the card.
+        #[serde(default)]
+        raw: String,
+        #[serde(default)]
+        person_id: Option<PersonId>,
+        #[serde(default)]
+        reader_id: Option<PeripheralId>,
+        #[serde(default)]
+        gate_id: Option<PeripheralId>,
+        direction: Direction,
+        /// The school day it counts for, in the school's time zone.
+        school_date: NaiveDate,
+        decided_at: DateTime<Utc>,
+        allowed: bool,
+        /// The rule's reason code (`allowed`, `card_blocked`, `passback`, …).
+        reason: String,
+        /// Soft findings that did not deny (`passback_soft`, `override`, …).
+        #[serde(default)]
+        flags: Vec<String>,
+        verified_by: Verification,
+        outcome: PassOutcome,
+    },
+    /// An admin's correction of a person's attendance on one day, with the reason.
+    AttendanceCorrected {
+        person_id: PersonId,
+        school_date: NaiveDate,
+        status: AttendanceMark,
+        reason: String,
+    },
     /// A reader or gate taken off the workstation's list.
     PeripheralRemoved {
         peripheral_id: PeripheralId,
@@ -161,6 +199,56 @@ pub enum EventBody {
         created: u32,
         updated: u32,
     },
+}
+
+/// Who let a passage through or stopped it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verification {
+    /// The rules alone.
+    Automatic,
+    /// The guard looked at the photo and pressed Enter or Esc (or let it time out).
+    Guard,
+    /// An external verifier (a face-recognition system) answered.
+    External,
+    /// The guard overrode the rules' denial.
+    Override,
+}
+
+/// What the gate saw after the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PassOutcome {
+    /// The pass sensor confirmed it (or the gate has no sensor and was opened).
+    Passed,
+    /// The gate opened but nobody went through before it closed.
+    NoPass,
+    /// Not let through.
+    Denied,
+}
+
+/// An admin's attendance mark for a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttendanceMark {
+    Present,
+    Late,
+    LeftEarly,
+    Absent,
+    /// Absent for a good reason (illness, a competition).
+    Excused,
+}
+
+impl AttendanceMark {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttendanceMark::Present => "present",
+            AttendanceMark::Late => "late",
+            AttendanceMark::LeftEarly => "left_early",
+            AttendanceMark::Absent => "absent",
+            AttendanceMark::Excused => "excused",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod gatepost;
 pub mod journal;
 pub mod money;
 pub mod peripherals;

@@ -6,8 +6,9 @@
 //! projections themselves — no clock, no settings, no randomness.
 
 use crate::domain::{search_key, CardState, FullName, PersonStatus, Role};
-use crate::events::{EventBody, PersonDetails};
+use crate::events::{EventBody, PassOutcome, PersonDetails};
 use crate::journal::Event;
+use crate::peripherals::Direction;
 use crate::time::to_micros;
 use rusqlite::{params, Connection};
 
@@ -330,6 +331,118 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
             )?;
         }
         EventBody::GateOpenedByHand { .. } => {}
+        EventBody::Passage {
+            passage_id,
+            card,
+            raw,
+            person_id,
+            reader_id,
+            gate_id,
+            direction,
+            school_date,
+            decided_at,
+            allowed,
+            reason,
+            flags,
+            verified_by,
+            outcome,
+        } => {
+            let person = person_id.map(|p| p.to_string());
+            let gate = gate_id.map(|g| g.to_string());
+            let direction_text = match direction {
+                Direction::Entry => "entry",
+                Direction::Exit => "exit",
+            };
+            exec(
+                conn,
+                "INSERT INTO passages (passage_id, at_us, decided_at_us, school_date, person_id,
+                                       card_key, raw, reader_id, gate_id, direction, allowed,
+                                       reason, flags, verified_by, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                 ON CONFLICT (passage_id) DO NOTHING",
+                params![
+                    passage_id.to_string(),
+                    at,
+                    to_micros(*decided_at),
+                    school_date.to_string(),
+                    person,
+                    card.map(|c| c.to_string()),
+                    raw,
+                    reader_id.map(|r| r.to_string()),
+                    gate,
+                    direction_text,
+                    allowed,
+                    reason,
+                    flags.join(","),
+                    enum_text(verified_by),
+                    enum_text(outcome),
+                ],
+            )?;
+            if let (Some(person), PassOutcome::Passed) = (&person, outcome) {
+                let inside = *direction == Direction::Entry;
+                exec(
+                    conn,
+                    "INSERT INTO presence (person_id, inside, at_us, gate_id) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (person_id) DO UPDATE SET inside = excluded.inside,
+                            at_us = excluded.at_us, gate_id = excluded.gate_id
+                     WHERE excluded.at_us >= presence.at_us",
+                    params![person, inside, at, gate],
+                )?;
+                let (entry_us, exit_us) = if inside {
+                    (Some(at), None)
+                } else {
+                    (None, Some(at))
+                };
+                exec(
+                    conn,
+                    "INSERT INTO attendance_days (school_date, person_id, first_entry_us, last_exit_us,
+                                                 last_passage_us, entries, exits)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (school_date, person_id) DO UPDATE SET
+                        first_entry_us = CASE
+                            WHEN attendance_days.first_entry_us IS NULL THEN excluded.first_entry_us
+                            WHEN excluded.first_entry_us IS NULL THEN attendance_days.first_entry_us
+                            ELSE min(attendance_days.first_entry_us, excluded.first_entry_us) END,
+                        last_exit_us = CASE
+                            WHEN attendance_days.last_exit_us IS NULL THEN excluded.last_exit_us
+                            WHEN excluded.last_exit_us IS NULL THEN attendance_days.last_exit_us
+                            ELSE max(attendance_days.last_exit_us, excluded.last_exit_us) END,
+                        last_passage_us = max(attendance_days.last_passage_us, excluded.last_passage_us),
+                        entries = attendance_days.entries + excluded.entries,
+                        exits = attendance_days.exits + excluded.exits",
+                    params![
+                        school_date.to_string(),
+                        person,
+                        entry_us,
+                        exit_us,
+                        at,
+                        i64::from(inside),
+                        i64::from(!inside)
+                    ],
+                )?;
+            }
+        }
+        EventBody::AttendanceCorrected {
+            person_id,
+            school_date,
+            status,
+            reason,
+        } => {
+            exec(
+                conn,
+                "INSERT INTO attendance_corrections (school_date, person_id, status, reason, corrected_at_us)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (school_date, person_id) DO UPDATE SET status = excluded.status,
+                        reason = excluded.reason, corrected_at_us = excluded.corrected_at_us",
+                params![
+                    school_date.to_string(),
+                    person_id.to_string(),
+                    status.as_str(),
+                    reason,
+                    at
+                ],
+            )?;
+        }
         EventBody::PeripheralRemoved { peripheral_id } => {
             exec(
                 conn,
@@ -339,6 +452,14 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The snake_case text of a unit enum, as serde writes it.
+fn enum_text<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        other => unreachable!("a unit enum serializes to a string, not {other:?}"),
+    }
 }
 
 /// Runs one statement through the connection's statement cache: `apply` runs for every

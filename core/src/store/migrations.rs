@@ -195,6 +195,59 @@ CREATE TABLE local_secrets (
     created_at_us INTEGER NOT NULL
 );
 "#,
+    // 5: passages at the gates and what they make: who is inside now, each day's
+    // attendance, admins' corrections of it.
+    r#"
+CREATE TABLE passages (
+    passage_id TEXT PRIMARY KEY,
+    at_us INTEGER NOT NULL,
+    decided_at_us INTEGER NOT NULL,
+    school_date TEXT NOT NULL,
+    person_id TEXT,
+    card_key TEXT,
+    raw TEXT NOT NULL,
+    reader_id TEXT,
+    gate_id TEXT,
+    direction TEXT NOT NULL,
+    allowed INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    flags TEXT NOT NULL,
+    verified_by TEXT NOT NULL,
+    outcome TEXT NOT NULL
+);
+CREATE INDEX passages_date ON passages (school_date, at_us);
+CREATE INDEX passages_person ON passages (person_id, at_us);
+
+-- The last confirmed passage of each person: inside (1) or out (0).
+CREATE TABLE presence (
+    person_id TEXT PRIMARY KEY,
+    inside INTEGER NOT NULL,
+    at_us INTEGER NOT NULL,
+    gate_id TEXT
+);
+CREATE INDEX presence_inside ON presence (inside);
+
+-- Confirmed passages per person and school day.
+CREATE TABLE attendance_days (
+    school_date TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    first_entry_us INTEGER,
+    last_exit_us INTEGER,
+    last_passage_us INTEGER NOT NULL,
+    entries INTEGER NOT NULL,
+    exits INTEGER NOT NULL,
+    PRIMARY KEY (school_date, person_id)
+);
+
+CREATE TABLE attendance_corrections (
+    school_date TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    corrected_at_us INTEGER NOT NULL,
+    PRIMARY KEY (school_date, person_id)
+);
+"#,
 ];
 
 /// The tables `projection::apply` writes: emptied and refilled by a rebuild.
@@ -208,4 +261,8 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "staff_accounts",
     "roster_imports",
     "peripherals",
+    "passages",
+    "presence",
+    "attendance_days",
+    "attendance_corrections",
 ];

@@ -1,0 +1,9 @@
+//! The gate post: cards at the readers of the entrance become decisions, gate commands
+//! and passages in the journal.
+//!
+//! - `queue` — [`queue::JournalQueue`], the gates' journal writer with group commit.
+
+pub mod queue;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,121 @@
+use super::queue::*;
+use crate::events::{EventBody, PassOutcome, Verification};
+use crate::peripherals::Direction;
+use crate::store::Store;
+use chrono::{NaiveDate, TimeZone, Utc};
+use std::time::{Duration, Instant};
+
+/// Longest a test waits for the writer, in milliseconds.
+const FLUSH_WAIT_MS: u64 = 20_000;
+
+fn passage(n: u32) -> EventBody {
+    EventBody::Passage {
+        passage_id: uuid::Uuid::now_v7(),
+        card: None,
+        raw: format!("tap {n}"),
+        person_id: Some(crate::domain::PersonId::new_v7()),
+        reader_id: None,
+        gate_id: None,
+        direction: Direction::Entry,
+        school_date: NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
+        decided_at: Utc.with_ymd_and_hms(2026, 9, 1, 5, 0, 0).unwrap(),
+        allowed: true,
+        reason: "allowed".into(),
+        flags: Vec::new(),
+        verified_by: Verification::Automatic,
+        outcome: PassOutcome::Passed,
+    }
+}
+
+fn count(store: &Store, sql: &str) -> i64 {
+    store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn a_rush_is_written_in_few_transactions_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.sqlite");
+    let reader = Store::open(&path).unwrap();
+    let queue = JournalQueue::start(&path).unwrap();
+    const EVENTS: u32 = 3_000;
+    let at = Utc.with_ymd_and_hms(2026, 9, 1, 5, 0, 0).unwrap();
+    for n in 0..EVENTS {
+        queue.append("device:gate", at, passage(n));
+    }
+    assert!(queue.flush(Duration::from_millis(FLUSH_WAIT_MS)));
+    let stats = queue.stats();
+    assert_eq!(stats.written, u64::from(EVENTS));
+    assert!(
+        stats.batches < u64::from(EVENTS) / 10,
+        "{} transactions for {EVENTS} events: no group commit",
+        stats.batches
+    );
+    assert_eq!(
+        count(&reader, "SELECT count(*) FROM passages"),
+        i64::from(EVENTS)
+    );
+    assert_eq!(
+        count(&reader, "SELECT count(*) FROM presence WHERE inside = 1"),
+        i64::from(EVENTS)
+    );
+    assert!(crate::journal::verify(reader.conn()).unwrap().is_intact());
+}
+
+#[test]
+fn passages_wait_out_another_writer_and_arrive_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.sqlite");
+    let mut other = Store::open(&path).unwrap();
+    let queue = JournalQueue::start(&path).unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 9, 1, 5, 0, 0).unwrap();
+    // Another writer holds the database (a long import, say) for a while.
+    let held = std::thread::scope(|scope| {
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let holder = scope.spawn(move || {
+            other
+                .write(|w| {
+                    locked_tx.send(()).unwrap();
+                    std::thread::sleep(Duration::from_millis(400));
+                    let _ = w.conn();
+                    Ok::<(), crate::error::StoreError>(())
+                })
+                .unwrap();
+            other
+        });
+        locked_rx.recv().unwrap();
+        let started = Instant::now();
+        for n in 0..10 {
+            queue.append("device:gate", at, passage(n));
+        }
+        // `append` does not wait for the lock.
+        assert!(started.elapsed() < Duration::from_millis(100));
+        holder.join().unwrap()
+    });
+    assert!(queue.flush(Duration::from_millis(FLUSH_WAIT_MS)));
+    assert_eq!(count(&held, "SELECT count(*) FROM passages"), 10);
+    let raws: Vec<String> = {
+        let mut statement = held
+            .conn()
+            .prepare("SELECT raw FROM passages ORDER BY rowid")
+            .unwrap();
+        let rows = statement.query_map([], |r| r.get(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    };
+    let expected: Vec<String> = (0..10).map(|n| format!("tap {n}")).collect();
+    assert_eq!(raws, expected);
+}
+
+#[test]
+fn dropping_the_queue_writes_what_is_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.sqlite");
+    let at = Utc.with_ymd_and_hms(2026, 9, 1, 5, 0, 0).unwrap();
+    {
+        let queue = JournalQueue::start(&path).unwrap();
+        for n in 0..100 {
+            queue.append("device:gate", at, passage(n));
+        }
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(count(&store, "SELECT count(*) FROM passages"), 100);
+}
