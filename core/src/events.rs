@@ -180,6 +180,21 @@ pub enum EventBody {
         verified_by: Verification,
         outcome: PassOutcome,
     },
+    /// Every gate unlocked for an emergency (the fire alarm's input or the guard's button).
+    /// Journaled after the gates were unlocked, never before.
+    EmergencyUnlocked {
+        source: EmergencySource,
+        /// The gates that took the command.
+        gates: Vec<PeripheralId>,
+        /// The gates that did not, with why (unplugged, offline).
+        #[serde(default)]
+        failed: Vec<GateFailure>,
+    },
+    /// The emergency is over: the gates are locked again.
+    EmergencyEnded {
+        #[serde(default)]
+        gates: Vec<PeripheralId>,
+    },
     /// An admin's correction of a person's attendance on one day, with the reason.
     AttendanceCorrected {
         person_id: PersonId,
@@ -199,6 +214,25 @@ pub enum EventBody {
         created: u32,
         updated: u32,
     },
+}
+
+/// What set off an emergency unlock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmergencySource {
+    /// The fire alarm panel's contact on a configured input.
+    AlarmInput,
+    /// The guard's button on the screen (confirmed).
+    Button,
+    /// The guard's keyboard shortcut, caught outside the web view.
+    Hotkey,
+}
+
+/// A gate that did not take an emergency command, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateFailure {
+    pub gate_id: PeripheralId,
+    pub error: String,
 }
 
 /// Who let a passage through or stopped it.

@@ -29,6 +29,9 @@ pub const BAUD_RATE_DEFAULT: u32 = 9_600;
 pub const BAUD_RATES: &[u32] = &[1_200, 2_400, 4_800, 9_600, 19_200, 38_400, 57_600, 115_200];
 /// OSDP unicast addresses are `0x00..=0x7E`; `0x7F` is broadcast.
 pub const OSDP_ADDRESS_MAX: u8 = 0x7E;
+/// OSDP PDs number their inputs from 0; readers with I/O have a handful, controllers a
+/// few dozen.
+pub const OSDP_INPUT_MAX: u8 = 63;
 /// Relay boards sold for turnstiles have 1, 2, 4 or 8 channels, numbered from 1.
 pub const RELAY_CHANNEL_MAX: u8 = 8;
 /// Shortest relay pulse a turnstile controller reliably takes as "unlock" (HARDWARE.md).
@@ -133,6 +136,10 @@ pub enum Connection {
         /// The line refuses readers that will not use the Secure Channel.
         #[serde(default)]
         secure_only: bool,
+        /// The PD input (from 0) wired to the fire alarm panel's contact: when it goes
+        /// active, every gate of the workstation unlocks.
+        #[serde(default)]
+        fire_alarm_input: Option<u8>,
     },
     /// A turnstile's dry-contact inputs driven by a USB relay board (LCUS-1 style).
     RelayGate {
@@ -277,6 +284,7 @@ fn check_connection(connection: Connection, others: &[&Peripheral]) -> CoreResul
             baud_rate,
             address,
             secure_only,
+            fire_alarm_input,
         } => {
             check_range(
                 "address",
@@ -284,11 +292,20 @@ fn check_connection(connection: Connection, others: &[&Peripheral]) -> CoreResul
                 0,
                 u32::from(OSDP_ADDRESS_MAX),
             )?;
+            if let Some(input) = fire_alarm_input {
+                check_range(
+                    "fire_alarm_input",
+                    u32::from(input),
+                    0,
+                    u32::from(OSDP_INPUT_MAX),
+                )?;
+            }
             Connection::OsdpReader {
                 port: check_port(&port)?,
                 baud_rate: check_baud_rate(baud_rate)?,
                 address,
                 secure_only,
+                fire_alarm_input,
             }
         }
         Connection::RelayGate {

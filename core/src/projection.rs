@@ -422,6 +422,23 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                 )?;
             }
         }
+        EventBody::EmergencyUnlocked { source, .. } => {
+            exec(
+                conn,
+                "INSERT INTO emergency (singleton, active, since_us, source) VALUES (1, 1, ?1, ?2)
+                 ON CONFLICT (singleton) DO UPDATE SET active = 1, since_us = excluded.since_us,
+                        source = excluded.source",
+                params![at, enum_text(source)],
+            )?;
+        }
+        EventBody::EmergencyEnded { .. } => {
+            exec(
+                conn,
+                "INSERT INTO emergency (singleton, active, since_us, source) VALUES (1, 0, ?1, '')
+                 ON CONFLICT (singleton) DO UPDATE SET active = 0, since_us = excluded.since_us",
+                params![at],
+            )?;
+        }
         EventBody::AttendanceCorrected {
             person_id,
             school_date,

@@ -34,7 +34,7 @@ fn expected(command: &Command) -> &'static str {
         PreviewRoster { .. } | CommitRoster { .. } | ImportPhotos { .. } => "A",
         ListDevices => "any",
         SaveDevice { .. } | RemoveDevice { .. } => "A",
-        OpenGate { .. } => "GA",
+        OpenGate { .. } | EndEmergency => "GA",
     }
 }
 
@@ -84,6 +84,7 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "save_device", "device": {"name": "Вход", "post": "entrance", "direction": "entry", "connection": {"type": "simulated_reader"}}}),
         json!({"type": "remove_device", "device_id": "0192f3a0-0000-7000-8000-000000000000"}),
         json!({"type": "open_gate", "device_id": "0192f3a0-0000-7000-8000-000000000000", "direction": "entry"}),
+        json!({"type": "end_emergency"}),
         json!({"type": "sign_out"}),
     ]
 }

@@ -1,8 +1,9 @@
 //! The Tauri commands: the only things the web view can call. Each one adapts JSON from the
 //! UI to `schoolcard_core` and back; none has rules of its own.
 
-use crate::devices::{DeviceHealth, DeviceHub};
+use crate::devices::{DeviceHealth, DeviceHub, EmergencyReport};
 use chrono::{DateTime, Utc};
+use schoolcard_core::events::EmergencySource;
 use schoolcard_core::peripherals::{Direction, PeripheralId};
 use schoolcard_core::workstation::Progress;
 use schoolcard_core::CardId;
@@ -260,6 +261,48 @@ pub async fn open_gate(
     })
     .await
     .map_err(|e| ErrorDto::new("internal", format!("the command failed inside: {e}")))?
+}
+
+/// The guard's fire button (confirmed on screen): every gate unlocks at once. Like a
+/// break-glass button it asks for no sign-in, and it waits for neither the database nor
+/// the core: the journal hears of it afterwards.
+#[tauri::command]
+pub fn fire_unlock(devices: State<'_, Devices>) -> Result<EmergencyReport, ErrorDto> {
+    let hub = devices
+        .0
+        .as_ref()
+        .ok_or_else(|| ErrorDto::new("devices", "the devices are not running"))?;
+    Ok(hub.emergency_unlock(EmergencySource::Button))
+}
+
+/// Ends the emergency: the core checks who asks (guard, admin) and records it, then every
+/// gate locks again.
+#[tauri::command]
+pub async fn end_emergency(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+) -> Result<EmergencyReport, ErrorDto> {
+    let workstation = shell.workstation.clone()?;
+    tauri::async_runtime::spawn_blocking(move || {
+        workstation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .execute(Command::EndEmergency, Utc::now(), &|_| {})?;
+        let devices = app.state::<Devices>();
+        let hub = devices
+            .0
+            .as_ref()
+            .ok_or_else(|| ErrorDto::new("devices", "the devices are not running"))?;
+        Ok(hub.end_emergency())
+    })
+    .await
+    .map_err(|e| ErrorDto::new("internal", format!("the command failed inside: {e}")))?
+}
+
+/// Whether the gates stand unlocked for an emergency (the screen shows a banner).
+#[tauri::command]
+pub fn emergency_state(devices: State<'_, Devices>) -> bool {
+    devices.0.as_ref().is_some_and(|hub| hub.in_emergency())
 }
 
 /// How the shell was started (demo mode, the language asked for, the database file).

@@ -14,6 +14,7 @@ mod devices;
 use args::{Environment, Invocation, Options};
 use chrono::Utc;
 use commands::{AppInfo, ErrorDto, Shell};
+use schoolcard_core::gatepost::queue::JournalQueue;
 use schoolcard_core::{demo, Workstation};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -85,6 +86,9 @@ fn main() -> ExitCode {
             commands::list_ports,
             commands::simulate_card,
             commands::open_gate,
+            commands::fire_unlock,
+            commands::end_emergency,
+            commands::emergency_state,
         ])
         .run(tauri::generate_context!());
     match run {
@@ -107,7 +111,21 @@ fn start_devices(
     let emit: devices::Emit = Arc::new(move |name, payload| {
         let _ = handle.emit(name, payload);
     });
-    let hub = match devices::DeviceHub::new(emit) {
+    // The gates' journal writer: its own connection, so a pass is written even while a
+    // screen's long command holds the workstation.
+    let journal = workstation.as_ref().and_then(|w| {
+        let path = w
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .store()
+            .path()
+            .to_owned();
+        JournalQueue::start(&path)
+            .inspect_err(|e| eprintln!("schoolcard: the gates' journal cannot start: {e}"))
+            .ok()
+            .map(Arc::new)
+    });
+    let hub = match devices::DeviceHub::new(emit, journal) {
         Ok(hub) => Arc::new(hub),
         Err(e) => {
             eprintln!("schoolcard: the devices cannot start: {e}");

@@ -48,7 +48,8 @@ struct Pending {
 }
 
 enum Job {
-    Append(Pending),
+    // Boxed: an event is a few hundred bytes, a flush a pointer.
+    Append(Box<Pending>),
     /// Answered once every event queued before it is committed.
     Flush(mpsc::Sender<()>),
 }
@@ -70,6 +71,7 @@ pub struct QueueStats {
 
 /// The journal writer of the gates.
 pub struct JournalQueue {
+    device: String,
     jobs: Option<mpsc::Sender<Job>>,
     stats: Arc<Mutex<QueueStats>>,
     thread: Option<thread::JoinHandle<()>>,
@@ -79,6 +81,7 @@ impl JournalQueue {
     /// Opens its own connection to the database at `path` and starts the writer.
     pub fn start(path: &Path) -> CoreResult<JournalQueue> {
         let store = Store::open(path)?;
+        let device = store.device().to_string();
         let stats = Arc::new(Mutex::new(QueueStats::default()));
         let (jobs, jobs_rx) = mpsc::channel();
         let thread = {
@@ -89,10 +92,17 @@ impl JournalQueue {
                 .map_err(crate::error::StoreError::Io)?
         };
         Ok(JournalQueue {
+            device,
             jobs: Some(jobs),
             stats,
             thread: Some(thread),
         })
+    }
+
+    /// The journal actor of this workstation itself (`device:<id>`), for what no person
+    /// did: a pass decided by the rules, a fire alarm.
+    pub fn device_actor(&self) -> String {
+        format!("device:{}", self.device)
     }
 
     /// Queues an event; returns at once.
@@ -103,7 +113,7 @@ impl JournalQueue {
                 at,
                 body,
             };
-            if jobs.send(Job::Append(pending)).is_err() {
+            if jobs.send(Job::Append(Box::new(pending))).is_err() {
                 tracing::error!("the journal queue has stopped; an event was not written");
             }
         }
@@ -212,7 +222,7 @@ fn run(mut store: Store, jobs: &mpsc::Receiver<Job>, stats: &Mutex<QueueStats>) 
 
 fn take(job: Job, batch: &mut Vec<Pending>, waiting: &mut Vec<mpsc::Sender<()>>) {
     match job {
-        Job::Append(pending) => batch.push(pending),
+        Job::Append(pending) => batch.push(*pending),
         Job::Flush(done) => waiting.push(done),
     }
 }

@@ -27,6 +27,7 @@ fn osdp(port: &str, address: u8) -> Connection {
         baud_rate: BAUD_RATE_DEFAULT,
         address,
         secure_only: true,
+        fire_alarm_input: None,
     }
 }
 

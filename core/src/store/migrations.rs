@@ -196,7 +196,7 @@ CREATE TABLE local_secrets (
 );
 "#,
     // 5: passages at the gates and what they make: who is inside now, each day's
-    // attendance, admins' corrections of it.
+    // attendance, admins' corrections of it; the emergency unlock's state.
     r#"
 CREATE TABLE passages (
     passage_id TEXT PRIMARY KEY,
@@ -239,6 +239,14 @@ CREATE TABLE attendance_days (
     PRIMARY KEY (school_date, person_id)
 );
 
+-- Whether the gates stand unlocked for an emergency, since when and why.
+CREATE TABLE emergency (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    active INTEGER NOT NULL,
+    since_us INTEGER NOT NULL,
+    source TEXT NOT NULL
+);
+
 CREATE TABLE attendance_corrections (
     school_date TEXT NOT NULL,
     person_id TEXT NOT NULL,
@@ -265,4 +273,5 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "presence",
     "attendance_days",
     "attendance_corrections",
+    "emergency",
 ];

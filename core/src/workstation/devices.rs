@@ -165,6 +165,20 @@ impl Workstation {
     }
 }
 
+impl Workstation {
+    pub(super) fn end_emergency(&mut self, actor: &str, now: DateTime<Utc>) -> CoreResult<Value> {
+        let gates: Vec<PeripheralId> = self
+            .peripherals_here()?
+            .into_iter()
+            .filter(|p| p.spec.enabled && p.spec.connection.is_gate())
+            .map(|p| p.id)
+            .collect();
+        self.store
+            .write(|w| w.append(actor, now, EventBody::EmergencyEnded { gates }))?;
+        Ok(json!({}))
+    }
+}
+
 /// The names of the readers that open `gate`, if any do.
 fn readers_of_gate(here: &[Peripheral], gate: PeripheralId) -> Option<Vec<String>> {
     let readers: Vec<String> = here

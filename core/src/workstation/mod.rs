@@ -266,6 +266,9 @@ pub enum Command {
     RemoveDevice {
         device_id: PeripheralId,
     },
+    /// Records that the signed-in person ends an emergency unlock; the shell then locks
+    /// every gate again.
+    EndEmergency,
     /// Records that the signed-in person opens a gate by hand; the shell then opens it.
     OpenGate {
         device_id: PeripheralId,
@@ -353,7 +356,7 @@ impl Command {
             | ImportPhotos { .. }
             | SaveDevice { .. }
             | RemoveDevice { .. } => Access::Roles(ADMIN),
-            OpenGate { .. } => Access::Roles(GUARD_ADMIN),
+            OpenGate { .. } | EndEmergency => Access::Roles(GUARD_ADMIN),
         }
     }
 }
@@ -539,6 +542,7 @@ impl Workstation {
                 device_id,
                 direction,
             } => self.open_gate(&actor, device_id, direction, now),
+            EndEmergency => self.end_emergency(&actor, now),
         }
     }
 

@@ -18,6 +18,8 @@
 mod wiring;
 
 use chrono::{DateTime, Utc};
+use schoolcard_core::events::{EmergencySource, EventBody, GateFailure};
+use schoolcard_core::gatepost::queue::JournalQueue;
 use schoolcard_core::peripherals::{Connection, Direction, Peripheral, PeripheralId, Post};
 use schoolcard_readers::gate::{
     Gate, GateEvent, LcusRelayGate, SimulatedTurnstile, SimulatedTurnstileConfig,
@@ -51,6 +53,8 @@ pub const CARD_READ_EVENT: &str = "card-read";
 pub const DEVICE_HEALTH_EVENT: &str = "device-health";
 /// Name of the event carrying what a gate's pass sensor reported.
 pub const GATE_EVENT: &str = "gate-event";
+/// Name of the event saying the gates were unlocked for an emergency, or locked again.
+pub const EMERGENCY_EVENT: &str = "emergency";
 
 /// How the hub tells the window: an event name and its JSON payload.
 pub type Emit = Arc<dyn Fn(&'static str, Value) + Send + Sync>;
@@ -96,6 +100,8 @@ pub enum HubError {
     NotAGate(String),
     #[error("{0}")]
     Driver(String),
+    #[error("the gates stand unlocked for an emergency")]
+    Emergency,
 }
 
 /// Per-device counts kept by the hub itself, for drivers that keep none per device
@@ -171,6 +177,12 @@ struct Shared {
     routes: Mutex<Routes>,
     last_health: Mutex<Vec<DeviceHealth>>,
     stopping: AtomicBool,
+    /// The gates stand unlocked for an emergency: nothing opens or locks them one by one.
+    emergency: AtomicBool,
+    /// Where gate events go in the journal; `None` for a hub without a database.
+    journal: Option<Arc<JournalQueue>>,
+    /// OSDP PDs (by name) whose input `n` is the fire alarm, and its last state.
+    alarm_inputs: Mutex<HashMap<String, (u8, bool)>>,
     emit: Emit,
 }
 
@@ -195,7 +207,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl DeviceHub {
     /// A hub with nothing running yet; its pump and health threads start here.
-    pub fn new(emit: Emit) -> std::io::Result<DeviceHub> {
+    /// `journal` receives what the gates do (emergency unlocks, passages).
+    pub fn new(emit: Emit, journal: Option<Arc<JournalQueue>>) -> std::io::Result<DeviceHub> {
         let shared = Arc::new(Shared {
             fleet: Mutex::new(Fleet::default()),
             counters: Mutex::new(HashMap::new()),
@@ -203,6 +216,9 @@ impl DeviceHub {
             routes: Mutex::new(Routes::default()),
             last_health: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
+            emergency: AtomicBool::new(false),
+            journal,
+            alarm_inputs: Mutex::new(HashMap::new()),
             emit,
         });
         let (reads, reads_rx) = mpsc::channel::<CardRead>();
@@ -238,6 +254,17 @@ impl DeviceHub {
         drop(old);
         lock(&self.shared.pds).clear();
         lock(&self.shared.counters).clear();
+        *lock(&self.shared.alarm_inputs) = peripherals
+            .iter()
+            .filter(|p| p.spec.enabled)
+            .filter_map(|p| match &p.spec.connection {
+                Connection::OsdpReader {
+                    fire_alarm_input: Some(input),
+                    ..
+                } => Some((p.id.to_string(), (*input, false))),
+                _ => None,
+            })
+            .collect();
 
         let mut routes = Routes::default();
         for p in &peripherals {
@@ -314,6 +341,11 @@ impl DeviceHub {
             fleet.devices.push(Running { peripheral, driver });
         }
         *lock(&self.shared.fleet) = fleet;
+        if self.shared.emergency.load(Ordering::SeqCst) {
+            // Gates started during an emergency stand unlocked like the others.
+            let gates = all_gates(&self.shared);
+            on_every_gate(&gates, |gate| gate.emergency_unlock(), Instant::now());
+        }
         publish_health(&self.shared);
     }
 
@@ -422,6 +454,9 @@ impl DeviceHub {
 
     /// Opens gate `id` one way, as the installer's "test" button does.
     pub fn open_gate(&self, id: PeripheralId, direction: Direction) -> Result<(), HubError> {
+        if self.shared.emergency.load(Ordering::SeqCst) {
+            return Err(HubError::Emergency);
+        }
         let gate = {
             let fleet = lock(&self.shared.fleet);
             let running = fleet
@@ -439,6 +474,27 @@ impl DeviceHub {
         // Outside the lock: a relay pulse holds the caller for its length.
         gate.open(wiring::gate_direction(direction))
             .map_err(|e| HubError::Driver(e.to_string()))
+    }
+
+    /// Unlocks every gate at once; see [`emergency_unlock_all`].
+    pub fn emergency_unlock(&self, source: EmergencySource) -> EmergencyReport {
+        emergency_unlock_all(&self.shared, source)
+    }
+
+    /// Ends an emergency: every gate locked again, one by one openings back. (The core
+    /// journals who ended it, before this is called.)
+    pub fn end_emergency(&self) -> EmergencyReport {
+        let started = Instant::now();
+        let gates = all_gates(&self.shared);
+        let report = on_every_gate(&gates, |gate| gate.lock(), started);
+        self.shared.emergency.store(false, Ordering::SeqCst);
+        (self.shared.emit)(EMERGENCY_EVENT, json!({"active": false, "report": &report}));
+        report
+    }
+
+    /// Whether the gates stand unlocked for an emergency.
+    pub fn in_emergency(&self) -> bool {
+        self.shared.emergency.load(Ordering::SeqCst)
     }
 
     /// Every device's state now.
@@ -463,6 +519,118 @@ impl Drop for DeviceHub {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// What an emergency command did to the gates.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmergencyReport {
+    /// Gates that took the command.
+    pub done: Vec<PeripheralId>,
+    /// Gates that did not, with why.
+    pub failed: Vec<GateFailure>,
+    /// From the trigger to the last gate's answer, in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// A gate by id: running, or why not.
+type GateHandle = (PeripheralId, Result<Arc<dyn Gate>, String>);
+
+/// The gates that are running now, with their ids. Holds the fleet's lock only to clone.
+fn all_gates(shared: &Shared) -> Vec<GateHandle> {
+    lock(&shared.fleet)
+        .devices
+        .iter()
+        .filter_map(|running| match &running.driver {
+            Driver::Gate(run) => Some((
+                running.peripheral.id,
+                run.gate.clone().ok_or_else(|| {
+                    run.error
+                        .clone()
+                        .unwrap_or_else(|| "the gate's port is not open".into())
+                }),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs `command` on every gate at once, one thread each: a relay board finishing a pulse
+/// or an OSDP line waiting for its PD delays only its own gate.
+fn on_every_gate(
+    gates: &[GateHandle],
+    command: impl Fn(&dyn Gate) -> Result<(), schoolcard_readers::gate::GateError> + Sync,
+    started: Instant,
+) -> EmergencyReport {
+    let results: Vec<(PeripheralId, Result<(), String>)> = thread::scope(|scope| {
+        let handles: Vec<_> = gates
+            .iter()
+            .map(|(id, gate)| {
+                let command = &command;
+                (
+                    *id,
+                    scope.spawn(move || match gate {
+                        Ok(gate) => command(gate.as_ref()).map_err(|e| e.to_string()),
+                        Err(why) => Err(why.clone()),
+                    }),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(id, handle)| {
+                let result = handle
+                    .join()
+                    .unwrap_or_else(|_| Err("the gate's command panicked".into()));
+                (id, result)
+            })
+            .collect()
+    });
+    let mut report = EmergencyReport {
+        done: Vec::new(),
+        failed: Vec::new(),
+        elapsed_ms: 0,
+    };
+    for (gate_id, result) in results {
+        match result {
+            Ok(()) => report.done.push(gate_id),
+            Err(error) => report.failed.push(GateFailure { gate_id, error }),
+        }
+    }
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    report
+}
+
+/// Unlocks every gate of the workstation at once (the fire alarm, the guard's button).
+/// Touches only the gates' ports: no database, no window. What happened is queued for the
+/// journal afterwards and told to the window, neither of which it waits for.
+fn emergency_unlock_all(shared: &Shared, source: EmergencySource) -> EmergencyReport {
+    let started = Instant::now();
+    shared.emergency.store(true, Ordering::SeqCst);
+    let gates = all_gates(shared);
+    let report = on_every_gate(&gates, |gate| gate.emergency_unlock(), started);
+    tracing::warn!(
+        ?source,
+        unlocked = report.done.len(),
+        failed = report.failed.len(),
+        elapsed_ms = report.elapsed_ms,
+        "emergency unlock"
+    );
+    if let Some(journal) = &shared.journal {
+        journal.append(
+            journal.device_actor(),
+            Utc::now(),
+            EventBody::EmergencyUnlocked {
+                source,
+                gates: report.done.clone(),
+                failed: report.failed.clone(),
+            },
+        );
+    }
+    (shared.emit)(
+        EMERGENCY_EVENT,
+        json!({"active": true, "source": source, "report": &report}),
+    );
+    report
 }
 
 /// A channel for a gate's events, and the thread that passes them to the window.
@@ -635,6 +803,24 @@ fn forward_line_events(
             PanelEvent::ProtocolError {
                 name: Some(name), ..
             } => count_error(&name),
+            PanelEvent::InputStatus { name, inputs } => {
+                let raised = {
+                    let mut alarms = lock(&shared.alarm_inputs);
+                    match alarms.get_mut(&name) {
+                        Some((input, was_active)) => {
+                            let active = inputs.get(usize::from(*input)).copied().unwrap_or(false);
+                            let raised = active && !*was_active;
+                            *was_active = active;
+                            raised
+                        }
+                        None => false,
+                    }
+                };
+                if raised {
+                    tracing::warn!(pd = %name, "fire alarm input active");
+                    emergency_unlock_all(shared, EmergencySource::AlarmInput);
+                }
+            }
             PanelEvent::KeySet { name } => {
                 tracing::info!(pd = %name, "OSDP reader now holds the site key");
             }

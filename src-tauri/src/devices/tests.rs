@@ -5,6 +5,7 @@ use super::*;
 use schoolcard_core::peripherals::{LineFormatName, PeripheralSpec};
 use serialport::{SerialPort, TTYPort};
 use std::io::{Read, Write};
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Receiver;
 
 /// Longest a test waits for the hub to react, in milliseconds: many health polls.
@@ -37,7 +38,7 @@ fn hub() -> (DeviceHub, Receiver<(&'static str, Value)>) {
     let emit: Emit = Arc::new(move |name, payload| {
         let _ = lock(&tx).send((name, payload));
     });
-    (DeviceHub::new(emit).unwrap(), rx)
+    (DeviceHub::new(emit, None).unwrap(), rx)
 }
 
 fn next_event(rx: &Receiver<(&'static str, Value)>, wanted: &str) -> Value {
@@ -276,4 +277,272 @@ fn gates_open_by_hand_and_report_passes() {
         Err(HubError::NotAGate(_))
     ));
     drop(hub);
+}
+
+/// Two pseudo-terminals joined back to back, like a null-modem cable: whatever is written
+/// on one slave path comes out of the other. The hub opens one path as its RS-485 port,
+/// the reference OSDP reader the other.
+struct NullModem {
+    a: String,
+    b: String,
+    _slaves: (TTYPort, TTYPort),
+    stop: Arc<AtomicBool>,
+}
+
+impl NullModem {
+    fn new() -> NullModem {
+        let (mut master_a, slave_a) = TTYPort::pair().unwrap();
+        let (mut master_b, slave_b) = TTYPort::pair().unwrap();
+        for master in [&mut master_a, &mut master_b] {
+            master.set_timeout(Duration::from_millis(10)).unwrap();
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        for (mut from, mut to) in [
+            (
+                master_a.try_clone_native().unwrap(),
+                master_b.try_clone_native().unwrap(),
+            ),
+            (master_b, master_a),
+        ] {
+            let stop = Arc::clone(&stop);
+            thread::spawn(move || {
+                let mut buffer = [0u8; 512];
+                while !stop.load(Ordering::SeqCst) {
+                    match from.read(&mut buffer) {
+                        Ok(0) => return,
+                        Ok(n) => {
+                            if to.write_all(&buffer[..n]).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                        Err(_) => return,
+                    }
+                }
+            });
+        }
+        NullModem {
+            a: slave_a.name().unwrap(),
+            b: slave_b.name().unwrap(),
+            _slaves: (slave_a, slave_b),
+            stop,
+        }
+    }
+}
+
+impl Drop for NullModem {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The reference OSDP reader (libosdp 3.2.9, the peer script of the readers' tests) as a
+/// child process, killed by its pid when dropped.
+struct OsdpPeer {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: Receiver<String>,
+}
+
+/// The address the peer answers at.
+const PEER_ADDRESS: u8 = 101;
+
+impl OsdpPeer {
+    fn start(path: &str) -> OsdpPeer {
+        use std::io::BufRead;
+        let python = std::env::var_os("SCHOOLCARD_OSDP_PYTHON").map_or_else(
+            || {
+                std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+                    .join(".cache/schoolcard/venv/bin/python")
+            },
+            std::path::PathBuf::from,
+        );
+        assert!(
+            python.exists(),
+            "libosdp's Python is missing: run installers/setup.sh"
+        );
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../reader-drivers/tests/peers/osdp_pd.py"
+        );
+        let mut child = std::process::Command::new(python)
+            .args(["-u", script, path, &PEER_ADDRESS.to_string(), "none"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the OSDP peer starts");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let peer = OsdpPeer {
+            child,
+            stdin,
+            lines,
+        };
+        let deadline = Instant::now() + Duration::from_millis(WAIT_MS_MAX * 2);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = peer
+                .lines
+                .recv_timeout(left)
+                .expect("the peer says it is ready");
+            if line.contains("\"ready\"") {
+                return peer;
+            }
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+}
+
+impl Drop for OsdpPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A relay board's side of a pty: reads what the gate writes.
+fn read_frames(board: &mut TTYPort, frames: usize) -> Vec<[u8; 4]> {
+    let mut bytes = vec![0u8; frames * 4];
+    board.read_exact(&mut bytes).unwrap();
+    bytes.chunks(4).map(|c| [c[0], c[1], c[2], c[3]]).collect()
+}
+
+#[test]
+fn the_fire_alarm_unlocks_every_gate_while_the_database_is_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ws.sqlite");
+    let mut other_writer = schoolcard_core::Store::open(&db).unwrap();
+    let journal = Arc::new(JournalQueue::start(&db).unwrap());
+    let (tx, events) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let emit: Emit = Arc::new(move |name, payload| {
+        let _ = lock(&tx).send((name, payload));
+    });
+    let hub = DeviceHub::new(emit, Some(Arc::clone(&journal))).unwrap();
+
+    let line = NullModem::new();
+    let mut peer = OsdpPeer::start(&line.b);
+    let reader = peripheral(
+        "Вход OSDP",
+        Post::Entrance,
+        Some(Direction::Entry),
+        Connection::OsdpReader {
+            port: line.a.clone(),
+            baud_rate: 9_600,
+            address: PEER_ADDRESS,
+            secure_only: false,
+            fire_alarm_input: Some(0),
+        },
+    );
+    let mut boards = Vec::new();
+    let mut gates = Vec::new();
+    for name in ["Турникет 1", "Турникет 2"] {
+        let (mut board, slave) = TTYPort::pair().unwrap();
+        board
+            .set_timeout(Duration::from_millis(WAIT_MS_MAX))
+            .unwrap();
+        gates.push(peripheral(
+            name,
+            Post::Entrance,
+            None,
+            Connection::RelayGate {
+                port: slave.name().unwrap(),
+                entry_channel: 1,
+                exit_channel: 2,
+                pulse_ms: 300,
+            },
+        ));
+        boards.push((board, slave));
+    }
+    let turnstile = peripheral(
+        "Калитка",
+        Post::Entrance,
+        None,
+        Connection::SimulatedTurnstile,
+    );
+    gates.push(turnstile);
+    let mut all = vec![reader.clone()];
+    all.extend(gates.iter().cloned());
+    hub.reload(all, [7; 16]);
+    wait_for(&hub, "the reader and the gates online", |h| {
+        h.iter().all(|d| d.state == "online")
+    });
+
+    // Another writer holds the database, as a long import would.
+    let (locked_tx, locked_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let holder = thread::spawn(move || {
+        other_writer
+            .write(|_| {
+                locked_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                Ok::<(), schoolcard_core::error::StoreError>(())
+            })
+            .unwrap();
+    });
+    locked_rx.recv().unwrap();
+
+    let alarm = Instant::now();
+    peer.send("inputs 0100");
+    for (board, _) in &mut boards {
+        // Both relays closed and kept closed: the turnstile's Unlock A and B held.
+        let frames = read_frames(board, 2);
+        assert_eq!(frames, [[0xA0, 0x01, 0x01, 0xA2], [0xA0, 0x02, 0x01, 0xA3]]);
+    }
+    let elapsed = alarm.elapsed();
+    assert!(
+        elapsed < Duration::from_millis(500),
+        "the gates took {elapsed:?} to unlock"
+    );
+    let told = next_event(&events, EMERGENCY_EVENT);
+    assert_eq!(told["active"], true);
+    assert_eq!(told["source"], "alarm_input");
+    assert_eq!(told["report"]["done"].as_array().unwrap().len(), 3);
+    assert!(hub.in_emergency());
+    assert!(matches!(
+        hub.open_gate(gates[2].id, Direction::Entry),
+        Err(HubError::Emergency)
+    ));
+
+    // The journal hears of it once the other writer lets go, and nothing is lost.
+    assert_eq!(journal.stats().written, 0);
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    assert!(journal.flush(Duration::from_millis(WAIT_MS_MAX * 4)));
+    let store = schoolcard_core::Store::open(&db).unwrap();
+    let payload: String = store
+        .conn()
+        .query_row(
+            "SELECT payload FROM journal WHERE kind = 'emergency_unlocked'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(payload.contains("alarm_input"), "{payload}");
+
+    // Over: every gate locked again.
+    let report = hub.end_emergency();
+    assert_eq!(report.done.len(), 3);
+    for (board, _) in &mut boards {
+        let frames = read_frames(board, 2);
+        assert_eq!(frames, [[0xA0, 0x01, 0x00, 0xA1], [0xA0, 0x02, 0x00, 0xA2]]);
+    }
+    assert!(!hub.in_emergency());
+    drop(hub);
+    drop(peer);
 }
