@@ -71,6 +71,9 @@ const TEXT_SQUEEZE_BEFORE_LANDSCAPE: f32 = 0.6;
 /// Rows of a group that must fit under its heading, or the heading moves to the next page.
 const GROUP_ROWS_KEPT_WITH_HEADING: usize = 2;
 
+/// Space above the totals row's rule.
+const TOTALS_GAP_PT: f32 = 2.0;
+
 /// Grey levels (0 black, 1 white).
 const STRIPE_GRAY: f32 = 0.94;
 const HEADING_FILL_GRAY: f32 = 0.84;
@@ -448,7 +451,9 @@ fn ellipsize(font: &FontFace, size_pt: f32, text: &str, width_pt: f32) -> String
 
 /// The lines of one row's cells, laid out for their columns.
 struct RowLines {
-    cells: Vec<Vec<String>>,
+    /// Each cell's lines and alignment: text to the left (also a label such as «Итого» in a
+    /// number column of the totals row), numbers, money and dates to the right.
+    cells: Vec<(Vec<String>, Align)>,
     height_pt: f32,
 }
 
@@ -614,19 +619,30 @@ impl Pager<'_> {
 
     fn row_lines(&self, cells: &[Cell], weight: Weight) -> RowLines {
         let font = self.fonts.get(weight);
-        let cells: Vec<Vec<String>> = cells
+        let cells: Vec<(Vec<String>, Align)> = cells
             .iter()
             .zip(&self.layout.column_widths_pt)
             .map(|(cell, width)| {
                 let inner = width - 2.0 * CELL_PAD_X_PT;
                 let text = cell_text(cell);
                 match cell {
-                    Cell::Text(_) => wrap(font, BODY_SIZE_PT, &text, inner, MAX_CELL_LINES),
-                    _ => vec![ellipsize(font, BODY_SIZE_PT, &text, inner)],
+                    Cell::Text(_) => (
+                        wrap(font, BODY_SIZE_PT, &text, inner, MAX_CELL_LINES),
+                        Align::Left,
+                    ),
+                    _ => (
+                        vec![ellipsize(font, BODY_SIZE_PT, &text, inner)],
+                        Align::Right,
+                    ),
                 }
             })
             .collect();
-        let lines = cells.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        let lines = cells
+            .iter()
+            .map(|(lines, _)| lines.len())
+            .max()
+            .unwrap_or(1)
+            .max(1);
         RowLines {
             cells,
             height_pt: lines as f32 * line_height_pt(BODY_SIZE_PT) + 2.0 * CELL_PAD_Y_PT,
@@ -648,12 +664,7 @@ impl Pager<'_> {
         let font = self.fonts.get(weight);
         let mut x = MARGIN_PT;
         let mut texts = Vec::new();
-        for ((lines, width), align) in row
-            .cells
-            .iter()
-            .zip(&layout.column_widths_pt)
-            .zip(&layout.aligns)
-        {
+        for ((lines, align), width) in row.cells.iter().zip(&layout.column_widths_pt) {
             for (index, line) in lines.iter().enumerate() {
                 let line_top = top + CELL_PAD_Y_PT + index as f32 * line_height_pt(BODY_SIZE_PT);
                 texts.push((
@@ -736,7 +747,15 @@ fn paginate(document: &Document, fonts: &Fonts, layout: &TableLayout) -> Vec<Vec
         y_pt: 0.0,
     };
     pager.start_page();
-    let mut any_rows = false;
+    // The totals row is kept with the last row above it: it never stands alone on a page.
+    let totals = document
+        .totals()
+        .map(|cells| pager.row_lines(cells, Weight::Bold));
+    let totals_height_pt = totals
+        .as_ref()
+        .map_or(0.0, |row| row.height_pt + TOTALS_GAP_PT);
+    let rows_total = document.rows().len();
+    let mut rows_drawn = 0;
     for section in document.sections() {
         let lines: Vec<RowLines> = section
             .rows
@@ -744,19 +763,21 @@ fn paginate(document: &Document, fonts: &Fonts, layout: &TableLayout) -> Vec<Vec
             .map(|row| pager.row_lines(row, Weight::Regular))
             .collect();
         if let Some(heading) = section.heading {
-            let kept: f32 = lines
-                .iter()
-                .take(GROUP_ROWS_KEPT_WITH_HEADING)
-                .map(|r| r.height_pt)
-                .sum();
+            let kept_rows = lines.len().min(GROUP_ROWS_KEPT_WITH_HEADING);
+            let mut kept: f32 = lines[..kept_rows].iter().map(|r| r.height_pt).sum();
+            if rows_drawn + kept_rows == rows_total {
+                kept += totals_height_pt;
+            }
             if !pager.fits(Pager::group_heading_height_pt() + kept) {
                 pager.start_page();
             }
             pager.draw_group_heading(heading);
         }
         for (index, row) in lines.iter().enumerate() {
-            any_rows = true;
-            if !pager.fits(row.height_pt) {
+            rows_drawn += 1;
+            let last = rows_drawn == rows_total;
+            let needed = row.height_pt + if last { totals_height_pt } else { 0.0 };
+            if !pager.fits(needed) {
                 pager.start_page();
                 if let Some(heading) = section.heading {
                     pager.draw_group_heading(&format!("{heading} (продолжение)"));
@@ -765,7 +786,7 @@ fn paginate(document: &Document, fonts: &Fonts, layout: &TableLayout) -> Vec<Vec
             pager.draw_row(row, Weight::Regular, index % 2 == 1);
         }
     }
-    if !any_rows && !document.has_groups() {
+    if rows_total == 0 && !document.has_groups() {
         let text = "Нет данных".to_owned();
         let top = pager.y_pt + CELL_PAD_Y_PT;
         pager.text(
@@ -778,12 +799,11 @@ fn paginate(document: &Document, fonts: &Fonts, layout: &TableLayout) -> Vec<Vec
         );
         pager.y_pt = top + line_height_pt(BODY_SIZE_PT) + CELL_PAD_Y_PT;
     }
-    if let Some(totals) = document.totals() {
-        let row = pager.row_lines(totals, Weight::Bold);
-        if !pager.fits(row.height_pt + 2.0) {
+    if let Some(row) = totals {
+        if !pager.fits(totals_height_pt) {
             pager.start_page();
         }
-        pager.y_pt += 2.0;
+        pager.y_pt += TOTALS_GAP_PT;
         let top = pager.y_pt;
         pager.rule(top, 0.8);
         pager.draw_row(&row, Weight::Bold, false);
