@@ -6,6 +6,7 @@
 //!
 //! Never imported from here: tauri, any window toolkit, any hardware driver.
 
+pub mod access;
 pub mod auth;
 pub mod demo;
 pub mod domain;

@@ -49,6 +49,21 @@ pub enum DateFormat {
     DayMonthYear,
 }
 
+/// How rows in groups (see [`Document::begin_group`]) are written; documents without groups
+/// are written the same either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupLayout {
+    /// A first column «Группа» holding each row's group heading (empty for rows before the
+    /// first group): every record keeps the same fields, for machines and pivot tables.
+    #[default]
+    Column,
+    /// A row holding just the heading before each group's rows, as on paper.
+    HeadingRows,
+}
+
+/// The heading of the column [`GroupLayout::Column`] adds.
+pub const GROUP_COLUMN_TITLE: &str = "Группа";
+
 /// Choices for [`write_csv`]. [`CsvOptions::default`] is plain CSV (comma, point, ISO
 /// dates) with a BOM; [`CsvOptions::excel_ru`] is what a Russian-locale Excel opens
 /// correctly by double-click.
@@ -69,6 +84,8 @@ pub struct CsvOptions {
     /// start) with an apostrophe, so a pupil named `=HYPERLINK(…)` in an imported roster
     /// stays text. Numbers and money this crate writes are never prefixed.
     pub guard_formulas: bool,
+    /// How groups are written.
+    pub groups: GroupLayout,
 }
 
 impl Default for CsvOptions {
@@ -80,14 +97,15 @@ impl Default for CsvOptions {
             byte_order_mark: true,
             title_rows: false,
             guard_formulas: true,
+            groups: GroupLayout::Column,
         }
     }
 }
 
 impl CsvOptions {
     /// For Excel in a Russian locale: `;` between fields, `123,45` money (with a point,
-    /// Russian Excel would read `12.05` as the 12th of May), `02.09.2024` dates, a BOM, and
-    /// the title rows.
+    /// Russian Excel would read `12.05` as the 12th of May), `02.09.2024` dates, a BOM, the
+    /// title rows, and groups as heading rows.
     pub fn excel_ru() -> CsvOptions {
         CsvOptions {
             delimiter: Delimiter::Semicolon,
@@ -96,6 +114,7 @@ impl CsvOptions {
             byte_order_mark: true,
             title_rows: true,
             guard_formulas: true,
+            groups: GroupLayout::HeadingRows,
         }
     }
 }
@@ -112,8 +131,9 @@ pub enum CsvError {
     Io(#[from] io::Error),
 }
 
-/// Writes `document` as CSV to `out`: the optional title rows, the column headings, the
-/// rows, then the totals row if any.
+/// Writes `document` as CSV to `out`: the optional title rows (organisation, title, period,
+/// generated-at, a blank row), the column headings, the rows (with their groups as
+/// `options.groups` says), then the totals row if any.
 pub fn write_csv<W: io::Write>(
     document: &Document,
     options: &CsvOptions,
@@ -134,18 +154,46 @@ pub fn write_csv<W: io::Write>(
     let text = |value: &str| guard(value, options);
 
     if options.title_rows {
+        if let Some(organization) = document.organization() {
+            writer.write_record([text(organization)])?;
+        }
         writer.write_record([text(document.title())])?;
         if let Some(period) = document.period() {
             writer.write_record([text(period)])?;
         }
+        if let Some(at) = document.generated_at() {
+            writer.write_record([format!("Сформирован {}", at.format("%d.%m.%Y в %H:%M"))])?;
+        }
         writer.write_record([""])?;
     }
-    writer.write_record(document.columns().iter().map(|column| text(&column.title)))?;
-    for row in document.rows() {
-        writer.write_record(row.iter().map(|cell| cell_text(cell, options)))?;
+    let group_column = document.has_groups() && options.groups == GroupLayout::Column;
+    let mut headings: Vec<String> = Vec::with_capacity(document.columns().len() + 1);
+    if group_column {
+        headings.push(GROUP_COLUMN_TITLE.to_owned());
+    }
+    headings.extend(document.columns().iter().map(|column| text(&column.title)));
+    writer.write_record(&headings)?;
+    for section in document.sections() {
+        let heading = section.heading.map(text).unwrap_or_default();
+        if section.heading.is_some() && !group_column {
+            writer.write_record([heading.as_str()])?;
+        }
+        for row in section.rows {
+            let cells = row.iter().map(|cell| cell_text(cell, options));
+            if group_column {
+                writer.write_record(std::iter::once(heading.clone()).chain(cells))?;
+            } else {
+                writer.write_record(cells)?;
+            }
+        }
     }
     if let Some(totals) = document.totals() {
-        writer.write_record(totals.iter().map(|cell| cell_text(cell, options)))?;
+        let cells = totals.iter().map(|cell| cell_text(cell, options));
+        if group_column {
+            writer.write_record(std::iter::once(String::new()).chain(cells))?;
+        } else {
+            writer.write_record(cells)?;
+        }
     }
     writer.flush()?;
     Ok(())
@@ -320,6 +368,48 @@ mod tests {
                 document.title()
             );
         }
+    }
+
+    #[test]
+    fn groups_as_a_column_or_as_heading_rows() {
+        let mut document = Document::new(
+            "Список",
+            vec![
+                Column::new("№", ColumnKind::Integer),
+                Column::new("ФИО", ColumnKind::Text),
+            ],
+        )
+        .expect("has columns")
+        .with_organization("Лицей")
+        .with_generated_at(
+            NaiveDate::from_ymd_opt(2026, 11, 27)
+                .and_then(|d| d.and_hms_opt(10, 20, 0))
+                .expect("valid time"),
+        );
+        document
+            .push_row(vec![Cell::Integer(0), Cell::text("вне групп")])
+            .expect("fits");
+        document.begin_group("5А — 1 чел.").expect("not blank");
+        document
+            .push_row(vec![Cell::Integer(1), Cell::text("Ёлкина Софья")])
+            .expect("fits");
+        document.begin_group("=Гости").expect("not blank");
+        document
+            .set_totals(vec![Cell::Integer(2), Cell::text("Всего")])
+            .expect("fits");
+        let plain = CsvOptions {
+            byte_order_mark: false,
+            ..CsvOptions::default()
+        };
+        assert_eq!(
+            render(&document, &plain),
+            "Группа,№,ФИО\r\n,0,вне групп\r\n5А — 1 чел.,1,Ёлкина Софья\r\n,2,Всего\r\n"
+        );
+        assert_eq!(
+            render(&document, &CsvOptions::excel_ru()),
+            "\u{feff}Лицей\r\nСписок\r\nСформирован 27.11.2026 в 10:20\r\n\"\"\r\n\
+             №;ФИО\r\n0;вне групп\r\n5А — 1 чел.\r\n1;Ёлкина Софья\r\n'=Гости\r\n2;Всего\r\n"
+        );
     }
 
     #[test]

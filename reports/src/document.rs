@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
 /// What a column holds; every cell in it is of this kind or empty.
@@ -137,20 +137,51 @@ pub enum DocumentError {
         /// The cell's kind.
         found: ColumnKind,
     },
+    /// A group whose heading is empty or only spaces: a heading is what a reader looks for.
+    #[error("a group heading must not be blank")]
+    BlankGroupHeading,
 }
 
-/// A report: title, optional period, typed columns, rows and an optional totals row.
+/// A run of rows under a heading, e.g. one class of the evacuation list («5А — 27 чел.»).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Group {
+    heading: String,
+    /// Index of the group's first row in [`Document::rows`]; the group runs to the next
+    /// group's first row or to the end.
+    first_row: usize,
+}
+
+/// A part of a document as renderers walk it: rows before the first group (no heading),
+/// then each group with its heading. See [`Document::sections`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Section<'a> {
+    /// The group's heading; `None` for rows before the first group.
+    pub heading: Option<&'a str>,
+    /// The section's rows, in order; may be empty for a group.
+    pub rows: &'a [Vec<Cell>],
+}
+
+/// A report: title, optional period, typed columns, rows (optionally in groups under
+/// headings) and an optional totals row; optionally the organisation it is about and when
+/// it was made.
 ///
 /// Invariants, checked as the document is built: at least one column; every row and the
 /// totals row have one cell per column; each cell is empty or of its column's kind (the
-/// totals row may also hold text anywhere, for labels such as «Итого»). Renderers can
-/// therefore not fail on the document's shape.
+/// totals row may also hold text anywhere, for labels such as «Итого»); group headings are
+/// not blank and groups follow each other in row order. Renderers can therefore not fail on
+/// the document's shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Document {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organization: Option<String>,
     title: String,
     period: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generated_at: Option<NaiveDateTime>,
     columns: Vec<Column>,
     rows: Vec<Vec<Cell>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    groups: Vec<Group>,
     totals: Option<Vec<Cell>>,
 }
 
@@ -161,12 +192,48 @@ impl Document {
             return Err(DocumentError::NoColumns);
         }
         Ok(Document {
+            organization: None,
             title: title.into(),
             period: None,
+            generated_at: None,
             columns,
             rows: Vec::new(),
+            groups: Vec::new(),
             totals: None,
         })
+    }
+
+    /// Sets the organisation the report is about, shown above the title (the school's
+    /// name, «МБОУ «Лицей «Держава»»).
+    pub fn with_organization(self, organization: impl Into<String>) -> Document {
+        Document {
+            organization: Some(organization.into()),
+            ..self
+        }
+    }
+
+    /// Sets when the report was made, as wall-clock time in the school's zone (the caller
+    /// converts its UTC instant; this crate reads no clock). Shown under the title and used
+    /// as the XLSX creation date, so the same instant gives the same bytes.
+    pub fn with_generated_at(self, generated_at: NaiveDateTime) -> Document {
+        Document {
+            generated_at: Some(generated_at),
+            ..self
+        }
+    }
+
+    /// Starts a group: the rows pushed from now on, up to the next group, go under
+    /// `heading`. Rows pushed before the first group stand ungrouped above it.
+    pub fn begin_group(&mut self, heading: impl Into<String>) -> Result<(), DocumentError> {
+        let heading = heading.into();
+        if heading.trim().is_empty() {
+            return Err(DocumentError::BlankGroupHeading);
+        }
+        self.groups.push(Group {
+            heading,
+            first_row: self.rows.len(),
+        });
+        Ok(())
     }
 
     /// Sets the line under the title, e.g. `"1–30 сентября 2024"` or a school's name.
@@ -226,6 +293,45 @@ impl Document {
         }
         self.totals = Some(totals);
         Ok(())
+    }
+
+    /// The organisation the report is about, if set.
+    pub fn organization(&self) -> Option<&str> {
+        self.organization.as_deref()
+    }
+
+    /// When the report was made (school wall-clock time), if set.
+    pub fn generated_at(&self) -> Option<NaiveDateTime> {
+        self.generated_at
+    }
+
+    /// Whether the rows are grouped under headings.
+    pub fn has_groups(&self) -> bool {
+        !self.groups.is_empty()
+    }
+
+    /// The rows in reading order: the ungrouped rows before the first group (if any, or all
+    /// rows when there are no groups), then each group with its heading and rows.
+    pub fn sections(&self) -> Vec<Section<'_>> {
+        let mut sections = Vec::with_capacity(self.groups.len() + 1);
+        let first_grouped = self.groups.first().map_or(self.rows.len(), |g| g.first_row);
+        if first_grouped > 0 || self.groups.is_empty() {
+            sections.push(Section {
+                heading: None,
+                rows: &self.rows[..first_grouped],
+            });
+        }
+        for (index, group) in self.groups.iter().enumerate() {
+            let end = self
+                .groups
+                .get(index + 1)
+                .map_or(self.rows.len(), |next| next.first_row);
+            sections.push(Section {
+                heading: Some(&group.heading),
+                rows: &self.rows[group.first_row..end],
+            });
+        }
+        sections
     }
 
     /// The report's title.
@@ -391,6 +497,62 @@ mod tests {
             );
             assert_eq!(document.totals().is_some(), expected.is_ok());
         }
+    }
+
+    #[test]
+    fn groups_split_the_rows_into_sections() {
+        let mut document = Document::new("Список", vec![Column::new("ФИО", ColumnKind::Text)])
+            .expect("has columns");
+        let row = |name: &str| vec![Cell::text(name)];
+        document.push_row(row("без класса")).expect("fits");
+        document.begin_group("5А — 2 чел.").expect("not blank");
+        document
+            .push_row(row("Ёлкина Софья Андреевна"))
+            .expect("fits");
+        document.push_row(row("Иванов Пётр")).expect("fits");
+        document.begin_group("Гости — 0 чел.").expect("not blank");
+        document
+            .begin_group("Сотрудники — 1 чел.")
+            .expect("not blank");
+        document.push_row(row("Смирнова Анна")).expect("fits");
+        assert_eq!(
+            document.begin_group("  "),
+            Err(DocumentError::BlankGroupHeading)
+        );
+
+        let sections: Vec<(Option<&str>, Vec<&Cell>)> = document
+            .sections()
+            .iter()
+            .map(|s| (s.heading, s.rows.iter().map(|r| &r[0]).collect()))
+            .collect();
+        let name = Cell::text;
+        assert_eq!(
+            sections,
+            vec![
+                (None, vec![&name("без класса")]),
+                (
+                    Some("5А — 2 чел."),
+                    vec![&name("Ёлкина Софья Андреевна"), &name("Иванов Пётр")]
+                ),
+                (Some("Гости — 0 чел."), vec![]),
+                (Some("Сотрудники — 1 чел."), vec![&name("Смирнова Анна")]),
+            ]
+        );
+        assert!(document.has_groups());
+        assert_eq!(document.rows().len(), 4);
+    }
+
+    #[test]
+    fn ungrouped_documents_have_one_section() {
+        let mut document =
+            Document::new("T", vec![Column::new("A", ColumnKind::Integer)]).expect("has columns");
+        assert_eq!(document.sections().len(), 1);
+        document.push_row(vec![Cell::Integer(1)]).expect("fits");
+        let sections = document.sections();
+        assert_eq!(sections.len(), 1);
+        assert_eq!(sections[0].heading, None);
+        assert_eq!(sections[0].rows.len(), 1);
+        assert!(!document.has_groups());
     }
 
     #[test]

@@ -1,24 +1,53 @@
 //! Report documents and their renderings to PDF, XLSX and CSV.
 //!
-//! A report (attendance, meals and savings, sales, library) is built once as a
-//! [`Document`] — a title, a period, typed columns, rows and an optional totals row — and
+//! A report (attendance, meals and savings, sales, library, the evacuation list) is built
+//! once as a [`Document`] — the organisation, a title, a period, when it was made, typed
+//! columns, rows (optionally in groups under headings) and an optional totals row — and
 //! then rendered to whatever the reader wants. Rendering is deterministic: the same
-//! document gives the same bytes, so outputs can be compared in tests and archived.
-//! The crate knows nothing of pupils or the database; `core` fills the documents.
+//! document gives the same bytes (no clock, no random ids), so outputs can be compared in
+//! tests and archived. The crate knows nothing of the database and reads no clock; `core`
+//! fills the documents and passes the time in. It does no I/O: renderers return bytes.
 //!
 //! Codemap:
-//! - `document.rs` — [`Document`], [`Column`], [`ColumnKind`], [`Cell`]: the shape of a
-//!   report, checked as it is built (every row has a cell per column, of the column's kind).
-//! - `money.rs` — [`format_rubles`]: integer kopecks to rubles text, without floats.
+//! - `document.rs` — [`Document`], [`Column`], [`ColumnKind`], [`Cell`], [`Section`]: the
+//!   shape of a report, checked as it is built (every row has a cell per column, of the
+//!   column's kind; group headings are not blank). [`Document::sections`] is how renderers
+//!   walk rows and groups.
+//! - `money.rs` — [`format_rubles`], [`format_rubles_grouped`]: integer kopecks to rubles
+//!   text, without floats.
 //! - `csv_file.rs` — [`write_csv`], [`to_csv_bytes`], [`CsvOptions`]: CSV for Excel and
-//!   for machines.
+//!   for machines; groups as a «Группа» column or as heading rows ([`GroupLayout`]).
+//! - `pdf.rs` — [`to_pdf_bytes`]: A4 pages, portrait or landscape by the table's width,
+//!   headings repeated on every page, «стр. N из M», text wrapped within its column, group
+//!   headings kept with their rows. Two passes: `paginate` lays out marks in points, then
+//!   `write_pdf` subsets the fonts and writes objects with pdf-writer.
+//! - `font.rs` — the embedded DejaVu Sans Condensed (book, bold; `fonts/`, with its licence)
+//!   and the metrics layout measures with.
+//! - `xlsx.rs` — [`to_xlsx_bytes`]: one sheet, typed cells (numbers, money with a ruble
+//!   format, dates), bold frozen headings with an autofilter, groups as bold rows.
+//! - `evacuation.rs` — [`evacuation_list`]: the list of everyone inside ([`EvacuationInput`],
+//!   [`PersonInside`], [`Presence`]) grouped by class, then staff and visitors, for the
+//!   guard to print with the network down.
 //!
-//! PDF and XLSX renderers come in later work.
+//! Invariants: renderers never fail on a document's shape (only on output, or a refused
+//! font); nothing here downloads or reads files at run time — the fonts are compiled in.
 
 mod csv_file;
 mod document;
+mod evacuation;
+mod font;
 mod money;
+mod pdf;
+mod xlsx;
 
-pub use csv_file::{to_csv_bytes, write_csv, CsvError, CsvOptions, DateFormat, Delimiter};
-pub use document::{Cell, Column, ColumnKind, Document, DocumentError};
-pub use money::{format_rubles, DecimalSeparator, KOPECKS_PER_RUBLE};
+pub use csv_file::{
+    to_csv_bytes, write_csv, CsvError, CsvOptions, DateFormat, Delimiter, GroupLayout,
+    GROUP_COLUMN_TITLE,
+};
+pub use document::{Cell, Column, ColumnKind, Document, DocumentError, Group, Section};
+pub use evacuation::{evacuation_list, EvacuationInput, PersonInside, Presence, EVACUATION_TITLE};
+pub use money::{
+    format_rubles, format_rubles_grouped, DecimalSeparator, KOPECKS_PER_RUBLE, THOUSANDS_SEPARATOR,
+};
+pub use pdf::{to_pdf_bytes, PdfError, MAX_CELL_LINES};
+pub use xlsx::{to_xlsx_bytes, XlsxRenderError};

@@ -37,6 +37,40 @@ pub fn format_rubles(kopecks: i64, separator: DecimalSeparator) -> String {
     )
 }
 
+/// The no-break space between thousands in [`format_rubles_grouped`], so an amount is never
+/// split across lines.
+pub const THOUSANDS_SEPARATOR: char = '\u{a0}';
+
+/// Rubles as a person reads them on paper: thousands apart by a no-break space, two
+/// decimals, a minus sign for negative amounts: `123456789` → `1 234 567,89` (with
+/// [`DecimalSeparator::Comma`]). Exact for every `i64`.
+pub fn format_rubles_grouped(kopecks: i64, separator: DecimalSeparator) -> String {
+    let plain = format_rubles(kopecks, separator);
+    // The last three characters are the separator and the two kopeck digits.
+    let (rubles, fraction) = plain.split_at(plain.len() - 3);
+    let mut grouped = group_thousands(rubles);
+    grouped.push_str(fraction);
+    grouped
+}
+
+/// An optionally signed run of digits with [`THOUSANDS_SEPARATOR`] between thousands:
+/// `-1234567` → `-1 234 567`.
+pub(crate) fn group_thousands(number: &str) -> String {
+    let (sign, digits) = match number.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", number),
+    };
+    let mut grouped = String::with_capacity(number.len() + digits.len() / 3 * 2);
+    grouped.push_str(sign);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            grouped.push(THOUSANDS_SEPARATOR);
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,7 +106,35 @@ mod tests {
         }
     }
 
+    #[test]
+    fn grouped_rubles_text() {
+        let cases: &[(i64, &str)] = &[
+            (0, "0,00"),
+            (-5, "-0,05"),
+            (99_999, "999,99"),
+            (100_000, "1 000,00"),
+            (-12_345_678, "-123 456,78"),
+            (6_141_264_000, "61 412 640,00"),
+            (i64::MIN, "-92 233 720 368 547 758,08"),
+        ];
+        for (kopecks, expected) in cases {
+            let text = format_rubles_grouped(*kopecks, DecimalSeparator::Comma);
+            assert_eq!(
+                text.replace(THOUSANDS_SEPARATOR, " "),
+                *expected,
+                "{kopecks}"
+            );
+        }
+    }
+
     proptest! {
+        /// Without its separators the grouped text is the plain text.
+        #[test]
+        fn grouping_only_adds_separators(kopecks: i64) {
+            let grouped = format_rubles_grouped(kopecks, DecimalSeparator::Point);
+            prop_assert_eq!(grouped.replace(THOUSANDS_SEPARATOR, ""), format_rubles(kopecks, DecimalSeparator::Point));
+        }
+
         /// The text reads back as the same number of kopecks.
         #[test]
         fn rubles_text_is_exact(kopecks: i64) {
