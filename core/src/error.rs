@@ -247,6 +247,12 @@ refusals! {
     OsdpAddressTaken = "osdp_address_taken",
     /// The gate is opened by the readers `readers`: choose another gate for them first.
     GateInUse = "gate_in_use",
+    // The guard's post.
+    /// A denial for `reason` (a card's or a person's status) cannot be overridden.
+    NotOverridable = "not_overridable",
+    /// The access rules have a problem: `problem` (the check's code) at `at` (a path
+    /// like `bells.first_shift.lessons[3]`).
+    BadAccessRules = "bad_access_rules",
 }
 
 impl std::fmt::Display for Refusal {

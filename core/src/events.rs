@@ -3,6 +3,7 @@
 //! A payload may gain fields over time (with `#[serde(default)]`) but never changes the
 //! meaning of an existing one: a neighbour one version older must still read it.
 
+use crate::access::{AccessRules, CorrectedMark};
 use crate::domain::{CardState, ClassId, FullName, PersonId, PersonKind, PersonStatus, Role};
 use crate::peripherals::{Direction, PeripheralId, PeripheralSpec};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -199,8 +200,12 @@ pub enum EventBody {
     AttendanceCorrected {
         person_id: PersonId,
         school_date: NaiveDate,
-        status: AttendanceMark,
+        mark: CorrectedMark,
         reason: String,
+    },
+    /// The access rules (calendar, bell schedule, policy) replaced as a whole.
+    AccessRulesConfigured {
+        rules: Box<AccessRules>,
     },
     /// A reader or gate taken off the workstation's list.
     PeripheralRemoved {
@@ -259,30 +264,6 @@ pub enum PassOutcome {
     NoPass,
     /// Not let through.
     Denied,
-}
-
-/// An admin's attendance mark for a day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AttendanceMark {
-    Present,
-    Late,
-    LeftEarly,
-    Absent,
-    /// Absent for a good reason (illness, a competition).
-    Excused,
-}
-
-impl AttendanceMark {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AttendanceMark::Present => "present",
-            AttendanceMark::Late => "late",
-            AttendanceMark::LeftEarly => "left_early",
-            AttendanceMark::Absent => "absent",
-            AttendanceMark::Excused => "excused",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -195,6 +195,35 @@ pub struct PeripheralSpec {
     /// Readers only: the gate a card accepted here opens.
     #[serde(default)]
     pub gate_id: Option<PeripheralId>,
+    /// Readers only: who confirms a card before the gate opens.
+    #[serde(default)]
+    pub verification: VerificationMode,
+}
+
+/// Who confirms a card at a reader before its gate opens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum VerificationMode {
+    /// The rules alone.
+    #[default]
+    Automatic,
+    /// The guard sees the photo and the rules' verdict and answers (Enter allows, Esc
+    /// denies); no answer within `timeout_s` denies.
+    Guard {
+        #[serde(default = "default_guard_timeout_s")]
+        timeout_s: u32,
+    },
+}
+
+/// How long the guard has to answer, by default, in seconds: long enough to look at a
+/// face and a photo, short enough that the queue behind does not grow.
+pub const GUARD_TIMEOUT_DEFAULT_S: u32 = 10;
+/// The shortest and longest answer times a school may configure, in seconds.
+pub const GUARD_TIMEOUT_MIN_S: u32 = 3;
+pub const GUARD_TIMEOUT_MAX_S: u32 = 120;
+
+fn default_guard_timeout_s() -> u32 {
+    GUARD_TIMEOUT_DEFAULT_S
 }
 
 fn enabled_by_default() -> bool {
@@ -243,6 +272,15 @@ pub fn check_spec(
     }
     if is_gate {
         spec.gate_id = None;
+        spec.verification = VerificationMode::Automatic;
+    }
+    if let VerificationMode::Guard { timeout_s } = spec.verification {
+        check_range(
+            "timeout_s",
+            timeout_s,
+            GUARD_TIMEOUT_MIN_S,
+            GUARD_TIMEOUT_MAX_S,
+        )?;
     }
     if let Some(gate_id) = spec.gate_id {
         let gate = others.iter().find(|p| p.id == gate_id);

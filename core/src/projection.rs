@@ -439,22 +439,32 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                 params![at],
             )?;
         }
+        EventBody::AccessRulesConfigured { rules } => {
+            let rules = serde_json::to_string(rules).expect("access rules serialize");
+            exec(
+                conn,
+                "INSERT INTO access_rules (singleton, rules, configured_at_us) VALUES (1, ?1, ?2)
+                 ON CONFLICT (singleton) DO UPDATE SET rules = excluded.rules,
+                        configured_at_us = excluded.configured_at_us",
+                params![rules, at],
+            )?;
+        }
         EventBody::AttendanceCorrected {
             person_id,
             school_date,
-            status,
+            mark,
             reason,
         } => {
             exec(
                 conn,
-                "INSERT INTO attendance_corrections (school_date, person_id, status, reason, corrected_at_us)
+                "INSERT INTO attendance_corrections (school_date, person_id, mark, reason, corrected_at_us)
                  VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (school_date, person_id) DO UPDATE SET status = excluded.status,
+                 ON CONFLICT (school_date, person_id) DO UPDATE SET mark = excluded.mark,
                         reason = excluded.reason, corrected_at_us = excluded.corrected_at_us",
                 params![
                     school_date.to_string(),
                     person_id.to_string(),
-                    status.as_str(),
+                    enum_text(mark),
                     reason,
                     at
                 ],

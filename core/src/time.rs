@@ -7,6 +7,25 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+/// The zone assumed before a school has configured its own: most Russian schools keep
+/// Moscow time.
+pub const DEFAULT_TZ: &str = "Europe/Moscow";
+
+/// The first day (1 September) of the school year that `at` falls in, in `tz`.
+pub fn school_year_start(tz: SchoolTz, at: DateTime<Utc>) -> NaiveDate {
+    use chrono::Datelike;
+    let today = tz.school_date(at).0;
+    let year = if today.month() >= SCHOOL_YEAR_FIRST_MONTH {
+        today.year()
+    } else {
+        today.year() - 1
+    };
+    NaiveDate::from_ymd_opt(year, SCHOOL_YEAR_FIRST_MONTH, 1).expect("1 September exists")
+}
+
+/// The school year starts on 1 September.
+const SCHOOL_YEAR_FIRST_MONTH: u32 = 9;
+
 /// The school's time zone, validated against the IANA database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SchoolTz(Tz);

@@ -35,6 +35,10 @@ fn expected(command: &Command) -> &'static str {
         ListDevices => "any",
         SaveDevice { .. } | RemoveDevice { .. } => "A",
         OpenGate { .. } | EndEmergency => "GA",
+        GetAccessRules => "any",
+        ConfigureAccessRules { .. } | CorrectAttendance { .. } => "A",
+        GuardSummary | InsideNow => "GDA",
+        DayAttendance { .. } => "DA",
     }
 }
 
@@ -85,12 +89,19 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "remove_device", "device_id": "0192f3a0-0000-7000-8000-000000000000"}),
         json!({"type": "open_gate", "device_id": "0192f3a0-0000-7000-8000-000000000000", "direction": "entry"}),
         json!({"type": "end_emergency"}),
+        json!({"type": "get_access_rules"}),
+        json!({"type": "configure_access_rules", "rules": f.rules}),
+        json!({"type": "guard_summary"}),
+        json!({"type": "inside_now"}),
+        json!({"type": "day_attendance"}),
+        json!({"type": "correct_attendance", "person_id": f.pupil, "date": "2026-09-01", "mark": "excused", "reason": "справка"}),
         json!({"type": "sign_out"}),
     ]
 }
 
 struct Fixture {
     dir: std::path::PathBuf,
+    rules: Value,
     class: String,
     pupil: String,
     guardian: String,
@@ -143,8 +154,10 @@ fn fixture(ws: &mut Workstation, dir: &std::path::Path) -> Fixture {
         .as_str()
         .unwrap()
         .to_owned();
+    let rules = run(ws, json!({"type": "get_access_rules"}), t0())["rules"].clone();
     Fixture {
         dir: dir.to_owned(),
+        rules,
         class,
         pupil,
         guardian,

@@ -7,6 +7,8 @@ use common::{cmd, no_progress, school, t0, PASSWORD};
 use rand::{seq::SliceRandom, Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rusqlite::types::Value as SqlValue;
+use schoolcard_core::events::{EmergencySource, EventBody, PassOutcome, Verification};
+use schoolcard_core::peripherals::Direction;
 use schoolcard_core::store::PROJECTION_TABLES;
 use schoolcard_core::Workstation;
 use serde_json::{json, Value};
@@ -39,6 +41,11 @@ const EXPECTED_KINDS: &[&str] = &[
     "signed_out",
     "peripheral_configured",
     "peripheral_removed",
+    "passage",
+    "attendance_corrected",
+    "access_rules_configured",
+    "emergency_unlocked",
+    "emergency_ended",
 ];
 
 fn snapshot(ws: &Workstation) -> Vec<(String, Vec<Vec<SqlValue>>)> {
@@ -88,6 +95,81 @@ impl History {
                 Some(reply)
             }
             Err(_) => None, // conflicts are part of a real history too
+        }
+    }
+
+    /// What the gate post and the guard add: passages (as the gate post journals them),
+    /// attendance corrections, the access rules, emergencies.
+    fn gate_post_step(&mut self, ws: &mut Workstation) {
+        let at = t0() + chrono::Duration::minutes(self.rng.gen_range(0..600));
+        match self.rng.gen_range(0..10) {
+            0..=5 => {
+                let Some(person) = self.pick(&self.pupils.clone()) else {
+                    return;
+                };
+                let outcome = [
+                    PassOutcome::Passed,
+                    PassOutcome::NoPass,
+                    PassOutcome::Denied,
+                ][self.rng.gen_range(0..3)];
+                let body = EventBody::Passage {
+                    passage_id: uuid::Uuid::now_v7(),
+                    card: None,
+                    raw: String::new(),
+                    person_id: Some(person.parse().unwrap()),
+                    reader_id: None,
+                    gate_id: None,
+                    direction: if self.rng.gen_bool(0.5) {
+                        Direction::Entry
+                    } else {
+                        Direction::Exit
+                    },
+                    school_date: at.date_naive(),
+                    decided_at: at,
+                    allowed: outcome != PassOutcome::Denied,
+                    reason: "allowed".into(),
+                    flags: Vec::new(),
+                    verified_by: Verification::Automatic,
+                    outcome,
+                };
+                ws.store_mut()
+                    .write(|w| w.append("device:gate", at, body))
+                    .unwrap();
+            }
+            6 => {
+                let Some(person) = self.pick(&self.pupils.clone()) else {
+                    return;
+                };
+                let mark = ["present", "late", "absent", "excused"][self.rng.gen_range(0..4)];
+                self.exec(
+                    ws,
+                    json!({"type": "correct_attendance", "person_id": person,
+                           "date": at.date_naive().to_string(), "mark": mark, "reason": "справка"}),
+                );
+            }
+            7 => {
+                let rules = self.exec(ws, json!({"type": "get_access_rules"})).unwrap();
+                let mut rules = rules["rules"].clone();
+                rules["policy"]["attendance"]["late_grace_minutes"] =
+                    json!(self.rng.gen_range(0..10));
+                self.exec(
+                    ws,
+                    json!({"type": "configure_access_rules", "rules": rules}),
+                );
+            }
+            8 => {
+                let body = EventBody::EmergencyUnlocked {
+                    source: EmergencySource::Button,
+                    gates: Vec::new(),
+                    failed: Vec::new(),
+                };
+                ws.store_mut()
+                    .write(|w| w.append("device:gate", at, body))
+                    .unwrap();
+            }
+            _ => {
+                self.exec(ws, json!({"type": "end_emergency"}));
+            }
         }
     }
 
@@ -349,6 +431,7 @@ impl History {
                     );
                 }
             }
+            98 => self.gate_post_step(ws),
             _ => {
                 let tz = ["Europe/Moscow", "Asia/Yekaterinburg", "Europe/Kaliningrad"]
                     [self.rng.gen_range(0..3)];

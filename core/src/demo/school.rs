@@ -7,7 +7,9 @@ use super::cards::{CardStock, IssuedCard};
 use super::names::{self, Gender};
 use crate::domain::{CardState, ClassId, FullName, PersonId, PersonKind, Role};
 use crate::events::PersonDetails;
-use crate::peripherals::{Connection, Direction, PeripheralId, PeripheralSpec, Post};
+use crate::peripherals::{
+    Connection, Direction, PeripheralId, PeripheralSpec, Post, VerificationMode,
+};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -277,6 +279,7 @@ fn plan_peripherals(ids: &mut ChaCha8Rng) -> Vec<(PeripheralId, PeripheralSpec)>
         enabled: true,
         connection,
         gate_id,
+        verification: VerificationMode::Automatic,
     };
     vec![
         (

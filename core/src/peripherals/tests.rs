@@ -9,6 +9,7 @@ fn reader(name: &str, connection: Connection) -> PeripheralSpec {
         enabled: true,
         connection,
         gate_id: None,
+        verification: VerificationMode::Automatic,
     }
 }
 

@@ -239,6 +239,13 @@ CREATE TABLE attendance_days (
     PRIMARY KEY (school_date, person_id)
 );
 
+-- The access rules (calendar, bells, policy) as configured; none: the defaults.
+CREATE TABLE access_rules (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    rules TEXT NOT NULL,
+    configured_at_us INTEGER NOT NULL
+);
+
 -- Whether the gates stand unlocked for an emergency, since when and why.
 CREATE TABLE emergency (
     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
@@ -250,7 +257,7 @@ CREATE TABLE emergency (
 CREATE TABLE attendance_corrections (
     school_date TEXT NOT NULL,
     person_id TEXT NOT NULL,
-    status TEXT NOT NULL,
+    mark TEXT NOT NULL,
     reason TEXT NOT NULL,
     corrected_at_us INTEGER NOT NULL,
     PRIMARY KEY (school_date, person_id)
@@ -274,4 +281,5 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "attendance_days",
     "attendance_corrections",
     "emergency",
+    "access_rules",
 ];

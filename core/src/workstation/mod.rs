@@ -14,6 +14,8 @@
 //! - `cards`: binding a card, its state, who holds a presented card;
 //! - `staff`: staff members, their roles, passwords, PINs and locks;
 //! - `devices`: this workstation's readers and gates (`crate::peripherals`);
+//! - `security`: the guard's post on screen — the access rules, who is inside, the
+//!   day's counters and last passages, attendance and its corrections;
 //! - `journal_view`: the journal's check and its pages (secrets' hashes blanked out);
 //! - `checks`: input validation shared with the roster import; every refusal carries a
 //!   `Refusal` code and the values its sentence needs (`crate::error`).
@@ -24,6 +26,7 @@ mod devices;
 mod journal_view;
 mod people;
 mod school;
+mod security;
 mod sign_in;
 mod staff;
 #[cfg(test)]
@@ -40,6 +43,7 @@ pub(crate) use checks::{
     check_pin, check_title, photo_too_large, sniff_image,
 };
 pub use people::PersonSummary;
+pub(crate) use security::stored_access_rules;
 pub(crate) use staff::append_staff;
 
 use crate::auth::Session;
@@ -269,6 +273,29 @@ pub enum Command {
     /// Records that the signed-in person ends an emergency unlock; the shell then locks
     /// every gate again.
     EndEmergency,
+
+    /// The access rules in force (the defaults until an admin configures them).
+    GetAccessRules,
+    ConfigureAccessRules {
+        rules: Box<crate::access::AccessRules>,
+    },
+    /// The guard's counters and last passages.
+    GuardSummary,
+    /// Everyone inside now, grouped by class, staff, guardians, visitors.
+    InsideNow,
+    /// A day's attendance by class (today by default); one class's pupils if asked.
+    DayAttendance {
+        #[serde(default)]
+        date: Option<String>,
+        #[serde(default)]
+        class_id: Option<ClassId>,
+    },
+    CorrectAttendance {
+        person_id: PersonId,
+        date: String,
+        mark: crate::access::CorrectedMark,
+        reason: String,
+    },
     /// Records that the signed-in person opens a gate by hand; the shell then opens it.
     OpenGate {
         device_id: PeripheralId,
@@ -312,6 +339,7 @@ pub enum Access {
 const ADMIN: &[Role] = &[Role::Admin];
 const ADMIN_DIRECTOR: &[Role] = &[Role::Admin, Role::Director];
 const GUARD_ADMIN: &[Role] = &[Role::Guard, Role::Admin];
+const GUARD_ADMIN_DIRECTOR: &[Role] = &[Role::Guard, Role::Admin, Role::Director];
 
 impl Command {
     pub fn access(&self) -> Access {
@@ -357,6 +385,10 @@ impl Command {
             | SaveDevice { .. }
             | RemoveDevice { .. } => Access::Roles(ADMIN),
             OpenGate { .. } | EndEmergency => Access::Roles(GUARD_ADMIN),
+            GetAccessRules => Access::SignedIn,
+            ConfigureAccessRules { .. } | CorrectAttendance { .. } => Access::Roles(ADMIN),
+            GuardSummary | InsideNow => Access::Roles(GUARD_ADMIN_DIRECTOR),
+            DayAttendance { .. } => Access::Roles(ADMIN_DIRECTOR),
         }
     }
 }
@@ -543,6 +575,17 @@ impl Workstation {
                 direction,
             } => self.open_gate(&actor, device_id, direction, now),
             EndEmergency => self.end_emergency(&actor, now),
+            GetAccessRules => self.get_access_rules(now),
+            ConfigureAccessRules { rules } => self.configure_access_rules(&actor, *rules, now),
+            GuardSummary => self.guard_summary(now),
+            InsideNow => self.inside_now(),
+            DayAttendance { date, class_id } => self.day_attendance(date.as_deref(), class_id, now),
+            CorrectAttendance {
+                person_id,
+                date,
+                mark,
+                reason,
+            } => self.correct_attendance(&actor, person_id, &date, mark, &reason, now),
         }
     }
 

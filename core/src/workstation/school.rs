@@ -120,7 +120,7 @@ impl Workstation {
             .optional()?;
         Ok(tz
             .and_then(|t| t.parse().ok())
-            .unwrap_or_else(|| "Europe/Moscow".parse().expect("valid zone")))
+            .unwrap_or_else(|| crate::time::DEFAULT_TZ.parse().expect("valid zone")))
     }
 
     pub(super) fn configure_school(

@@ -175,6 +175,8 @@ export const ru = {
   'refusal.device_port_taken': 'Порт {port} уже занят устройством «{name}». Одну линию RS-485 могут делить только считыватели OSDP с разными адресами.',
   'refusal.osdp_address_taken': 'Адрес {address} на этой линии OSDP уже занят считывателем «{name}»: у каждого считывателя линии свой адрес.',
   'refusal.gate_in_use': 'Этот турникет открывают считыватели {readers}: сначала выберите для них другой турникет.',
+  'refusal.not_overridable': 'Этот отказ ({reason}) охранник отменить не может: карта или человек не должны проходить.',
+  'refusal.bad_access_rules': 'В правилах доступа ошибка ({problem}) в поле {at}.',
 
   'summary.title': 'Обзор школы',
   'summary.today': 'Сегодня {date}',

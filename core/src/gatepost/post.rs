@@ -1,0 +1,553 @@
+//! [`GatePost`]: one card at one entrance reader, from the number to the journal.
+//!
+//! ```text
+//! present(card, reader, now) ── card → holder (projections, read connection)
+//!                              ── last pass (memory, seeded from `presence`)
+//!                              ── access::decide(rules, tz, request)
+//!                              ▶ Presented { passage_id, decision, awaiting? }
+//! caller: opens the gate (allowed, automatic) or asks the guard (awaiting)
+//! verify(passage_id, allow)   ── the guard's answer (an override re-decides)
+//! outcome(passage_id, passed | no_pass | denied) ──▶ JournalQueue (Passage event)
+//! ```
+//!
+//! The decision needs only reads; the passage is written when its outcome is known,
+//! through the gates' own journal writer, so neither a tap nor a gate ever waits for a
+//! write. A pass counts (presence, attendance) only with outcome `passed`.
+
+use super::queue::JournalQueue;
+use crate::access::{
+    decide, AccessRules, ClassRef, Decision, Holder, LastPass, PassRequest, ZoneId,
+};
+use crate::domain::{CardState, ClassId, PersonId, PersonKind, PersonStatus};
+use crate::error::{CoreError, CoreResult, Refusal};
+use crate::events::{EventBody, PassOutcome, Verification};
+use crate::peripherals::{Direction, Peripheral, PeripheralId, VerificationMode};
+use crate::projection::parse_roles_column;
+use crate::store::Store;
+use crate::time::{from_micros, SchoolTz};
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::OptionalExtension;
+use schoolcard_proto::CardId;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Decided passages waiting for their outcome, at most. A gate reports within seconds;
+/// a passage still pending after this many newer ones belongs to a gate that never
+/// reported, and is written as `no_pass` to make room.
+pub const PENDING_PASSAGES_MAX: usize = 1_000;
+
+/// The holder of a presented card, as the guard sees them.
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonView {
+    pub id: PersonId,
+    pub full_name: String,
+    pub kind: PersonKind,
+    pub class_name: Option<String>,
+    pub position: Option<String>,
+    pub status: PersonStatus,
+    /// The photo's address in the photo store (the shell turns it into a picture).
+    #[serde(skip)]
+    pub photo_sha256: Option<String>,
+}
+
+/// The reader a card was presented at.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReaderView {
+    pub device_id: PeripheralId,
+    pub name: String,
+    pub direction: Option<Direction>,
+    pub post: crate::peripherals::Post,
+}
+
+/// A card decided at a reader.
+#[derive(Debug, Clone, Serialize)]
+pub struct Presented {
+    pub passage_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub reader: ReaderView,
+    pub gate_id: Option<PeripheralId>,
+    pub card: Option<String>,
+    pub raw: String,
+    pub card_state: Option<CardState>,
+    pub person: Option<PersonView>,
+    pub decision: Decision,
+    /// `guard` while the guard is to answer.
+    pub awaiting: Option<&'static str>,
+    /// When an unanswered guard check is denied.
+    pub deadline: Option<DateTime<Utc>>,
+    pub verified_by: Option<Verification>,
+    pub outcome: Option<PassOutcome>,
+    /// The direction the passage goes (the reader's, entry for a reader without one).
+    pub direction: Direction,
+}
+
+impl Presented {
+    /// Whether the gate should open now: allowed, and nobody is still to answer.
+    pub fn opens_gate(&self) -> bool {
+        self.decision.allowed && self.awaiting.is_none() && self.outcome.is_none()
+    }
+}
+
+/// The decision service of one workstation's entrance.
+pub struct GatePost {
+    store: Store,
+    journal: Arc<JournalQueue>,
+    rules: AccessRules,
+    tz: SchoolTz,
+    zone: ZoneId,
+    pending: HashMap<Uuid, Presented>,
+    /// Order of `pending`, oldest first, for the bound.
+    pending_order: std::collections::VecDeque<Uuid>,
+    last_pass: HashMap<PersonId, LastPass>,
+}
+
+impl GatePost {
+    /// Opens its own read connection to the database at `path`; passages go to `journal`.
+    pub fn open(path: &Path, journal: Arc<JournalQueue>, now: DateTime<Utc>) -> CoreResult<Self> {
+        let store = Store::open(path)?;
+        let mut post = GatePost {
+            store,
+            journal,
+            rules: AccessRules::russian_default(crate::time::school_year_start(
+                crate::time::DEFAULT_TZ
+                    .parse()
+                    .expect("the default zone is valid"),
+                now,
+            )),
+            tz: crate::time::DEFAULT_TZ
+                .parse()
+                .expect("the default zone is valid"),
+            zone: ZoneId::main(),
+            pending: HashMap::new(),
+            pending_order: std::collections::VecDeque::new(),
+            last_pass: HashMap::new(),
+        };
+        post.reload(now)?;
+        Ok(post)
+    }
+
+    /// Reads the school's time zone, the access rules and who is where again (after a
+    /// settings change; at start).
+    pub fn reload(&mut self, now: DateTime<Utc>) -> CoreResult<()> {
+        let conn = self.store.conn();
+        let tz: Option<String> = conn
+            .query_row("SELECT time_zone FROM school", [], |r| r.get(0))
+            .optional()?;
+        if let Some(tz) = tz.and_then(|tz| tz.parse::<SchoolTz>().ok()) {
+            self.tz = tz;
+        }
+        self.rules = crate::workstation::stored_access_rules(conn)?.unwrap_or_else(|| {
+            AccessRules::russian_default(crate::time::school_year_start(self.tz, now))
+        });
+        let mut statement = conn.prepare("SELECT person_id, inside, at_us FROM presence")?;
+        let rows = statement.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, bool>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        self.last_pass.clear();
+        for row in rows {
+            let (person, inside, at_us) = row?;
+            if let Ok(person) = person.parse() {
+                self.last_pass.insert(
+                    person,
+                    LastPass {
+                        direction: if inside {
+                            Direction::Entry
+                        } else {
+                            Direction::Exit
+                        },
+                        at: from_micros(at_us),
+                        zone: self.zone.clone(),
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub fn journal(&self) -> &Arc<JournalQueue> {
+        &self.journal
+    }
+
+    /// Decides `card` presented at `reader`. A denial is final and written at once; an
+    /// allowed card waits for the gate ([`GatePost::outcome`]) or the guard
+    /// ([`GatePost::verify`]).
+    pub fn present(
+        &mut self,
+        card: &CardId,
+        raw: &str,
+        reader: &Peripheral,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Presented> {
+        let found = self.lookup(card)?;
+        let direction = reader.spec.direction.unwrap_or(Direction::Entry);
+        let (card_state, person, holder) = match found {
+            Some((state, person, holder)) => (Some(state), person, holder),
+            None => (None, None, None),
+        };
+        let request = PassRequest {
+            card: card_state,
+            holder,
+            direction,
+            zone: self.zone.clone(),
+            at: now,
+            last_pass: person
+                .as_ref()
+                .and_then(|p| self.last_pass.get(&p.id).cloned()),
+            guard_override: false,
+        };
+        let decision = decide(&self.rules, self.tz, &request);
+        let guard_timeout = match reader.spec.verification {
+            VerificationMode::Guard { timeout_s } if person.is_some() => Some(timeout_s),
+            _ => None,
+        };
+        let presented = Presented {
+            passage_id: Uuid::now_v7(),
+            at: now,
+            reader: ReaderView {
+                device_id: reader.id,
+                name: reader.spec.name.clone(),
+                direction: reader.spec.direction,
+                post: reader.spec.post,
+            },
+            gate_id: reader.spec.gate_id,
+            card: Some(card.to_string()),
+            raw: raw.to_owned(),
+            card_state,
+            person,
+            awaiting: guard_timeout.map(|_| "guard"),
+            deadline: guard_timeout.map(|s| now + Duration::seconds(i64::from(s))),
+            verified_by: guard_timeout.is_none().then_some(Verification::Automatic),
+            outcome: None,
+            direction,
+            decision,
+        };
+        if presented.awaiting.is_none() && !presented.decision.allowed {
+            let mut denied = presented;
+            self.finish(&mut denied, PassOutcome::Denied, now);
+            return Ok(denied);
+        }
+        self.remember(presented.clone(), now);
+        Ok(presented)
+    }
+
+    /// The guard's answer to a passage awaiting them: `allow` lets it through (an
+    /// override when the rules denied it, for overridable reasons only), otherwise it is
+    /// denied and written.
+    pub fn verify(
+        &mut self,
+        passage_id: Uuid,
+        allow: bool,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Presented> {
+        let mut presented = self
+            .pending
+            .get(&passage_id)
+            .cloned()
+            .ok_or_else(|| CoreError::not_found(format!("passage {passage_id}")))?;
+        if !allow {
+            presented.verified_by = Some(Verification::Guard);
+            presented.awaiting = None;
+            self.forget(passage_id);
+            self.finish(&mut presented, PassOutcome::Denied, now);
+            return Ok(presented);
+        }
+        if !presented.decision.allowed {
+            if !presented.decision.reason.is_overridable() {
+                return Err(CoreError::conflict(
+                    Refusal::NotOverridable,
+                    format!(
+                        "{} cannot be overridden",
+                        presented.decision.reason.as_str()
+                    ),
+                )
+                .with("reason", presented.decision.reason.as_str()));
+            }
+            presented.decision = self.redecide_with_override(&presented);
+            presented.verified_by = Some(Verification::Override);
+        } else {
+            presented.verified_by = Some(Verification::Guard);
+        }
+        presented.awaiting = None;
+        presented.deadline = None;
+        self.pending.insert(passage_id, presented.clone());
+        Ok(presented)
+    }
+
+    /// Lets a denied passage through on the guard's word, for overridable reasons: a
+    /// passage already written as denied becomes a new passage, allowed by override.
+    pub fn override_denial(
+        &mut self,
+        denied: &Presented,
+        reader: &Peripheral,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Presented> {
+        if denied.decision.allowed || !denied.decision.reason.is_overridable() {
+            return Err(CoreError::conflict(
+                Refusal::NotOverridable,
+                format!("{} cannot be overridden", denied.decision.reason.as_str()),
+            )
+            .with("reason", denied.decision.reason.as_str()));
+        }
+        let mut again = denied.clone();
+        again.passage_id = Uuid::now_v7();
+        again.at = now;
+        again.decision = self.redecide_with_override(denied);
+        again.verified_by = Some(Verification::Override);
+        again.awaiting = None;
+        again.deadline = None;
+        again.outcome = None;
+        again.gate_id = reader.spec.gate_id;
+        self.remember(again.clone(), now);
+        Ok(again)
+    }
+
+    fn redecide_with_override(&self, presented: &Presented) -> Decision {
+        let holder = presented
+            .person
+            .as_ref()
+            .and_then(|p| self.lookup_person(p.id).ok().flatten());
+        let request = PassRequest {
+            card: presented.card_state,
+            holder,
+            direction: presented.direction,
+            zone: self.zone.clone(),
+            at: presented.at,
+            last_pass: presented
+                .person
+                .as_ref()
+                .and_then(|p| self.last_pass.get(&p.id).cloned()),
+            guard_override: true,
+        };
+        decide(&self.rules, self.tz, &request)
+    }
+
+    /// What the gate saw (or that nobody answered): the passage is written, and a pass
+    /// updates who is where. Unknown ids (already written) are ignored.
+    pub fn outcome(
+        &mut self,
+        passage_id: Uuid,
+        outcome: PassOutcome,
+        now: DateTime<Utc>,
+    ) -> Option<Presented> {
+        let mut presented = self.forget(passage_id)?;
+        if presented.awaiting.is_some() {
+            // The guard did not answer in time.
+            presented.awaiting = None;
+            presented.verified_by = Some(Verification::Guard);
+        }
+        self.finish(&mut presented, outcome, now);
+        Some(presented)
+    }
+
+    /// Passages awaiting the guard past their deadline, denied now.
+    pub fn expire(&mut self, now: DateTime<Utc>) -> Vec<Presented> {
+        let due: Vec<Uuid> = self
+            .pending
+            .values()
+            .filter(|p| p.deadline.is_some_and(|d| d <= now) && p.awaiting.is_some())
+            .map(|p| p.passage_id)
+            .collect();
+        due.into_iter()
+            .filter_map(|id| self.outcome(id, PassOutcome::Denied, now))
+            .collect()
+    }
+
+    /// A passage decided but not yet written.
+    pub fn pending(&self, passage_id: Uuid) -> Option<&Presented> {
+        self.pending.get(&passage_id)
+    }
+
+    fn remember(&mut self, presented: Presented, now: DateTime<Utc>) {
+        self.pending_order.push_back(presented.passage_id);
+        self.pending.insert(presented.passage_id, presented);
+        while self.pending.len() > PENDING_PASSAGES_MAX {
+            let Some(oldest) = self.pending_order.pop_front() else {
+                break;
+            };
+            if self.pending.contains_key(&oldest) {
+                tracing::warn!(%oldest, "a passage never got an outcome; written as no pass");
+                self.outcome(oldest, PassOutcome::NoPass, now);
+            }
+        }
+    }
+
+    fn forget(&mut self, passage_id: Uuid) -> Option<Presented> {
+        let presented = self.pending.remove(&passage_id)?;
+        if let Some(position) = self.pending_order.iter().position(|id| *id == passage_id) {
+            self.pending_order.remove(position);
+        }
+        Some(presented)
+    }
+
+    fn finish(&mut self, presented: &mut Presented, outcome: PassOutcome, now: DateTime<Utc>) {
+        presented.outcome = Some(outcome);
+        if outcome == PassOutcome::Passed {
+            if let Some(person) = &presented.person {
+                self.last_pass.insert(
+                    person.id,
+                    LastPass {
+                        direction: presented.direction,
+                        at: now,
+                        zone: self.zone.clone(),
+                    },
+                );
+            }
+        }
+        let decision = &presented.decision;
+        let mut flags: Vec<String> = decision
+            .flags
+            .iter()
+            .map(|f| f.as_str().to_owned())
+            .collect();
+        if let Some(overridden) = decision.overridden {
+            flags.push(format!("overridden:{}", overridden.as_str()));
+        }
+        let body = EventBody::Passage {
+            passage_id: presented.passage_id,
+            card: presented
+                .card
+                .as_deref()
+                .and_then(|c| CardId::parse_canonical(c).ok()),
+            raw: presented.raw.clone(),
+            person_id: presented.person.as_ref().map(|p| p.id),
+            reader_id: Some(presented.reader.device_id),
+            gate_id: presented.gate_id,
+            direction: presented.direction,
+            school_date: self.tz.school_date(now).0,
+            decided_at: presented.at,
+            allowed: decision.allowed && outcome != PassOutcome::Denied,
+            reason: if outcome == PassOutcome::Denied && decision.allowed {
+                // Allowed by the rules, stopped by the guard (or nobody answered).
+                "guard_denied".to_owned()
+            } else {
+                decision.reason.as_str().to_owned()
+            },
+            flags,
+            verified_by: presented.verified_by.unwrap_or(Verification::Automatic),
+            outcome,
+        };
+        let actor = self.journal.device_actor();
+        self.journal.append(actor, now, body);
+    }
+
+    /// The card's state and holder, if the card is known.
+    #[allow(clippy::type_complexity)]
+    fn lookup(
+        &self,
+        card: &CardId,
+    ) -> CoreResult<Option<(CardState, Option<PersonView>, Option<Holder>)>> {
+        let conn = self.store.conn();
+        if let Some(holder) = crate::workstation::find_card_holder(conn, card)? {
+            let found = self.person(holder.person_id)?;
+            let (view, holder_facts) = match found {
+                Some((view, facts)) => (Some(view), Some(facts)),
+                None => (None, None),
+            };
+            return Ok(Some((holder.state, view, holder_facts)));
+        }
+        // A card given back: known, but nobody's.
+        let returned: Option<String> = conn
+            .prepare_cached("SELECT state FROM cards WHERE card_key = ?1")?
+            .query_row([card.to_string()], |r| r.get(0))
+            .optional()?;
+        Ok(returned
+            .and_then(|s| CardState::parse(&s))
+            .map(|state| (state, None, None)))
+    }
+
+    fn lookup_person(&self, person_id: PersonId) -> CoreResult<Option<Holder>> {
+        Ok(self.person(person_id)?.map(|(_, holder)| holder))
+    }
+
+    fn person(&self, person_id: PersonId) -> CoreResult<Option<(PersonView, Holder)>> {
+        let conn = self.store.conn();
+        let row = conn
+            .prepare_cached(
+                "SELECT p.kind, p.surname, p.name, p.patronymic, p.class_id, p.status, p.position,
+                        p.photo_sha256, c.grade, c.letter, s.roles
+                 FROM persons p
+                 LEFT JOIN classes c ON c.id = p.class_id
+                 LEFT JOIN staff_accounts s ON s.person_id = p.id
+                 WHERE p.id = ?1",
+            )?
+            .query_row([person_id.to_string()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    [
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ],
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, Option<String>>(7)?,
+                    r.get::<_, Option<u8>>(8)?,
+                    r.get::<_, Option<String>>(9)?,
+                    r.get::<_, Option<String>>(10)?,
+                ))
+            })
+            .optional()?;
+        let Some((kind, names, class_id, status, position, photo, grade, letter, roles)) = row
+        else {
+            return Ok(None);
+        };
+        let kind = PersonKind::parse(&kind).unwrap_or(PersonKind::Pupil);
+        let status = PersonStatus::parse(&status).unwrap_or(PersonStatus::Suspended);
+        let class = match (class_id.and_then(|c| c.parse::<ClassId>().ok()), grade) {
+            (Some(id), Some(grade)) => Some(ClassRef { id, grade }),
+            _ => None,
+        };
+        let holder = match kind {
+            PersonKind::Pupil => Holder::Pupil { status, class },
+            PersonKind::Staff => Holder::Staff {
+                status,
+                roles: roles.as_deref().map(parse_roles_column).unwrap_or_default(),
+            },
+            PersonKind::Guardian => Holder::Guardian { status },
+        };
+        let full_name = names
+            .iter()
+            .filter(|part| !part.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let class_name = grade.zip(letter).map(|(g, l)| format!("{g}{l}"));
+        Ok(Some((
+            PersonView {
+                id: person_id,
+                full_name,
+                kind,
+                class_name,
+                position,
+                status,
+                photo_sha256: photo,
+            },
+            holder,
+        )))
+    }
+
+    /// The photo of a person, as a `data:` URL, for the guard's screen.
+    pub fn photo_data_url(&self, sha256: &str) -> CoreResult<Option<String>> {
+        use base64::Engine;
+        let photo: Option<(String, Vec<u8>)> = self
+            .store
+            .conn()
+            .prepare_cached("SELECT mime, bytes FROM photos WHERE sha256 = ?1")?
+            .query_row([sha256], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(photo.map(|(mime, bytes)| {
+            format!(
+                "data:{mime};base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            )
+        }))
+    }
+}

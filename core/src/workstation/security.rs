@@ -1,0 +1,497 @@
+//! The guard's post seen from the screens: the access rules, who is inside now, the day's
+//! counters and last passages, each class's attendance and an admin's corrections.
+//! (Deciding a card at a gate is `crate::gatepost`, on its own connection.)
+
+use super::Workstation;
+use crate::access::{
+    pupil_attendance, AccessRules, AttendanceCorrection, ClassRef, ConfirmedPass, CorrectedMark,
+    Presence,
+};
+use crate::domain::{ClassId, PersonId};
+use crate::error::{CoreError, CoreResult, Refusal};
+use crate::events::EventBody;
+use crate::peripherals::Direction;
+use crate::time::{from_micros, school_year_start, SchoolDate, SchoolTz};
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{Connection, OptionalExtension};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+/// Passages the guard's screen lists, newest first.
+pub const LAST_PASSAGES_LISTED: u32 = 50;
+/// Longest reason for an attendance correction.
+pub const CORRECTION_REASON_LEN_MAX_CHARS: usize = 300;
+
+/// The access rules as configured, if they were.
+pub(crate) fn stored_access_rules(conn: &Connection) -> CoreResult<Option<AccessRules>> {
+    let text: Option<String> = conn
+        .query_row("SELECT rules FROM access_rules", [], |r| r.get(0))
+        .optional()?;
+    text.map(|text| {
+        serde_json::from_str(&text).map_err(|e| {
+            CoreError::Store(crate::error::StoreError::CorruptEvent {
+                seq: 0,
+                message: format!("access rules: {e}"),
+            })
+        })
+    })
+    .transpose()
+}
+
+impl Workstation {
+    /// The rules in force: as configured, or the defaults for the school year of `now`.
+    pub fn access_rules(&self, now: DateTime<Utc>) -> CoreResult<AccessRules> {
+        let tz = self.school_tz()?;
+        Ok(stored_access_rules(self.store.conn())?
+            .unwrap_or_else(|| AccessRules::russian_default(school_year_start(tz, now))))
+    }
+
+    pub(super) fn get_access_rules(&self, now: DateTime<Utc>) -> CoreResult<Value> {
+        let configured = stored_access_rules(self.store.conn())?.is_some();
+        Ok(json!({ "rules": self.access_rules(now)?, "configured": configured }))
+    }
+
+    pub(super) fn configure_access_rules(
+        &mut self,
+        actor: &str,
+        rules: AccessRules,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        if let Some(problem) = rules.problems().into_iter().next() {
+            let code = serde_json::to_value(problem.code)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            return Err(CoreError::invalid(
+                "rules",
+                Refusal::BadAccessRules,
+                format!("{}: {code}", problem.field),
+            )
+            .with("problem", code)
+            .with("at", problem.field));
+        }
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::AccessRulesConfigured {
+                    rules: Box::new(rules),
+                },
+            )
+        })?;
+        Ok(json!({}))
+    }
+
+    /// Counters and the last passages for the guard's screen.
+    pub(super) fn guard_summary(&self, now: DateTime<Utc>) -> CoreResult<Value> {
+        let conn = self.store.conn();
+        let tz = self.school_tz()?;
+        let today = tz.school_date(now).0.to_string();
+        let mut inside: BTreeMap<String, i64> = BTreeMap::new();
+        {
+            let mut statement = conn.prepare_cached(
+                "SELECT p.kind, count(*) FROM presence pr JOIN persons p ON p.id = pr.person_id
+                 WHERE pr.inside = 1 GROUP BY p.kind",
+            )?;
+            let rows = statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
+            for row in rows {
+                let (kind, count) = row?;
+                inside.insert(kind, count);
+            }
+        }
+        let arrived: i64 = conn.query_row(
+            "SELECT count(*) FROM attendance_days a JOIN persons p ON p.id = a.person_id
+             WHERE a.school_date = ?1 AND a.first_entry_us IS NOT NULL AND p.kind = 'pupil'",
+            [&today],
+            |r| r.get(0),
+        )?;
+        let late = self
+            .day_attendance_rows(tz, tz.school_date(now), None, now)?
+            .iter()
+            .filter(|row| row.1.late)
+            .count();
+        let last = self.last_passages(LAST_PASSAGES_LISTED)?;
+        let get = |kind: &str| inside.get(kind).copied().unwrap_or(0);
+        Ok(json!({
+            "inside": {
+                "pupils": get("pupil"),
+                "staff": get("staff"),
+                "guardians": get("guardian"),
+                "visitors": get("visitor"),
+                "total": inside.values().sum::<i64>(),
+            },
+            "arrived_today": arrived,
+            "late_today": late,
+            "last_passages": last,
+        }))
+    }
+
+    fn last_passages(&self, limit: u32) -> CoreResult<Vec<Value>> {
+        let conn = self.store.conn();
+        let mut statement = conn.prepare_cached(
+            "SELECT ps.passage_id, ps.at_us, ps.decided_at_us, ps.person_id, ps.card_key, ps.raw,
+                    ps.reader_id, pe.name, ps.gate_id, ps.direction, ps.allowed, ps.reason,
+                    ps.flags, ps.verified_by, ps.outcome,
+                    p.surname, p.name, p.patronymic, p.kind, p.position, p.status,
+                    c.grade, c.letter, cards.state
+             FROM passages ps
+             LEFT JOIN persons p ON p.id = ps.person_id
+             LEFT JOIN classes c ON c.id = p.class_id
+             LEFT JOIN peripherals pe ON pe.id = ps.reader_id
+             LEFT JOIN cards ON cards.card_key = ps.card_key
+             ORDER BY ps.at_us DESC LIMIT ?1",
+        )?;
+        let rows = statement.query_map([limit], |r| {
+            let person_id: Option<String> = r.get(3)?;
+            let names: [Option<String>; 3] = [r.get(15)?, r.get(16)?, r.get(17)?];
+            let full_name = names
+                .iter()
+                .flatten()
+                .filter(|n| !n.is_empty())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let grade: Option<u8> = r.get(21)?;
+            let letter: Option<String> = r.get(22)?;
+            let flags: String = r.get(12)?;
+            let direction: String = r.get(9)?;
+            let reason: String = r.get(11)?;
+            let overridden = flags
+                .split(',')
+                .find_map(|f| f.strip_prefix("overridden:"))
+                .map(str::to_owned);
+            Ok(json!({
+                "passage_id": r.get::<_, String>(0)?,
+                "at": from_micros(r.get(2)?),
+                "decided_at": from_micros(r.get(2)?),
+                "written_at": from_micros(r.get(1)?),
+                "reader": {
+                    "device_id": r.get::<_, Option<String>>(6)?,
+                    "name": r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+                    "direction": direction,
+                },
+                "gate_id": r.get::<_, Option<String>>(8)?,
+                "card": r.get::<_, Option<String>>(4)?,
+                "raw": r.get::<_, String>(5)?,
+                "card_state": r.get::<_, Option<String>>(23)?,
+                "person": person_id.map(|id| json!({
+                    "id": id,
+                    "full_name": full_name,
+                    "kind": r.get::<_, Option<String>>(18).ok().flatten(),
+                    "class_name": grade.zip(letter).map(|(g, l)| format!("{g}{l}")),
+                    "position": r.get::<_, Option<String>>(19).ok().flatten(),
+                    "status": r.get::<_, Option<String>>(20).ok().flatten(),
+                    "photo": Value::Null,
+                })),
+                "decision": {
+                    "allowed": r.get::<_, bool>(10)?,
+                    "reason": reason,
+                    "flags": flags.split(',').filter(|f| !f.is_empty() && !f.starts_with("overridden:")).collect::<Vec<_>>(),
+                    "overridden": overridden,
+                },
+                "awaiting": Value::Null,
+                "deadline": Value::Null,
+                "verified_by": r.get::<_, String>(13)?,
+                "outcome": r.get::<_, String>(14)?,
+                "direction": direction,
+            }))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Everyone inside now, grouped: each class, staff, guardians, visitors.
+    pub(super) fn inside_now(&self) -> CoreResult<Value> {
+        let conn = self.store.conn();
+        let mut statement = conn.prepare_cached(
+            "SELECT p.id, p.kind, p.surname, p.name, p.patronymic, p.position, c.id, c.grade,
+                    c.letter, pr.at_us, pe.name
+             FROM presence pr
+             JOIN persons p ON p.id = pr.person_id
+             LEFT JOIN classes c ON c.id = p.class_id
+             LEFT JOIN peripherals pe ON pe.id = pr.gate_id
+             WHERE pr.inside = 1
+             ORDER BY p.kind, c.grade, c.letter, p.surname, p.name",
+        )?;
+        let rows = statement.query_map([], |r| {
+            let names = [
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ];
+            let grade: Option<u8> = r.get(7)?;
+            let letter: Option<String> = r.get(8)?;
+            Ok((
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(6)?,
+                grade.zip(letter).map(|(g, l)| format!("{g}{l}")),
+                json!({
+                    "id": r.get::<_, String>(0)?,
+                    "full_name": names.iter().filter(|n| !n.is_empty()).cloned().collect::<Vec<_>>().join(" "),
+                    "class_name": Value::Null,
+                    "position": r.get::<_, Option<String>>(5)?,
+                    "since": from_micros(r.get(9)?),
+                    "gate": r.get::<_, Option<String>>(10)?,
+                }),
+            ))
+        })?;
+        let mut groups: Vec<(String, String, String, Vec<Value>)> = Vec::new();
+        let mut total = 0;
+        for row in rows {
+            let (kind, class_id, class_name, mut person) = row?;
+            person["class_name"] = json!(class_name);
+            let (key, title, group_kind) = match (kind.as_str(), &class_id, &class_name) {
+                ("pupil", Some(id), Some(name)) => (id.clone(), name.clone(), "class"),
+                ("pupil", _, _) => ("no_class".into(), "—".into(), "class"),
+                ("staff", _, _) => ("staff".into(), "staff".into(), "staff"),
+                ("visitor", _, _) => ("visitors".into(), "visitors".into(), "visitors"),
+                _ => ("guardians".into(), "guardians".into(), "guardians"),
+            };
+            total += 1;
+            match groups.iter_mut().find(|g| g.0 == key) {
+                Some(group) => group.3.push(person),
+                None => groups.push((key, title, group_kind.to_owned(), vec![person])),
+            }
+        }
+        let groups: Vec<Value> = groups
+            .into_iter()
+            .map(|(key, title, kind, people)| {
+                json!({"key": key, "title": title, "kind": kind, "people": people})
+            })
+            .collect();
+        Ok(json!({ "groups": groups, "total": total }))
+    }
+
+    /// The attendance of every pupil (of one class, if given) on `date`, by the rules.
+    fn day_attendance_rows(
+        &self,
+        tz: SchoolTz,
+        date: SchoolDate,
+        class_id: Option<ClassId>,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Vec<(PupilRow, crate::access::DayAttendance)>> {
+        let rules = self.access_rules(now)?;
+        let conn = self.store.conn();
+        let day = date.0.to_string();
+        let mut passes: HashMap<String, Vec<ConfirmedPass>> = HashMap::new();
+        {
+            let mut statement = conn.prepare_cached(
+                "SELECT person_id, at_us, direction FROM passages
+                 WHERE school_date = ?1 AND outcome = 'passed' AND person_id IS NOT NULL",
+            )?;
+            let rows = statement.query_map([&day], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (person, at_us, direction) = row?;
+                passes.entry(person).or_default().push(ConfirmedPass {
+                    at: from_micros(at_us),
+                    direction: if direction == "exit" {
+                        Direction::Exit
+                    } else {
+                        Direction::Entry
+                    },
+                });
+            }
+        }
+        let mut corrections: HashMap<String, AttendanceCorrection> = HashMap::new();
+        {
+            let mut statement = conn.prepare_cached(
+                "SELECT person_id, mark, reason FROM attendance_corrections WHERE school_date = ?1",
+            )?;
+            let rows = statement.query_map([&day], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (person, mark, reason) = row?;
+                if let Ok(mark) = serde_json::from_value::<CorrectedMark>(json!(mark)) {
+                    corrections.insert(person, AttendanceCorrection { mark, reason });
+                }
+            }
+        }
+        let mut statement = conn.prepare_cached(
+            "SELECT p.id, p.surname, p.name, p.patronymic, c.id, c.grade, c.letter
+             FROM persons p JOIN classes c ON c.id = p.class_id
+             WHERE p.kind = 'pupil' AND p.status != 'left' AND (?1 IS NULL OR c.id = ?1)
+             ORDER BY c.grade, c.letter, p.surname, p.name",
+        )?;
+        let rows = statement.query_map([class_id.map(|c| c.to_string())], |r| {
+            Ok(PupilRow {
+                person_id: r.get(0)?,
+                full_name: [
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ]
+                .iter()
+                .filter(|n| !n.is_empty())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
+                class_id: r.get(4)?,
+                class_name: format!("{}{}", r.get::<_, u8>(5)?, r.get::<_, String>(6)?),
+                grade: r.get(5)?,
+            })
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let row = row?;
+            let Ok(id) = row.class_id.parse::<ClassId>() else {
+                continue;
+            };
+            let day = pupil_attendance(
+                &rules,
+                tz,
+                ClassRef {
+                    id,
+                    grade: row.grade,
+                },
+                date,
+                passes.get(&row.person_id).map_or(&[][..], Vec::as_slice),
+                corrections.get(&row.person_id),
+            );
+            out.push((row, day));
+        }
+        Ok(out)
+    }
+
+    pub(super) fn day_attendance(
+        &self,
+        date: Option<&str>,
+        class_id: Option<ClassId>,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        let tz = self.school_tz()?;
+        let date = match date {
+            Some(text) => SchoolDate(parse_day(text)?),
+            None => tz.school_date(now),
+        };
+        let rows = self.day_attendance_rows(tz, date, None, now)?;
+        let rules = self.access_rules(now)?;
+        let mut classes: Vec<(String, String, [u32; 6])> = Vec::new();
+        for (row, day) in &rows {
+            let index = match classes.iter().position(|c| c.0 == row.class_id) {
+                Some(index) => index,
+                None => {
+                    classes.push((row.class_id.clone(), row.class_name.clone(), [0; 6]));
+                    classes.len() - 1
+                }
+            };
+            let counts = &mut classes[index].2;
+            counts[0] += 1;
+            match day.presence {
+                Presence::Present => counts[1] += 1,
+                Presence::Absent => counts[4] += 1,
+                Presence::Excused => counts[5] += 1,
+                Presence::NoLessons => {}
+            }
+            counts[2] += u32::from(day.late);
+            counts[3] += u32::from(day.left_early);
+        }
+        let classes: Vec<Value> = classes
+            .into_iter()
+            .map(|(class_id, class_name, c)| {
+                json!({
+                    "class_id": class_id, "class_name": class_name, "pupils": c[0],
+                    "present": c[1], "late": c[2], "left_early": c[3], "absent": c[4],
+                    "excused": c[5],
+                })
+            })
+            .collect();
+        let detail: Option<Vec<Value>> = class_id.map(|class_id| {
+            rows.iter()
+                .filter(|(row, _)| row.class_id == class_id.to_string())
+                .map(|(row, day)| {
+                    json!({
+                        "person_id": row.person_id,
+                        "full_name": row.full_name,
+                        "class_name": row.class_name,
+                        "first_entry": day.first_entry,
+                        "last_exit": day.last_exit,
+                        "presence": day.presence,
+                        "late": day.late,
+                        "late_by_minutes": day.late_by_minutes,
+                        "left_early": day.left_early,
+                        "corrected": day.corrected,
+                    })
+                })
+                .collect()
+        });
+        Ok(json!({
+            "date": date.0,
+            "day_kind": rules.calendar.pupil_day(date, 1),
+            "classes": classes,
+            "rows": detail,
+        }))
+    }
+
+    pub(super) fn correct_attendance(
+        &mut self,
+        actor: &str,
+        person_id: PersonId,
+        date: &str,
+        mark: CorrectedMark,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        let date = parse_day(date)?;
+        let reason = super::check_title("reason", reason, CORRECTION_REASON_LEN_MAX_CHARS)?;
+        let kind: Option<String> = self
+            .store
+            .conn()
+            .query_row(
+                "SELECT kind FROM persons WHERE id = ?1",
+                [person_id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match kind.as_deref() {
+            None => return Err(CoreError::not_found(format!("person {person_id}"))),
+            Some("pupil") => {}
+            Some(_) => {
+                return Err(CoreError::invalid(
+                    "person_id",
+                    Refusal::WrongPersonKind,
+                    "attendance is kept for pupils",
+                )
+                .with("expected", "pupil"))
+            }
+        }
+        self.store.write(|w| {
+            w.append(
+                actor,
+                now,
+                EventBody::AttendanceCorrected {
+                    person_id,
+                    school_date: date,
+                    mark,
+                    reason,
+                },
+            )
+        })?;
+        Ok(json!({}))
+    }
+}
+
+/// One pupil as the attendance table lists them.
+pub(crate) struct PupilRow {
+    person_id: String,
+    full_name: String,
+    class_id: String,
+    class_name: String,
+    grade: u8,
+}
+
+fn parse_day(text: &str) -> CoreResult<NaiveDate> {
+    super::parse_date(text).ok_or_else(|| {
+        CoreError::invalid("date", Refusal::NotADate, format!("{text:?} is not a date"))
+            .with("value", text)
+    })
+}
