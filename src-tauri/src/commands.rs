@@ -8,6 +8,7 @@ use schoolcard_core::peripherals::{Direction, PeripheralId};
 use schoolcard_core::workstation::Progress;
 use schoolcard_core::CardId;
 use schoolcard_core::{Command, CoreError, Workstation};
+use schoolcard_reports as reports;
 use serde::Serialize;
 use serde_json::Value;
 use std::cell::Cell;
@@ -125,10 +126,16 @@ pub async fn execute(
             }
         };
         let reload = changes_devices(&command);
+        let rules = changes_rules(&command);
         let answer = workstation.execute(command, Utc::now(), &progress);
-        if reload && answer.is_ok() {
+        if answer.is_ok() {
             if let Some(hub) = &app.state::<Devices>().0 {
-                reload_devices(hub, &mut workstation);
+                if reload {
+                    reload_devices(hub, &mut workstation);
+                }
+                if rules {
+                    hub.reload_rules();
+                }
             }
         }
         answer
@@ -146,6 +153,14 @@ fn changes_devices(command: &Command) -> bool {
     matches!(
         command,
         Command::SaveDevice { .. } | Command::RemoveDevice { .. }
+    )
+}
+
+/// Commands that change what the gate post decides by: the school's zone, the rules.
+fn changes_rules(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::ConfigureSchool { .. } | Command::ConfigureAccessRules { .. }
     )
 }
 
@@ -303,6 +318,117 @@ pub async fn end_emergency(
 #[tauri::command]
 pub fn emergency_state(devices: State<'_, Devices>) -> bool {
     devices.0.as_ref().is_some_and(|hub| hub.in_emergency())
+}
+
+/// The guard's answer to a passage: allow (an override if the rules denied) or deny.
+#[tauri::command]
+pub async fn guard_decide(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    passage_id: uuid::Uuid,
+    allow: bool,
+) -> Result<Value, ErrorDto> {
+    let workstation = shell.workstation.clone()?;
+    tauri::async_runtime::spawn_blocking(move || {
+        workstation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .require_roles(schoolcard_core::workstation::GUARD_ADMIN)?;
+        let devices = app.state::<Devices>();
+        let hub = devices
+            .0
+            .as_ref()
+            .ok_or_else(|| ErrorDto::new("devices", "the devices are not running"))?;
+        let presented = hub.guard_decide(passage_id, allow)?;
+        Ok(serde_json::to_value(presented).expect("passages serialize"))
+    })
+    .await
+    .map_err(|e| ErrorDto::new("internal", format!("the command failed inside: {e}")))?
+}
+
+/// What printing the evacuation list did.
+#[derive(Debug, Serialize)]
+pub struct EvacuationPrinted {
+    pub path: String,
+    pub people: usize,
+    /// Sent to the default printer (`lp`); otherwise opened in the PDF viewer.
+    pub printed: bool,
+}
+
+/// The evacuation list: everyone inside, by class, as a PDF written next to the
+/// database, sent to the printer (or opened). Asks for no sign-in and reads through a
+/// connection of its own, so a screen's long command cannot hold it up.
+#[tauri::command]
+pub async fn evacuation_pdf(shell: State<'_, Shell>) -> Result<EvacuationPrinted, ErrorDto> {
+    let db_path = std::path::PathBuf::from(&shell.info.db_path);
+    tauri::async_runtime::spawn_blocking(move || {
+        let workstation = Workstation::open(&db_path)?;
+        let now = Utc::now();
+        let tz = workstation.school_tz()?;
+        let school = workstation.school_name()?;
+        let local = |at: chrono::DateTime<Utc>| at.with_timezone(&tz.tz()).naive_local();
+        let people: Vec<reports::PersonInside> = workstation
+            .people_inside()?
+            .into_iter()
+            .map(|p| reports::PersonInside {
+                presence: match (p.kind.as_str(), p.class_name) {
+                    ("pupil", class) => reports::Presence::Pupil {
+                        class: class.unwrap_or_default(),
+                    },
+                    ("staff", _) => reports::Presence::Staff {
+                        position: p.position.unwrap_or_default(),
+                    },
+                    (_, _) => reports::Presence::Visitor {
+                        purpose: "законный представитель".into(),
+                    },
+                },
+                full_name: p.full_name,
+                entrance: p.gate.unwrap_or_default(),
+                entered_at: local(p.since),
+            })
+            .collect();
+        let count = people.len();
+        let document = reports::evacuation_list(&reports::EvacuationInput {
+            school,
+            generated_at: local(now),
+            people,
+        })
+        .map_err(|e| ErrorDto::new("internal", e.to_string()))?;
+        let bytes = reports::to_pdf_bytes(&document)
+            .map_err(|e| ErrorDto::new("internal", e.to_string()))?;
+        let dir = db_path
+            .parent()
+            .map(|d| d.join("evacuation"))
+            .unwrap_or_else(|| "evacuation".into());
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ErrorDto::new("store", format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join(format!(
+            "evacuation-{}.pdf",
+            local(now).format("%Y-%m-%d-%H%M%S")
+        ));
+        std::fs::write(&path, bytes)
+            .map_err(|e| ErrorDto::new("store", format!("cannot write {}: {e}", path.display())))?;
+        let printed = std::process::Command::new("lp")
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if !printed {
+            let _ = std::process::Command::new("xdg-open")
+                .arg(&path)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+        }
+        Ok(EvacuationPrinted {
+            path: path.display().to_string(),
+            people: count,
+            printed,
+        })
+    })
+    .await
+    .map_err(|e| ErrorDto::new("internal", format!("the command failed inside: {e}")))?
 }
 
 /// How the shell was started (demo mode, the language asked for, the database file).

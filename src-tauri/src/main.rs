@@ -14,6 +14,7 @@ mod devices;
 use args::{Environment, Invocation, Options};
 use chrono::Utc;
 use commands::{AppInfo, ErrorDto, Shell};
+use schoolcard_core::gatepost::post::GatePost;
 use schoolcard_core::gatepost::queue::JournalQueue;
 use schoolcard_core::{demo, Workstation};
 use std::process::ExitCode;
@@ -89,6 +90,8 @@ fn main() -> ExitCode {
             commands::fire_unlock,
             commands::end_emergency,
             commands::emergency_state,
+            commands::guard_decide,
+            commands::evacuation_pdf,
         ])
         .run(tauri::generate_context!());
     match run {
@@ -125,7 +128,21 @@ fn start_devices(
             .ok()
             .map(Arc::new)
     });
-    let hub = match devices::DeviceHub::new(emit, journal) {
+    let post = workstation
+        .as_ref()
+        .zip(journal.as_ref())
+        .and_then(|(w, journal)| {
+            let path = w
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .store()
+                .path()
+                .to_owned();
+            GatePost::open(&path, Arc::clone(journal), chrono::Utc::now())
+                .inspect_err(|e| eprintln!("schoolcard: the gate post cannot start: {e}"))
+                .ok()
+        });
+    let hub = match devices::DeviceHub::new(emit, journal, post) {
         Ok(hub) => Arc::new(hub),
         Err(e) => {
             eprintln!("schoolcard: the devices cannot start: {e}");

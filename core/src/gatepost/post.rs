@@ -203,8 +203,13 @@ impl GatePost {
             guard_override: false,
         };
         let decision = decide(&self.rules, self.tz, &request);
+        // The guard is asked about a card the rules allow, or deny for a reason they may
+        // set aside; a blocked card or an unknown one is refused without asking.
+        let askable = decision.allowed || decision.reason.is_overridable();
         let guard_timeout = match reader.spec.verification {
-            VerificationMode::Guard { timeout_s } if person.is_some() => Some(timeout_s),
+            VerificationMode::Guard { timeout_s } if person.is_some() && askable => {
+                Some(timeout_s)
+            }
             _ => None,
         };
         let presented = Presented {
@@ -348,12 +353,14 @@ impl GatePost {
 
     /// Passages awaiting the guard past their deadline, denied now.
     pub fn expire(&mut self, now: DateTime<Utc>) -> Vec<Presented> {
-        let due: Vec<Uuid> = self
+        let mut due: Vec<(DateTime<Utc>, Uuid)> = self
             .pending
             .values()
-            .filter(|p| p.deadline.is_some_and(|d| d <= now) && p.awaiting.is_some())
-            .map(|p| p.passage_id)
+            .filter(|p| p.awaiting.is_some())
+            .filter_map(|p| p.deadline.filter(|d| *d <= now).map(|d| (d, p.passage_id)))
             .collect();
+        due.sort();
+        let due: Vec<Uuid> = due.into_iter().map(|(_, id)| id).collect();
         due.into_iter()
             .filter_map(|id| self.outcome(id, PassOutcome::Denied, now))
             .collect()

@@ -44,6 +44,7 @@ pub(crate) use checks::{
 };
 pub use people::PersonSummary;
 pub(crate) use security::stored_access_rules;
+pub use security::PersonInside;
 pub(crate) use staff::append_staff;
 
 use crate::auth::Session;
@@ -338,7 +339,8 @@ pub enum Access {
 
 const ADMIN: &[Role] = &[Role::Admin];
 const ADMIN_DIRECTOR: &[Role] = &[Role::Admin, Role::Director];
-const GUARD_ADMIN: &[Role] = &[Role::Guard, Role::Admin];
+/// Who answers for a gate: opens it by hand, ends an emergency, confirms a card.
+pub const GUARD_ADMIN: &[Role] = &[Role::Guard, Role::Admin];
 const GUARD_ADMIN_DIRECTOR: &[Role] = &[Role::Guard, Role::Admin, Role::Director];
 
 impl Command {
@@ -586,6 +588,19 @@ impl Workstation {
                 mark,
                 reason,
             } => self.correct_attendance(&actor, person_id, &date, mark, &reason, now),
+        }
+    }
+
+    /// Checks that the signed-in person holds one of `roles`, for the shell's actions
+    /// that are not core commands (the guard's answer at the gate); returns the journal
+    /// actor.
+    pub fn require_roles(&self, roles: &'static [Role]) -> CoreResult<String> {
+        match &self.session {
+            None => Err(CoreError::NotSignedIn),
+            Some(s) if s.holds_any(roles) => Ok(s.actor()),
+            Some(_) => Err(CoreError::Forbidden {
+                needed: roles.to_vec(),
+            }),
         }
     }
 

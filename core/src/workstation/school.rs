@@ -111,6 +111,16 @@ impl Workstation {
             .collect())
     }
 
+    /// The school's name (empty until the school is configured).
+    pub fn school_name(&self) -> CoreResult<String> {
+        Ok(self
+            .store
+            .conn()
+            .query_row("SELECT name FROM school", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or_default())
+    }
+
     /// The school's time zone (Moscow until the school is configured).
     pub fn school_tz(&self) -> CoreResult<SchoolTz> {
         let tz: Option<String> = self

@@ -199,8 +199,10 @@ impl Workstation {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Everyone inside now, grouped: each class, staff, guardians, visitors.
-    pub(super) fn inside_now(&self) -> CoreResult<Value> {
+    /// Everyone inside now (by their last confirmed passage), ordered by kind, class and
+    /// name. Needs no sign-in: the evacuation list is printed from it in an emergency,
+    /// whoever is at the desk.
+    pub fn people_inside(&self) -> CoreResult<Vec<PersonInside>> {
         let conn = self.store.conn();
         let mut statement = conn.prepare_cached(
             "SELECT p.id, p.kind, p.surname, p.name, p.patronymic, p.position, c.id, c.grade,
@@ -220,36 +222,50 @@ impl Workstation {
             ];
             let grade: Option<u8> = r.get(7)?;
             let letter: Option<String> = r.get(8)?;
-            Ok((
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(6)?,
-                grade.zip(letter).map(|(g, l)| format!("{g}{l}")),
-                json!({
-                    "id": r.get::<_, String>(0)?,
-                    "full_name": names.iter().filter(|n| !n.is_empty()).cloned().collect::<Vec<_>>().join(" "),
-                    "class_name": Value::Null,
-                    "position": r.get::<_, Option<String>>(5)?,
-                    "since": from_micros(r.get(9)?),
-                    "gate": r.get::<_, Option<String>>(10)?,
-                }),
-            ))
+            Ok(PersonInside {
+                person_id: r.get(0)?,
+                kind: r.get(1)?,
+                full_name: names
+                    .iter()
+                    .filter(|n| !n.is_empty())
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                position: r.get(5)?,
+                class_id: r.get(6)?,
+                class_name: grade.zip(letter).map(|(g, l)| format!("{g}{l}")),
+                since: from_micros(r.get(9)?),
+                gate: r.get(10)?,
+            })
         })?;
-        let mut groups: Vec<(String, String, String, Vec<Value>)> = Vec::new();
-        let mut total = 0;
-        for row in rows {
-            let (kind, class_id, class_name, mut person) = row?;
-            person["class_name"] = json!(class_name);
-            let (key, title, group_kind) = match (kind.as_str(), &class_id, &class_name) {
-                ("pupil", Some(id), Some(name)) => (id.clone(), name.clone(), "class"),
-                ("pupil", _, _) => ("no_class".into(), "—".into(), "class"),
-                ("staff", _, _) => ("staff".into(), "staff".into(), "staff"),
-                ("visitor", _, _) => ("visitors".into(), "visitors".into(), "visitors"),
-                _ => ("guardians".into(), "guardians".into(), "guardians"),
-            };
-            total += 1;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Everyone inside now, grouped: each class, staff, guardians, visitors.
+    pub(super) fn inside_now(&self) -> CoreResult<Value> {
+        let mut groups: Vec<(String, String, &'static str, Vec<Value>)> = Vec::new();
+        let people = self.people_inside()?;
+        let total = people.len();
+        for person in people {
+            let (key, title, group_kind) =
+                match (person.kind.as_str(), &person.class_id, &person.class_name) {
+                    ("pupil", Some(id), Some(name)) => (id.clone(), name.clone(), "class"),
+                    ("pupil", _, _) => ("no_class".into(), "—".into(), "class"),
+                    ("staff", _, _) => ("staff".into(), "staff".into(), "staff"),
+                    ("visitor", _, _) => ("visitors".into(), "visitors".into(), "visitors"),
+                    _ => ("guardians".into(), "guardians".into(), "guardians"),
+                };
+            let row = json!({
+                "id": person.person_id,
+                "full_name": person.full_name,
+                "class_name": person.class_name,
+                "position": person.position,
+                "since": person.since,
+                "gate": person.gate,
+            });
             match groups.iter_mut().find(|g| g.0 == key) {
-                Some(group) => group.3.push(person),
-                None => groups.push((key, title, group_kind.to_owned(), vec![person])),
+                Some(group) => group.3.push(row),
+                None => groups.push((key, title, group_kind, vec![row])),
             }
         }
         let groups: Vec<Value> = groups
@@ -478,6 +494,22 @@ impl Workstation {
         })?;
         Ok(json!({}))
     }
+}
+
+/// Someone inside the building now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonInside {
+    pub person_id: String,
+    /// `pupil`, `staff`, `guardian`.
+    pub kind: String,
+    pub full_name: String,
+    pub position: Option<String>,
+    pub class_id: Option<String>,
+    pub class_name: Option<String>,
+    /// Their last entry.
+    pub since: DateTime<Utc>,
+    /// The gate they came in through, by name.
+    pub gate: Option<String>,
 }
 
 /// One pupil as the attendance table lists them.

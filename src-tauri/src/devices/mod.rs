@@ -15,10 +15,12 @@
 //! what ends on a port failure (OSDP lines, relay boards). A reload stops every driver and
 //! starts the configuration anew: it happens when an admin saves or removes a device.
 
+mod entrance;
 mod wiring;
 
 use chrono::{DateTime, Utc};
 use schoolcard_core::events::{EmergencySource, EventBody, GateFailure};
+use schoolcard_core::gatepost::post::{GatePost, Presented};
 use schoolcard_core::gatepost::queue::JournalQueue;
 use schoolcard_core::peripherals::{Connection, Direction, Peripheral, PeripheralId, Post};
 use schoolcard_readers::gate::{
@@ -33,7 +35,7 @@ use schoolcard_readers::simulator::SimulatedSerialReader;
 use schoolcard_readers::{CardId, CardRead};
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -183,6 +185,12 @@ struct Shared {
     journal: Option<Arc<JournalQueue>>,
     /// OSDP PDs (by name) whose input `n` is the fire alarm, and its last state.
     alarm_inputs: Mutex<HashMap<String, (u8, bool)>>,
+    /// The core's decision service for entrance readers; `None` without a database.
+    post: Option<Mutex<GatePost>>,
+    /// Passages whose gate was opened, waiting for its pass sensor, per gate and way.
+    gate_waits: Mutex<HashMap<(PeripheralId, Direction), VecDeque<uuid::Uuid>>>,
+    /// Recent denials, for a guard's override.
+    recent_denials: Mutex<VecDeque<Presented>>,
     emit: Emit,
 }
 
@@ -207,8 +215,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl DeviceHub {
     /// A hub with nothing running yet; its pump and health threads start here.
-    /// `journal` receives what the gates do (emergency unlocks, passages).
-    pub fn new(emit: Emit, journal: Option<Arc<JournalQueue>>) -> std::io::Result<DeviceHub> {
+    /// `journal` receives what the gates do (emergency unlocks); `post` decides the cards
+    /// of entrance readers and journals their passages.
+    pub fn new(
+        emit: Emit,
+        journal: Option<Arc<JournalQueue>>,
+        post: Option<GatePost>,
+    ) -> std::io::Result<DeviceHub> {
         let shared = Arc::new(Shared {
             fleet: Mutex::new(Fleet::default()),
             counters: Mutex::new(HashMap::new()),
@@ -219,6 +232,9 @@ impl DeviceHub {
             emergency: AtomicBool::new(false),
             journal,
             alarm_inputs: Mutex::new(HashMap::new()),
+            post: post.map(Mutex::new),
+            gate_waits: Mutex::new(HashMap::new()),
+            recent_denials: Mutex::new(VecDeque::new()),
             emit,
         });
         let (reads, reads_rx) = mpsc::channel::<CardRead>();
@@ -236,6 +252,7 @@ impl DeviceHub {
                     while !shared.stopping.load(Ordering::SeqCst) {
                         thread::sleep(Duration::from_millis(HEALTH_POLL_MS));
                         retry_failed(&shared);
+                        entrance::expire(&shared);
                         publish_health(&shared);
                     }
                 })?
@@ -492,6 +509,24 @@ impl DeviceHub {
         report
     }
 
+    /// The guard's answer to a passage (see `entrance::guard_decide`).
+    pub fn guard_decide(
+        &self,
+        passage_id: uuid::Uuid,
+        allow: bool,
+    ) -> Result<Presented, schoolcard_core::CoreError> {
+        entrance::guard_decide(&self.shared, passage_id, allow)
+    }
+
+    /// Reads the school's zone, the access rules and who is where again.
+    pub fn reload_rules(&self) {
+        if let Some(post) = &self.shared.post {
+            if let Err(e) = lock(post).reload(Utc::now()) {
+                tracing::error!("the gate post cannot reload its rules: {e}");
+            }
+        }
+    }
+
     /// Whether the gates stand unlocked for an emergency.
     pub fn in_emergency(&self) -> bool {
         self.shared.emergency.load(Ordering::SeqCst)
@@ -656,6 +691,7 @@ fn gate_events(shared: &Arc<Shared>, id: PeripheralId) -> std::io::Result<mpsc::
                     schoolcard_readers::gate::Direction::Entry => Direction::Entry,
                     schoolcard_readers::gate::Direction::Exit => Direction::Exit,
                 };
+                entrance::on_gate_event(&shared, id, direction, kind == "pass_confirmed");
                 (shared.emit)(
                     GATE_EVENT,
                     json!({"device_id": id, "event": kind, "direction": direction}),
@@ -851,6 +887,13 @@ fn pump(shared: &Shared, reads: mpsc::Receiver<CardRead>) {
             let counter = counters.entry(p.id).or_default();
             counter.frames += 1;
             counter.last_frame_at = Some(read.at);
+        }
+        // The entrance first: the gate opens before anything else is done with the read.
+        if let Some(reader) = peripheral
+            .as_ref()
+            .filter(|p| entrance::is_entrance_reader(p))
+        {
+            entrance::on_card(shared, reader, &read.card, &read.raw);
         }
         let dto = CardReadDto {
             device_id: peripheral.as_ref().map(|p| p.id),

@@ -2,6 +2,7 @@
 //! whose port goes away and comes back, a relay board, a simulated turnstile.
 
 use super::*;
+use schoolcard_core::gatepost::post::GatePost;
 use schoolcard_core::peripherals::{LineFormatName, PeripheralSpec};
 use serialport::{SerialPort, TTYPort};
 use std::io::{Read, Write};
@@ -26,6 +27,7 @@ fn peripheral(
             enabled: true,
             connection,
             gate_id: None,
+            verification: Default::default(),
         },
         updated_at: Utc::now(),
     }
@@ -38,7 +40,7 @@ fn hub() -> (DeviceHub, Receiver<(&'static str, Value)>) {
     let emit: Emit = Arc::new(move |name, payload| {
         let _ = lock(&tx).send((name, payload));
     });
-    (DeviceHub::new(emit, None).unwrap(), rx)
+    (DeviceHub::new(emit, None, None).unwrap(), rx)
 }
 
 fn next_event(rx: &Receiver<(&'static str, Value)>, wanted: &str) -> Value {
@@ -433,7 +435,7 @@ fn the_fire_alarm_unlocks_every_gate_while_the_database_is_locked() {
     let emit: Emit = Arc::new(move |name, payload| {
         let _ = lock(&tx).send((name, payload));
     });
-    let hub = DeviceHub::new(emit, Some(Arc::clone(&journal))).unwrap();
+    let hub = DeviceHub::new(emit, Some(Arc::clone(&journal)), None).unwrap();
 
     let line = NullModem::new();
     let mut peer = OsdpPeer::start(&line.b);
@@ -545,4 +547,209 @@ fn the_fire_alarm_unlocks_every_gate_while_the_database_is_locked() {
     assert!(!hub.in_emergency());
     drop(hub);
     drop(peer);
+}
+
+/// The demo school in a temporary database, a gate post on it, and a hub deciding its
+/// entrance with a relay board on a pty (the test holds the board's side).
+struct Entrance {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    journal: Arc<JournalQueue>,
+    hub: DeviceHub,
+    events: Receiver<(&'static str, Value)>,
+    board: TTYPort,
+    _board_slave: TTYPort,
+    reader: Peripheral,
+}
+
+impl Entrance {
+    fn start(verification: schoolcard_core::peripherals::VerificationMode) -> Entrance {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("ws.sqlite");
+        schoolcard_core::demo::ensure_demo(&db, schoolcard_core::demo::DEMO_SEED, Utc::now())
+            .unwrap();
+        let journal = Arc::new(JournalQueue::start(&db).unwrap());
+        let post = GatePost::open(&db, Arc::clone(&journal), Utc::now()).unwrap();
+        let (tx, events) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let emit: Emit = Arc::new(move |name, payload| {
+            let _ = lock(&tx).send((name, payload));
+        });
+        let hub = DeviceHub::new(emit, Some(Arc::clone(&journal)), Some(post)).unwrap();
+        let (mut board, board_slave) = TTYPort::pair().unwrap();
+        board
+            .set_timeout(Duration::from_millis(WAIT_MS_MAX))
+            .unwrap();
+        let gate = peripheral(
+            "Турникет",
+            Post::Entrance,
+            None,
+            Connection::RelayGate {
+                port: board_slave.name().unwrap(),
+                entry_channel: 1,
+                exit_channel: 2,
+                pulse_ms: 100,
+            },
+        );
+        let mut reader = peripheral(
+            "Вход",
+            Post::Entrance,
+            Some(Direction::Entry),
+            Connection::SimulatedReader,
+        );
+        reader.spec.gate_id = Some(gate.id);
+        reader.spec.verification = verification;
+        hub.reload(vec![gate, reader.clone()], [7; 16]);
+        wait_for(&hub, "reader and gate online", |h| {
+            h.iter().all(|d| d.state == "online")
+        });
+        Entrance {
+            _dir: dir,
+            db,
+            journal,
+            hub,
+            events,
+            board,
+            _board_slave: board_slave,
+            reader,
+        }
+    }
+
+    /// A pupil's active card, from the demo.
+    fn pupil_card(&self, state: &str) -> (CardId, String) {
+        let store = schoolcard_core::Store::open(&self.db).unwrap();
+        store
+            .conn()
+            .query_row(
+                "SELECT c.card_key, p.surname FROM cards c JOIN persons p ON p.id = c.person_id
+                 JOIN classes cl ON cl.id = p.class_id
+                 WHERE c.state = ?1 AND p.kind = 'pupil' AND p.status = 'active'
+                 ORDER BY c.card_key LIMIT 1",
+                [state],
+                |r| {
+                    Ok((
+                        CardId::parse_canonical(&r.get::<_, String>(0)?).unwrap(),
+                        r.get(1)?,
+                    ))
+                },
+            )
+            .unwrap()
+    }
+
+    fn passages(&self) -> Vec<(String, String, String)> {
+        assert!(self.journal.flush(Duration::from_millis(WAIT_MS_MAX)));
+        let store = schoolcard_core::Store::open(&self.db).unwrap();
+        let mut statement = store
+            .conn()
+            .prepare("SELECT reason, verified_by, outcome FROM passages ORDER BY at_us")
+            .unwrap();
+        let rows = statement
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+}
+
+#[test]
+fn a_guard_confirmed_pupil_opens_the_relay_and_the_pass_is_journaled() {
+    let mut entrance =
+        Entrance::start(schoolcard_core::peripherals::VerificationMode::Guard { timeout_s: 30 });
+    let (card, surname) = entrance.pupil_card("active");
+    entrance
+        .hub
+        .simulate_card(entrance.reader.id, &card)
+        .unwrap();
+    let passage = next_event(&entrance.events, entrance::PASSAGE_EVENT);
+    assert_eq!(passage["awaiting"], "guard");
+    assert_eq!(passage["decision"]["allowed"], true, "{passage}");
+    assert!(passage["person"]["full_name"]
+        .as_str()
+        .unwrap()
+        .starts_with(&surname));
+    assert!(passage["person"]["photo"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/"));
+    assert!(passage["person"]["class_name"].is_string());
+
+    let id: uuid::Uuid = passage["passage_id"].as_str().unwrap().parse().unwrap();
+    let decided = entrance.hub.guard_decide(id, true).unwrap();
+    assert_eq!(
+        decided.verified_by,
+        Some(schoolcard_core::events::Verification::Guard)
+    );
+    // The relay board: entry relay on, then off after the pulse.
+    let frames = read_frames(&mut entrance.board, 2);
+    assert_eq!(frames, [[0xA0, 0x01, 0x01, 0xA2], [0xA0, 0x01, 0x00, 0xA1]]);
+    let outcome = next_event(&entrance.events, entrance::PASSAGE_OUTCOME_EVENT);
+    assert_eq!(outcome["passage_id"], id.to_string());
+    assert_eq!(outcome["outcome"], "passed");
+    assert_eq!(
+        entrance.passages(),
+        [(
+            "allowed".to_owned(),
+            "guard".to_owned(),
+            "passed".to_owned()
+        )]
+    );
+}
+
+#[test]
+fn denials_never_open_the_gate_and_an_unanswered_check_is_denied() {
+    let mut entrance =
+        Entrance::start(schoolcard_core::peripherals::VerificationMode::Guard { timeout_s: 3 });
+    // An unknown card: denied at once, no question to the guard.
+    let stranger = CardId::parse_canonical("40:FFFFFFFFFF").unwrap();
+    entrance
+        .hub
+        .simulate_card(entrance.reader.id, &stranger)
+        .unwrap();
+    let passage = next_event(&entrance.events, entrance::PASSAGE_EVENT);
+    assert_eq!(passage["decision"]["reason"], "unknown_card");
+    assert_eq!(passage["outcome"], "denied");
+    assert!(passage["awaiting"].is_null());
+    // A blocked card is refused without asking the guard, and cannot be overridden.
+    let (blocked, _) = entrance.pupil_card("blocked");
+    entrance
+        .hub
+        .simulate_card(entrance.reader.id, &blocked)
+        .unwrap();
+    let passage = next_event(&entrance.events, entrance::PASSAGE_EVENT);
+    assert_eq!(
+        (
+            passage["decision"]["reason"].as_str(),
+            passage["outcome"].as_str()
+        ),
+        (Some("card_blocked"), Some("denied"))
+    );
+    assert!(passage["awaiting"].is_null());
+    let id: uuid::Uuid = passage["passage_id"].as_str().unwrap().parse().unwrap();
+    let refused = entrance.hub.guard_decide(id, true).unwrap_err();
+    assert_eq!(
+        refused.reason().map(|r| r.as_str()),
+        Some("not_overridable")
+    );
+    // A pupil nobody answers for: denied at the deadline.
+    let (card, _) = entrance.pupil_card("active");
+    entrance
+        .hub
+        .simulate_card(entrance.reader.id, &card)
+        .unwrap();
+    let passage = next_event(&entrance.events, entrance::PASSAGE_EVENT);
+    assert_eq!(passage["awaiting"], "guard");
+    let outcome = next_event(&entrance.events, entrance::PASSAGE_OUTCOME_EVENT);
+    assert_eq!(outcome["outcome"], "denied");
+    let mut nothing = [0u8; 1];
+    entrance
+        .board
+        .set_timeout(Duration::from_millis(200))
+        .unwrap();
+    assert!(
+        entrance.board.read(&mut nothing).is_err(),
+        "the relay moved"
+    );
+    let passages = entrance.passages();
+    let outcomes: Vec<&str> = passages.iter().map(|p| p.2.as_str()).collect();
+    assert_eq!(outcomes, ["denied", "denied", "denied"], "{passages:?}");
+    assert_eq!(passages[2].0, "guard_denied");
 }

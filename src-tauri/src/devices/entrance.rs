@@ -1,0 +1,219 @@
+//! The entrance: a card at an entrance reader goes to the core's gate post for a
+//! decision; the gate opens at once when the rules (and the guard, if asked) allow; the
+//! pass sensor's report, the guard's answer or a deadline gives the outcome, which the
+//! gate post journals.
+//!
+//! ```text
+//! CardRead ─▶ GatePost::present ─▶ allowed, automatic? ─▶ gate.open (own thread)
+//!                                │                          └▶ pending[(gate, direction)]
+//!                                └▶ "passage" (with the photo) to the window
+//! GateEvent (gate, direction) ─▶ pending.pop ─▶ GatePost::outcome ─▶ "passage-outcome"
+//! guard_decide ─▶ GatePost::verify / override_denial ─▶ open, or outcome denied
+//! health tick ─▶ GatePost::expire (guard checks past their deadline are denied)
+//! ```
+
+use super::{lock, wiring, Driver, Shared};
+use chrono::Utc;
+use schoolcard_core::events::PassOutcome;
+use schoolcard_core::gatepost::post::Presented;
+use schoolcard_core::peripherals::{Direction, Peripheral, PeripheralId, Post};
+use schoolcard_core::{CardId, CoreError};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::thread;
+use uuid::Uuid;
+
+/// Name of the event carrying a decided [`Presented`] passage to the window.
+pub const PASSAGE_EVENT: &str = "passage";
+/// Name of the event carrying a passage's outcome.
+pub const PASSAGE_OUTCOME_EVENT: &str = "passage-outcome";
+/// Denied passages kept for a guard's override, newest last.
+pub const RECENT_DENIALS_KEPT: usize = 20;
+
+/// Whether a card read at `reader` is the gate post's business.
+pub fn is_entrance_reader(reader: &Peripheral) -> bool {
+    reader.spec.post == Post::Entrance && !reader.spec.connection.is_gate()
+}
+
+/// Decides a card at an entrance reader, opens its gate if allowed, tells the window.
+pub fn on_card(shared: &Shared, reader: &Peripheral, card: &CardId, raw: &str) {
+    let Some(post) = &shared.post else { return };
+    let now = Utc::now();
+    let presented = match lock(post).present(card, raw, reader, now) {
+        Ok(presented) => presented,
+        Err(e) => {
+            tracing::error!(reader = %reader.spec.name, "the gate post failed: {e}");
+            return;
+        }
+    };
+    if !presented.decision.allowed && presented.outcome.is_some() {
+        remember_denial(shared, &presented);
+    }
+    if presented.opens_gate() {
+        let mut opened = presented.clone();
+        let outcome = open_for(shared, &mut opened);
+        emit_passage(shared, &opened);
+        if let Some(outcome) = outcome {
+            emit_outcome(shared, &outcome);
+        }
+    } else {
+        emit_passage(shared, &presented);
+    }
+}
+
+/// The guard's answer: `allow` lets an awaiting passage through (an override when the
+/// rules denied it) or overrides a recent denial; otherwise the passage is denied.
+pub fn guard_decide(
+    shared: &Shared,
+    passage_id: Uuid,
+    allow: bool,
+) -> Result<Presented, CoreError> {
+    let post = shared
+        .post
+        .as_ref()
+        .ok_or_else(|| CoreError::not_found("the gate post"))?;
+    let now = Utc::now();
+    let awaiting = lock(post).pending(passage_id).is_some();
+    let mut presented = if awaiting {
+        lock(post).verify(passage_id, allow, now)?
+    } else if allow {
+        let denied = lock(&shared.recent_denials)
+            .iter()
+            .find(|p| p.passage_id == passage_id)
+            .cloned()
+            .ok_or_else(|| CoreError::not_found(format!("passage {passage_id}")))?;
+        let reader = lock(&shared.routes)
+            .by_id
+            .get(&denied.reader.device_id.to_string())
+            .cloned()
+            .ok_or_else(|| CoreError::not_found("the passage's reader"))?;
+        lock(post).override_denial(&denied, &reader, now)?
+    } else {
+        return Err(CoreError::not_found(format!("passage {passage_id}")));
+    };
+    if presented.outcome.is_some() {
+        emit_outcome(shared, &presented);
+        return Ok(presented);
+    }
+    let outcome = open_for(shared, &mut presented);
+    emit_passage(shared, &presented);
+    if let Some(outcome) = outcome {
+        emit_outcome(shared, &outcome);
+    }
+    Ok(presented)
+}
+
+/// What a gate's pass sensor reported: the oldest passage waiting at that gate and
+/// direction gets it.
+pub fn on_gate_event(shared: &Shared, gate: PeripheralId, direction: Direction, passed: bool) {
+    let Some(post) = &shared.post else { return };
+    let Some(passage_id) = lock(&shared.gate_waits)
+        .get_mut(&(gate, direction))
+        .and_then(VecDeque::pop_front)
+    else {
+        return;
+    };
+    let outcome = if passed {
+        PassOutcome::Passed
+    } else {
+        PassOutcome::NoPass
+    };
+    if let Some(done) = lock(post).outcome(passage_id, outcome, Utc::now()) {
+        emit_outcome(shared, &done);
+    }
+}
+
+/// Guard checks past their deadline are denied.
+pub fn expire(shared: &Shared) {
+    let Some(post) = &shared.post else { return };
+    let expired = lock(post).expire(Utc::now());
+    for presented in expired {
+        emit_outcome(shared, &presented);
+    }
+}
+
+/// Opens the passage's gate; returns the finished passage when there is nothing to wait
+/// for (no gate: the reader stands at a door without a turnstile, the tap is the pass; an
+/// emergency: the gates stand open and no sensor reports).
+fn open_for(shared: &Shared, presented: &mut Presented) -> Option<Presented> {
+    let post = shared.post.as_ref()?;
+    let direction = presented.direction;
+    let emergency = shared.emergency.load(std::sync::atomic::Ordering::SeqCst);
+    let gate = presented.gate_id.and_then(|gate_id| {
+        lock(&shared.fleet)
+            .devices
+            .iter()
+            .find(|r| r.peripheral.id == gate_id)
+            .and_then(|r| match &r.driver {
+                Driver::Gate(run) => run.gate.clone().map(|g| (gate_id, g)),
+                _ => None,
+            })
+    });
+    let finish_now = |outcome| lock(post).outcome(presented.passage_id, outcome, Utc::now());
+    match (gate, presented.gate_id, emergency) {
+        (_, _, true) => finish_now(PassOutcome::NoPass),
+        (None, None, false) => finish_now(PassOutcome::Passed),
+        (None, Some(_), false) => {
+            tracing::warn!("the passage's gate is not running; nobody can pass");
+            finish_now(PassOutcome::NoPass)
+        }
+        (Some((gate_id, gate)), _, false) => {
+            lock(&shared.gate_waits)
+                .entry((gate_id, direction))
+                .or_default()
+                .push_back(presented.passage_id);
+            // A relay pulse holds its caller for the pulse: not the card reads' thread.
+            let to_open = Arc::clone(&gate);
+            let _ = thread::Builder::new()
+                .name("gate open".into())
+                .spawn(move || {
+                    if let Err(e) = to_open.open(wiring::gate_direction(direction)) {
+                        tracing::error!("the gate did not open: {e}");
+                    }
+                });
+            None
+        }
+    }
+}
+
+fn remember_denial(shared: &Shared, presented: &Presented) {
+    let mut recent = lock(&shared.recent_denials);
+    recent.push_back(presented.clone());
+    while recent.len() > RECENT_DENIALS_KEPT {
+        recent.pop_front();
+    }
+}
+
+fn passage_json(shared: &Shared, presented: &Presented) -> Value {
+    let mut value = serde_json::to_value(presented).expect("passages serialize");
+    let photo = presented
+        .person
+        .as_ref()
+        .and_then(|p| p.photo_sha256.as_deref())
+        .and_then(|sha| {
+            shared
+                .post
+                .as_ref()
+                .and_then(|post| lock(post).photo_data_url(sha).ok().flatten())
+        });
+    if let Some(person) = value.get_mut("person").filter(|p| p.is_object()) {
+        person["photo"] = json!(photo);
+    }
+    value
+}
+
+fn emit_passage(shared: &Shared, presented: &Presented) {
+    (shared.emit)(PASSAGE_EVENT, passage_json(shared, presented));
+}
+
+fn emit_outcome(shared: &Shared, presented: &Presented) {
+    (shared.emit)(
+        PASSAGE_OUTCOME_EVENT,
+        json!({
+            "passage_id": presented.passage_id,
+            "outcome": presented.outcome,
+            "verified_by": presented.verified_by,
+        }),
+    );
+}
