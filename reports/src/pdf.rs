@@ -169,6 +169,7 @@ struct TableLayout {
     page_width_pt: f32,
     page_height_pt: f32,
     column_widths_pt: Vec<f32>,
+    /// How each column heading aligns: over its values (numbers, money, dates right).
     aligns: Vec<Align>,
 }
 
