@@ -169,6 +169,7 @@ struct TableLayout {
     page_width_pt: f32,
     page_height_pt: f32,
     column_widths_pt: Vec<f32>,
+    /// How each column heading aligns: over its values (numbers, money, dates right).
     aligns: Vec<Align>,
 }
 
@@ -324,14 +325,19 @@ fn fit_widths(natural: &[f32], minimum: &[f32], is_text: &[bool], available: f32
 fn cell_text(cell: &Cell) -> String {
     match cell {
         Cell::Empty => String::new(),
-        Cell::Text(text) => text
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect(),
+        Cell::Text(text) => printable(text),
         Cell::Integer(value) => group_thousands(&value.to_string()),
         Cell::Money { kopecks } => format_rubles_grouped(*kopecks, DecimalSeparator::Comma),
         Cell::Date(date) => date.format("%d.%m.%Y").to_string(),
     }
+}
+
+/// Text with control characters (tabs, line breaks, NUL) as spaces: a cell is laid out by
+/// this module, not by characters the font has no glyph for.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 fn line_height_pt(size_pt: f32) -> f32 {
@@ -344,7 +350,8 @@ fn line_height_pt(size_pt: f32) -> f32 {
 /// empty list.
 fn wrap(font: &FontFace, size_pt: f32, text: &str, width_pt: f32, max_lines: usize) -> Vec<String> {
     let space = font.char_width_pt(' ', size_pt);
-    let mut pieces = break_opportunities(text);
+    let text = printable(text);
+    let mut pieces = break_opportunities(&text);
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
     let mut line_width = 0.0;
@@ -436,14 +443,15 @@ fn fitting_prefix_len(font: &FontFace, size_pt: f32, text: &str, width_pt: f32) 
 
 /// `text` if it fits in `width_pt`, else its longest prefix that fits with «…» after it.
 fn ellipsize(font: &FontFace, size_pt: f32, text: &str, width_pt: f32) -> String {
-    if font.width_pt(text, size_pt) <= width_pt {
-        return text.to_owned();
+    let text = printable(text);
+    if font.width_pt(&text, size_pt) <= width_pt {
+        return text;
     }
     let ellipsis = font.char_width_pt(ELLIPSIS, size_pt);
     if ellipsis > width_pt {
         return String::new();
     }
-    let cut = fitting_prefix_len(font, size_pt, text, width_pt - ellipsis);
+    let cut = fitting_prefix_len(font, size_pt, &text, width_pt - ellipsis);
     let mut cut_text = text[..cut].trim_end().to_owned();
     cut_text.push(ELLIPSIS);
     cut_text

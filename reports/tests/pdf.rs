@@ -201,3 +201,44 @@ fn a_meals_report_reads_back() {
         "embedded subsets with ToUnicode:\n{fonts}"
     );
 }
+
+/// Text the font cannot draw (emoji, other scripts), control characters and an empty
+/// building still make a valid PDF that reads back.
+#[test]
+fn odd_text_and_an_empty_list_read_back() {
+    let mut odd = Document::new(
+        "Странные\tданные",
+        vec![Column::new("Текст", ColumnKind::Text)],
+    )
+    .expect("has columns");
+    for text in [
+        "смайлик 😀 и ∰",
+        "שלום и مرحبا",
+        "строка\nс переводом\r\nи\u{0}нулём",
+        "",
+    ] {
+        odd.push_row(vec![Cell::text(text)]).expect("fits");
+    }
+    let text = pdf_pages(&to_pdf_bytes(&odd).expect("renders"), "odd.pdf").concat();
+    for expected in ["Странные данные", "смайлик", "строка с переводом и нулём"]
+    {
+        assert!(text.contains(expected), "lacks {expected:?}:\n{text}");
+    }
+
+    let empty = evacuation_list(&schoolcard_reports::EvacuationInput {
+        school: common::SCHOOL.to_owned(),
+        generated_at: at(27, 22, 0),
+        people: vec![],
+    })
+    .expect("valid list");
+    let pages = pdf_pages(&to_pdf_bytes(&empty).expect("renders"), "empty.pdf");
+    assert_eq!(pages.len(), 1);
+    for expected in ["Нет данных", "Всего в здании: 0 чел.", "стр. 1 из 1"]
+    {
+        assert!(
+            pages[0].contains(expected),
+            "lacks {expected:?}:\n{}",
+            pages[0]
+        );
+    }
+}

@@ -65,11 +65,15 @@ fn cells(bytes: &[u8]) -> calamine::Range<Data> {
 }
 
 fn sheet_xml(bytes: &[u8]) -> String {
+    package_part(bytes, "xl/worksheets/sheet1.xml")
+}
+
+fn package_part(bytes: &[u8], name: &str) -> String {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).expect("a zip package");
     let mut xml = String::new();
     archive
-        .by_name("xl/worksheets/sheet1.xml")
-        .expect("has a sheet")
+        .by_name(name)
+        .expect("has the part")
         .read_to_string(&mut xml)
         .expect("UTF-8 XML");
     xml

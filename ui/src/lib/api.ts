@@ -275,7 +275,8 @@ export type Connection =
   | { type: 'serial_reader'; port: string; format: LineFormat; pattern: string | null; baud_rate: number }
   /** `reader`: a PC/SC reader's name; empty for any reader. */
   | { type: 'pcsc_reader'; reader: string }
-  | { type: 'osdp_reader'; port: string; baud_rate: number; address: number; secure_only: boolean }
+  /** `fire_alarm_input`: the PD input (from 0) wired to the fire alarm panel, if any. */
+  | { type: 'osdp_reader'; port: string; baud_rate: number; address: number; secure_only: boolean; fire_alarm_input: number | null }
   | { type: 'relay_gate'; port: string; entry_channel: number; exit_channel: number; pulse_ms: number }
   /** The demo's reader: played by the app itself on a pseudo-terminal (IronLogic Z-2 lines). */
   | { type: 'simulated_reader' }
@@ -302,6 +303,8 @@ export interface DeviceView {
   connection: Connection;
   /** The gate device this reader opens. */
   gate_id: string | null;
+  /** Readers: whether the guard confirms each passage (older specs: automatic). */
+  verification?: Verification;
   updated_at: string;
 }
 
@@ -375,4 +378,162 @@ export function onCardRead(handler: (read: CardRead) => void): Promise<UnlistenF
 
 export function onDeviceHealth(handler: (health: DeviceHealth[]) => void): Promise<UnlistenFn> {
   return listen<DeviceHealth[]>('device-health', (event) => handler(event.payload)).catch(() => () => {});
+}
+
+// ─── The guard's post (СКУД): passages, the emergency, attendance ───────────────────────
+
+/** How a reader's passages are let through: by the rules alone, or after the guard looks. */
+export type Verification = { mode: 'automatic' } | { mode: 'guard'; timeout_s: number };
+export const GUARD_TIMEOUT_DEFAULT_S = 10;
+
+export type VerifiedBy = 'automatic' | 'guard' | 'external' | 'override';
+export type PassOutcome = 'passed' | 'no_pass' | 'denied';
+
+/** Rules' denials the guard may overrule (the core refuses the rest: `not_overridable`). */
+export const OVERRIDABLE_REASONS = ['not_permitted', 'not_a_school_day', 'outside_hours', 'passback', 'lessons_in_progress'];
+
+export interface PassagePerson {
+  id: string;
+  full_name: string;
+  kind: PersonKind;
+  class_name: string | null;
+  position: string | null;
+  status: PersonStatus;
+  /** A `data:` URL; `null` in lists. */
+  photo: string | null;
+}
+
+/** A card at an entrance reader, decided (the `passage` event; a row of the guard's list). */
+export interface Passage {
+  passage_id: string;
+  at: string;
+  reader: { device_id: string; name: string; direction: Direction | null; post: Post };
+  gate_id: string | null;
+  /** Canonical; `null` when the reader's line could not be read as a card. */
+  card: string | null;
+  raw: string;
+  card_state: CardState | null;
+  person: PassagePerson | null;
+  decision: { allowed: boolean; reason: string; flags: string[]; overridden: string | null };
+  /** `guard`: the guard must answer (Enter allows, Esc denies) before `deadline`. */
+  awaiting: 'guard' | null;
+  deadline: string | null;
+  verified_by: VerifiedBy | null;
+  outcome: PassOutcome | null;
+}
+
+export interface PassageOutcomeEvent {
+  passage_id: string;
+  outcome: PassOutcome;
+  verified_by: VerifiedBy | null;
+}
+
+export interface EmergencyReport {
+  done: string[];
+  failed: { gate_id: string; error: string }[];
+  elapsed_ms: number;
+}
+
+export interface EmergencyEvent {
+  active: boolean;
+  source?: 'alarm_input' | 'button' | 'hotkey';
+  report: EmergencyReport;
+}
+
+export interface GuardSummary {
+  inside: { pupils: number; staff: number; guardians: number; visitors: number; total: number };
+  arrived_today: number;
+  late_today: number;
+  /** Newest first. */
+  last_passages: Passage[];
+}
+
+export interface InsidePerson {
+  id: string;
+  full_name: string;
+  class_name: string | null;
+  position: string | null;
+  since: string;
+  gate: string | null;
+}
+
+export interface InsideGroup {
+  key: string;
+  title: string;
+  kind: 'class' | 'staff' | 'guardians' | 'visitors';
+  people: InsidePerson[];
+}
+
+export interface InsideNow {
+  groups: InsideGroup[];
+  total: number;
+}
+
+export type AttendanceMark = 'present' | 'late' | 'left_early' | 'absent' | 'excused';
+export const ATTENDANCE_MARKS: AttendanceMark[] = ['present', 'late', 'left_early', 'absent', 'excused'];
+
+export interface ClassAttendance {
+  class_id: string;
+  class_name: string;
+  pupils: number;
+  present: number;
+  late: number;
+  left_early: number;
+  absent: number;
+  excused: number;
+}
+
+export interface PupilAttendance {
+  person_id: string;
+  full_name: string;
+  class_name: string | null;
+  first_entry: string | null;
+  last_exit: string | null;
+  presence: 'present' | 'absent' | 'excused' | 'no_lessons';
+  late: boolean;
+  late_by_minutes: number | null;
+  left_early: boolean;
+  corrected: boolean;
+}
+
+export interface DayAttendance {
+  date: string;
+  day_kind: string;
+  classes: ClassAttendance[];
+  rows?: PupilAttendance[];
+}
+
+/** The guard's answer to a passage awaiting them; `allow` on a rules' denial overrides it. */
+export function guardDecide(passageId: string, allow: boolean): Promise<Passage> {
+  return shellCall<Passage>('guard_decide', { passageId, allow });
+}
+
+/** Every gate unlocked at once (fire alarm). Asks for no sign-in, like a break-glass button. */
+export function fireUnlock(): Promise<EmergencyReport> {
+  return shellCall<EmergencyReport>('fire_unlock');
+}
+
+export function endEmergency(): Promise<EmergencyReport> {
+  return shellCall<EmergencyReport>('end_emergency');
+}
+
+export function emergencyState(): Promise<boolean> {
+  return shellCall<boolean>('emergency_state');
+}
+
+/** Writes the evacuation list (everyone inside, by class) as a PDF and opens it to print. */
+export function evacuationPdf(): Promise<{ path: string; people: number }> {
+  return shellCall<{ path: string; people: number }>('evacuation_pdf');
+}
+
+export function onPassage(handler: (p: Passage) => void): Promise<UnlistenFn> {
+  return listen<Passage>('passage', (event) => handler(event.payload)).catch(() => () => {});
+}
+
+export function onPassageOutcome(handler: (o: PassageOutcomeEvent) => void): Promise<UnlistenFn> {
+  return listen<PassageOutcomeEvent>('passage-outcome', (event) => handler(event.payload)).catch(() => () => {});
+}
+
+export function onEmergency(handler: (e: EmergencyEvent) => void): Promise<UnlistenFn> {
+  return listen<EmergencyEvent>('emergency', (event) => handler(event.payload)).catch(() => () => {});
 }

@@ -3,6 +3,9 @@
 import type { Role } from './api';
 
 export type SectionId =
+  | 'guard'
+  | 'inside'
+  | 'attendance'
   | 'summary'
   | 'lookup'
   | 'pupils'
@@ -15,22 +18,45 @@ export type SectionId =
 
 /** Canonical order: the first section a person may see is their home. */
 /** New sections go last, so the Alt+digit people have learnt keep their meaning. */
-const ORDER: SectionId[] = ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices'];
+const ORDER: SectionId[] = [
+  'summary',
+  'lookup',
+  'pupils',
+  'classes',
+  'staff',
+  'import',
+  'journal',
+  'school',
+  'devices',
+  'guard',
+  'inside',
+  'attendance',
+];
 
 const BY_ROLE: Record<Role, SectionId[]> = {
-  admin: ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices'],
-  director: ['summary', 'lookup', 'pupils', 'staff', 'journal'],
-  guard: ['lookup', 'pupils'],
+  admin: ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance'],
+  director: ['summary', 'lookup', 'pupils', 'staff', 'journal', 'inside', 'attendance'],
+  guard: ['guard', 'inside', 'lookup', 'pupils'],
   cashier: ['lookup', 'pupils'],
   librarian: ['lookup', 'pupils'],
 };
 
+/** A guard's post comes first for them: they work there all day. */
+const GUARD_FIRST: SectionId[] = ['guard', 'inside'];
+
 export function sectionsFor(roles: Role[]): SectionId[] {
   const allowed = new Set(roles.flatMap((r) => BY_ROLE[r] ?? []));
-  // A guard's home is the card check even if they also read summaries elsewhere.
+  // A guard's home is their post (or the card check) even if they also read summaries elsewhere.
   const posts = roles.some((r) => r === 'guard' || r === 'cashier' || r === 'librarian');
-  const order = posts && !roles.includes('admin') && !roles.includes('director')
-    ? ORDER.filter((s) => s !== 'summary')
-    : ORDER;
+  const office = roles.includes('admin') || roles.includes('director');
+  let order = posts && !office ? ORDER.filter((s) => s !== 'summary') : ORDER;
+  if (roles.includes('guard') && !office) order = [...GUARD_FIRST, ...order.filter((s) => !GUARD_FIRST.includes(s))];
   return order.filter((s) => allowed.has(s));
+}
+
+/** Alt+1…Alt+9, then Alt+0 for the tenth; later sections are reached by Tab. */
+export function shortcutOf(index: number): string | null {
+  if (index < 9) return `Alt+${index + 1}`;
+  if (index === 9) return 'Alt+0';
+  return null;
 }
