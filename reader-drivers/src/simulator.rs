@@ -7,6 +7,11 @@
 //!                                         SerialReader (as for /dev/ttyUSB0) ◀┘
 //! ```
 //!
+//! A [`SimulatedRelayTurnstile`] is the other side of a relay board: the workstation
+//! drives an ordinary [`crate::gate::LcusRelayGate`] on its path, and the simulator reads
+//! the LCUS frames, plays a tripod turnstile that unlocks while its relay is closed, and
+//! reports a pass (its "pass sensor") a walk-through time after a pulse.
+//!
 //! A [`SimulatedSerialReader`] owns both ends of a pseudo-terminal pair. The workstation
 //! starts an ordinary [`crate::serial::SerialReader`] on [`SimulatedSerialReader::path`]
 //! with the [`crate::serial_line::LineFormat::IronLogicZ2`] format, so a simulated tap
@@ -14,12 +19,21 @@
 //! on a USB reader. The slave end stays open here so the path is valid before the reader
 //! opens it and after it closes it (a reconnect finds it again).
 
-use std::io::{self, Write};
-use std::sync::{Mutex, PoisonError};
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use serialport::{SerialPort, TTYPort};
 
+use crate::gate::{lcus, Direction, GateEvent};
 use crate::CardId;
+
+/// How long the simulated turnstile's reading thread waits for a frame before it looks
+/// at its stop flag, in milliseconds.
+const TURNSTILE_POLL_MS: u64 = 20;
 
 /// The line a Z-2 reader prints when the card leaves its field.
 pub const Z2_NO_CARD_LINE: &str = "No card";
@@ -126,6 +140,152 @@ impl SimulatedSerialReader {
     fn write_lines(&self, lines: &[&str]) -> Result<(), SimulatorError> {
         let text: String = lines.iter().map(|line| format!("{line}\r\n")).collect();
         self.write_raw(text.as_bytes())
+    }
+}
+
+/// What the simulated turnstile does when its relays move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayTurnstileConfig {
+    /// Relay wired to Unlock A (entry), from 1.
+    pub entry_channel: u8,
+    /// Relay wired to Unlock B (exit), from 1.
+    pub exit_channel: u8,
+    /// From a pulse to the pass sensor's report.
+    pub walk_through: Duration,
+}
+
+/// A tripod turnstile behind a relay board, on a pseudo-terminal: the board's side reads
+/// LCUS frames; a pulse on a direction's relay lets one person through, reported as
+/// [`GateEvent::PassConfirmed`] after the walk-through time; a relay held closed (an
+/// emergency unlock) reports nothing. Dropping it stops its thread.
+pub struct SimulatedRelayTurnstile {
+    path: String,
+    relays: Arc<Mutex<[bool; 8]>>,
+    // Held so the board's path exists whether or not a gate has it open.
+    _slave: TTYPort,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl SimulatedRelayTurnstile {
+    /// Opens a pseudo-terminal pair and starts the turnstile; passes go to `events`.
+    pub fn new(
+        config: RelayTurnstileConfig,
+        events: mpsc::Sender<GateEvent>,
+    ) -> Result<SimulatedRelayTurnstile, SimulatorError> {
+        let (mut master, slave) = TTYPort::pair().map_err(io::Error::from)?;
+        master
+            .set_timeout(Duration::from_millis(TURNSTILE_POLL_MS))
+            .map_err(io::Error::from)?;
+        let path = slave
+            .name()
+            .ok_or_else(|| io::Error::other("the pseudo-terminal has no path"))?;
+        let relays = Arc::new(Mutex::new([false; 8]));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (relays, stop) = (Arc::clone(&relays), Arc::clone(&stop));
+            thread::Builder::new()
+                .name("simulated turnstile".into())
+                .spawn(move || play_turnstile(&mut master, config, &relays, &stop, &events))?
+        };
+        Ok(SimulatedRelayTurnstile {
+            path,
+            relays,
+            _slave: slave,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The relay board's device path, for [`crate::gate::LcusRelayGate::open_port`].
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Whether relay `channel` (from 1) is closed now.
+    pub fn relay_closed(&self, channel: u8) -> bool {
+        let relays = self.relays.lock().unwrap_or_else(PoisonError::into_inner);
+        usize::from(channel)
+            .checked_sub(1)
+            .and_then(|i| relays.get(i).copied())
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for SimulatedRelayTurnstile {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn play_turnstile(
+    board: &mut TTYPort,
+    config: RelayTurnstileConfig,
+    relays: &Mutex<[bool; 8]>,
+    stop: &AtomicBool,
+    events: &mpsc::Sender<GateEvent>,
+) {
+    let mut frame = Vec::with_capacity(lcus::FRAME_LEN_BYTES);
+    // Passes under way: when the person is through, which way, and the relay's pulse.
+    let mut walking: Vec<(Instant, Direction)> = Vec::new();
+    let mut byte = [0u8; 1];
+    while !stop.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        walking.retain(|(through_at, direction)| {
+            if *through_at > now {
+                return true;
+            }
+            let _ = events.send(GateEvent::PassConfirmed {
+                direction: *direction,
+            });
+            false
+        });
+        match board.read(&mut byte) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => continue,
+            Err(_) => return,
+        }
+        // Frames start with 0xA0; anything else before one is line noise.
+        if frame.is_empty() && byte[0] != lcus::FRAME_START {
+            continue;
+        }
+        frame.push(byte[0]);
+        if frame.len() < lcus::FRAME_LEN_BYTES {
+            continue;
+        }
+        let decoded = lcus::decode(&frame);
+        frame.clear();
+        let Ok(command) = decoded else { continue };
+        let index = usize::from(command.channel.saturating_sub(1));
+        let mut state = relays.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(relay) = state.get_mut(index) else {
+            continue;
+        };
+        let was_closed = *relay;
+        *relay = command.on;
+        let emergency = state
+            .iter()
+            .enumerate()
+            .filter(|(_, closed)| **closed)
+            .count()
+            > 1;
+        drop(state);
+        if command.on && !was_closed && !emergency {
+            let direction = if command.channel == config.exit_channel {
+                Direction::Exit
+            } else {
+                Direction::Entry
+            };
+            walking.push((Instant::now() + config.walk_through, direction));
+        }
+        if emergency {
+            // Both ways held open: nobody is counted.
+            walking.clear();
+        }
     }
 }
 

@@ -97,3 +97,57 @@ fn a_presented_card_reaches_a_serial_reader_through_the_pty() {
     assert!(reader.health().line_errors >= 1);
     assert!(reader.stop());
 }
+
+#[test]
+fn a_relay_pulse_lets_one_through_and_an_emergency_counts_nobody() {
+    use crate::gate::{Direction, Gate, GateEvent, LcusGateConfig, LcusRelayGate, PassReport};
+    use crate::serial::PortSettings;
+    let (tx, events) = mpsc::channel();
+    let turnstile = SimulatedRelayTurnstile::new(
+        RelayTurnstileConfig {
+            entry_channel: 1,
+            exit_channel: 2,
+            walk_through: Duration::from_millis(50),
+        },
+        tx.clone(),
+    )
+    .unwrap();
+    let gate = LcusRelayGate::open_port(
+        turnstile.path(),
+        &PortSettings::default(),
+        LcusGateConfig {
+            entry_channel: 1,
+            exit_channel: 2,
+            pulse_hold: Duration::from_millis(100),
+            pass_report: PassReport::None,
+        },
+        tx,
+    )
+    .unwrap();
+    let wait = Duration::from_millis(WAIT_MS_MAX);
+    gate.open(Direction::Exit).unwrap();
+    assert_eq!(
+        events.recv_timeout(wait).unwrap(),
+        GateEvent::PassConfirmed {
+            direction: Direction::Exit
+        }
+    );
+    gate.open(Direction::Entry).unwrap();
+    assert_eq!(
+        events.recv_timeout(wait).unwrap(),
+        GateEvent::PassConfirmed {
+            direction: Direction::Entry
+        }
+    );
+    gate.emergency_unlock().unwrap();
+    let deadline = std::time::Instant::now() + wait;
+    while !(turnstile.relay_closed(1) && turnstile.relay_closed(2)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "relays not held closed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(events.recv_timeout(Duration::from_millis(200)).is_err());
+    gate.lock().unwrap();
+}

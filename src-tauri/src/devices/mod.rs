@@ -23,15 +23,15 @@ use schoolcard_core::events::{EmergencySource, EventBody, GateFailure};
 use schoolcard_core::gatepost::post::{GatePost, Presented};
 use schoolcard_core::gatepost::queue::JournalQueue;
 use schoolcard_core::peripherals::{Connection, Direction, Peripheral, PeripheralId, Post};
-use schoolcard_readers::gate::{
-    Gate, GateEvent, LcusRelayGate, SimulatedTurnstile, SimulatedTurnstileConfig,
-};
+use schoolcard_readers::gate::{Gate, GateEvent, LcusRelayGate, SIMULATED_WALK_THROUGH_MS};
 use schoolcard_readers::osdp::line::{LineEvent, OsdpLine};
 use schoolcard_readers::osdp::panel::PanelEvent;
 use schoolcard_readers::pcsc::{PcscConfig, PcscReaders};
 use schoolcard_readers::serial::{SerialReader, SerialReaderConfig};
 use schoolcard_readers::serial_line::LineFormat;
-use schoolcard_readers::simulator::SimulatedSerialReader;
+use schoolcard_readers::simulator::{
+    RelayTurnstileConfig, SimulatedRelayTurnstile, SimulatedSerialReader,
+};
 use schoolcard_readers::{CardId, CardRead};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -148,6 +148,8 @@ struct GateRun {
     reopen: Option<OpenGate>,
     error: Option<String>,
     retry_at: Instant,
+    /// The simulated turnstile behind a simulated relay board, kept running with it.
+    _simulator: Option<SimulatedRelayTurnstile>,
 }
 
 type LineKey = (String, u32);
@@ -433,21 +435,20 @@ impl DeviceHub {
                     reopen: Some(Box::new(open)),
                     error: None,
                     retry_at: Instant::now(),
+                    _simulator: None,
                 };
                 open_gate_run(&mut run);
                 Driver::Gate(run)
             }
-            Connection::SimulatedTurnstile => match gate_events(&self.shared, p.id) {
-                Ok(events) => Driver::Gate(GateRun {
-                    gate: Some(Arc::new(SimulatedTurnstile::new(
-                        SimulatedTurnstileConfig::default(),
-                        events,
-                    ))),
+            Connection::SimulatedTurnstile => match simulated_turnstile(&self.shared, p.id) {
+                Ok((gate, simulator)) => Driver::Gate(GateRun {
+                    gate: Some(gate),
                     reopen: None,
                     error: None,
                     retry_at: Instant::now(),
+                    _simulator: Some(simulator),
                 }),
-                Err(e) => Driver::Misconfigured(e.to_string()),
+                Err(e) => Driver::Misconfigured(e),
             },
         }
     }
@@ -667,6 +668,44 @@ fn emergency_unlock_all(shared: &Shared, source: EmergencySource) -> EmergencyRe
     );
     report
 }
+
+/// The demo's turnstile: a simulated tripod behind a simulated relay board on a pty,
+/// driven by an ordinary relay-board gate, so a demo passage takes the real relay
+/// protocol and the pass comes from the turnstile's "sensor" after a walk-through.
+fn simulated_turnstile(
+    shared: &Arc<Shared>,
+    id: PeripheralId,
+) -> Result<(Arc<dyn Gate>, SimulatedRelayTurnstile), String> {
+    let events = gate_events(shared, id).map_err(|e| e.to_string())?;
+    let simulator = SimulatedRelayTurnstile::new(
+        RelayTurnstileConfig {
+            entry_channel: SIMULATED_ENTRY_CHANNEL,
+            exit_channel: SIMULATED_EXIT_CHANNEL,
+            walk_through: Duration::from_millis(SIMULATED_WALK_THROUGH_MS),
+        },
+        events.clone(),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut config = wiring::relay_config(
+        SIMULATED_ENTRY_CHANNEL,
+        SIMULATED_EXIT_CHANNEL,
+        schoolcard_core::peripherals::RELAY_PULSE_DEFAULT_MS,
+    );
+    // The simulated turnstile has a pass sensor: it reports, the gate does not assume.
+    config.pass_report = schoolcard_readers::gate::PassReport::None;
+    let gate = LcusRelayGate::open_port(
+        simulator.path(),
+        &wiring::port_settings(schoolcard_core::peripherals::BAUD_RATE_DEFAULT),
+        config,
+        events,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok((Arc::new(gate), simulator))
+}
+
+/// The simulated relay board's wiring: relay 1 entry, relay 2 exit.
+const SIMULATED_ENTRY_CHANNEL: u8 = 1;
+const SIMULATED_EXIT_CHANNEL: u8 = 2;
 
 /// A channel for a gate's events, and the thread that passes them to the window.
 fn gate_events(shared: &Arc<Shared>, id: PeripheralId) -> std::io::Result<mpsc::Sender<GateEvent>> {
