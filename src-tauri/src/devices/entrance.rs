@@ -37,7 +37,7 @@ pub fn is_entrance_reader(reader: &Peripheral) -> bool {
 }
 
 /// Decides a card at an entrance reader, opens its gate if allowed, tells the window.
-pub fn on_card(shared: &Shared, reader: &Peripheral, card: &CardId, raw: &str) {
+pub fn on_card(shared: &Arc<Shared>, reader: &Peripheral, card: &CardId, raw: &str) {
     let Some(post) = &shared.post else { return };
     let now = Utc::now();
     let presented = match lock(post).present(card, raw, reader, now) {
@@ -65,7 +65,7 @@ pub fn on_card(shared: &Shared, reader: &Peripheral, card: &CardId, raw: &str) {
 /// The guard's answer: `allow` lets an awaiting passage through (an override when the
 /// rules denied it) or overrides a recent denial; otherwise the passage is denied.
 pub fn guard_decide(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     passage_id: Uuid,
     allow: bool,
 ) -> Result<Presented, CoreError> {
@@ -136,7 +136,7 @@ pub fn expire(shared: &Shared) {
 /// Opens the passage's gate; returns the finished passage when there is nothing to wait
 /// for (no gate: the reader stands at a door without a turnstile, the tap is the pass; an
 /// emergency: the gates stand open and no sensor reports).
-fn open_for(shared: &Shared, presented: &mut Presented) -> Option<Presented> {
+fn open_for(shared: &Arc<Shared>, presented: &mut Presented) -> Option<Presented> {
     let post = shared.post.as_ref()?;
     let direction = presented.direction;
     let emergency = shared.emergency.load(std::sync::atomic::Ordering::SeqCst);
@@ -165,11 +165,13 @@ fn open_for(shared: &Shared, presented: &mut Presented) -> Option<Presented> {
                 .push_back(presented.passage_id);
             // A relay pulse holds its caller for the pulse: not the card reads' thread.
             let to_open = Arc::clone(&gate);
+            let failed = Arc::clone(shared);
             let _ = thread::Builder::new()
                 .name("gate open".into())
                 .spawn(move || {
                     if let Err(e) = to_open.open(wiring::gate_direction(direction)) {
                         tracing::error!("the gate did not open: {e}");
+                        super::gate_failed(&failed, gate_id, &e);
                     }
                 });
             None

@@ -150,6 +150,8 @@ struct GateRun {
     retry_at: Instant,
     /// The simulated turnstile behind a simulated relay board, kept running with it.
     _simulator: Option<SimulatedRelayTurnstile>,
+    /// The board's device path, watched: a board unplugged takes its node with it.
+    port: Option<String>,
 }
 
 type LineKey = (String, u32);
@@ -413,7 +415,8 @@ impl DeviceHub {
                 exit_channel,
                 pulse_ms,
             } => {
-                let (port, config) = (
+                let (port_path, port, config) = (
+                    port.clone(),
                     port.clone(),
                     wiring::relay_config(*entry_channel, *exit_channel, *pulse_ms),
                 );
@@ -436,6 +439,7 @@ impl DeviceHub {
                     error: None,
                     retry_at: Instant::now(),
                     _simulator: None,
+                    port: Some(port_path),
                 };
                 open_gate_run(&mut run);
                 Driver::Gate(run)
@@ -447,6 +451,7 @@ impl DeviceHub {
                     error: None,
                     retry_at: Instant::now(),
                     _simulator: Some(simulator),
+                    port: None,
                 }),
                 Err(e) => Driver::Misconfigured(e),
             },
@@ -490,8 +495,10 @@ impl DeviceHub {
             }
         };
         // Outside the lock: a relay pulse holds the caller for its length.
-        gate.open(wiring::gate_direction(direction))
-            .map_err(|e| HubError::Driver(e.to_string()))
+        gate.open(wiring::gate_direction(direction)).map_err(|e| {
+            gate_failed(&self.shared, id, &e);
+            HubError::Driver(e.to_string())
+        })
     }
 
     /// Unlocks every gate at once; see [`emergency_unlock_all`].
@@ -644,6 +651,21 @@ fn emergency_unlock_all(shared: &Shared, source: EmergencySource) -> EmergencyRe
     shared.emergency.store(true, Ordering::SeqCst);
     let gates = all_gates(shared);
     let report = on_every_gate(&gates, |gate| gate.emergency_unlock(), started);
+    for failure in &report.failed {
+        // A gate whose port failed is reopened, and then unlocked, by the health thread.
+        let mut fleet = lock(&shared.fleet);
+        if let Some(running) = fleet
+            .devices
+            .iter_mut()
+            .find(|r| r.peripheral.id == failure.gate_id)
+        {
+            if let Driver::Gate(run) = &mut running.driver {
+                if run.gate.is_some() {
+                    mark_gate_failed(run, failure.error.clone());
+                }
+            }
+        }
+    }
     tracing::warn!(
         ?source,
         unlocked = report.done.len(),
@@ -740,6 +762,42 @@ fn gate_events(shared: &Arc<Shared>, id: PeripheralId) -> std::io::Result<mpsc::
     Ok(events)
 }
 
+/// A gate whose port failed: dropped, and reopened by the health thread after the wait.
+/// Gates that cannot be reopened (simulated) are kept.
+fn mark_gate_failed(run: &mut GateRun, error: String) {
+    if run.reopen.is_none() {
+        return;
+    }
+    run.gate = None;
+    run.error = Some(error);
+    run.retry_at = Instant::now() + port_retry();
+}
+
+/// The wait before reopening a failed port ([`PORT_RETRY_MS`]; tests shorten it).
+fn port_retry() -> Duration {
+    Duration::from_millis(PORT_RETRY_OVERRIDE_MS.load(Ordering::Relaxed))
+}
+
+/// [`PORT_RETRY_MS`] unless a test set another wait.
+static PORT_RETRY_OVERRIDE_MS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(PORT_RETRY_MS);
+
+/// A gate command failed on gate `id`: a port failure takes the gate down for reopening.
+fn gate_failed(shared: &Shared, id: PeripheralId, error: &schoolcard_readers::gate::GateError) {
+    if !matches!(error, schoolcard_readers::gate::GateError::Port(_)) {
+        return;
+    }
+    let mut fleet = lock(&shared.fleet);
+    if let Some(running) = fleet.devices.iter_mut().find(|r| r.peripheral.id == id) {
+        if let Driver::Gate(run) = &mut running.driver {
+            tracing::warn!(gate = %running.peripheral.spec.name, "gate port failed: {error}");
+            mark_gate_failed(run, error.to_string());
+        }
+    }
+    drop(fleet);
+    lock(&shared.counters).entry(id).or_default().errors += 1;
+}
+
 fn open_gate_run(run: &mut GateRun) {
     let Some(open) = &run.reopen else { return };
     match open() {
@@ -750,7 +808,7 @@ fn open_gate_run(run: &mut GateRun) {
         Err(e) => {
             tracing::warn!("gate port: {e}");
             run.error = Some(e);
-            run.retry_at = Instant::now() + Duration::from_millis(PORT_RETRY_MS);
+            run.retry_at = Instant::now() + port_retry();
         }
     }
 }
@@ -765,7 +823,7 @@ fn start_line(run: &mut LineRun) {
             tracing::warn!("OSDP line: {e}");
             run.line = None;
             run.error = Some(e);
-            run.retry_at = Instant::now() + Duration::from_millis(PORT_RETRY_MS);
+            run.retry_at = Instant::now() + port_retry();
         }
     }
 }
@@ -776,13 +834,31 @@ fn retry_failed(shared: &Shared) {
     let mut fleet = lock(&shared.fleet);
     for running in &mut fleet.devices {
         if let Driver::Gate(run) = &mut running.driver {
+            let unplugged = run
+                .port
+                .as_deref()
+                .is_some_and(|port| !std::path::Path::new(port).exists());
+            if run.gate.is_some() && unplugged {
+                tracing::warn!(gate = %running.peripheral.spec.name, "relay board unplugged");
+                mark_gate_failed(run, "the relay board's port is gone (unplugged?)".into());
+                lock(&shared.counters)
+                    .entry(running.peripheral.id)
+                    .or_default()
+                    .errors += 1;
+            }
             if run.gate.is_none() && run.reopen.is_some() && now >= run.retry_at {
                 open_gate_run(run);
-                if run.gate.is_some() {
+                if let Some(gate) = &run.gate {
                     lock(&shared.counters)
                         .entry(running.peripheral.id)
                         .or_default()
                         .reconnects += 1;
+                    // Back during an emergency: unlocked like the others.
+                    if shared.emergency.load(Ordering::SeqCst) {
+                        if let Err(e) = gate.emergency_unlock() {
+                            tracing::error!("a reconnected gate did not unlock: {e}");
+                        }
+                    }
                 }
             }
         }
@@ -800,7 +876,7 @@ fn line_failed(shared: &Shared, key: &LineKey, error: String) {
     if let Some(run) = fleet.lines.get_mut(key) {
         run.line = None;
         run.error = Some(error);
-        run.retry_at = Instant::now() + Duration::from_millis(PORT_RETRY_MS);
+        run.retry_at = Instant::now() + port_retry();
     }
 }
 
@@ -905,7 +981,7 @@ fn forward_line_events(
 }
 
 /// Routes card reads to the window, with the device they came from.
-fn pump(shared: &Shared, reads: mpsc::Receiver<CardRead>) {
+fn pump(shared: &Arc<Shared>, reads: mpsc::Receiver<CardRead>) {
     loop {
         let read = match reads.recv_timeout(Duration::from_millis(HEALTH_POLL_MS)) {
             Ok(read) => read,

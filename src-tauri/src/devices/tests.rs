@@ -753,3 +753,57 @@ fn denials_never_open_the_gate_and_an_unanswered_check_is_denied() {
     assert_eq!(outcomes, ["denied", "denied", "denied"], "{passages:?}");
     assert_eq!(passages[2].0, "guard_denied");
 }
+
+#[test]
+fn a_relay_board_unplugged_goes_offline_and_works_again_when_plugged_back() {
+    PORT_RETRY_OVERRIDE_MS.store(100, Ordering::Relaxed);
+    let (hub, _events) = hub();
+    // The board is configured by a stable name, as /dev/serial/by-id/… links are.
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("usb-relay-board");
+    let plug = |link: &std::path::Path| {
+        let (mut board, slave) = TTYPort::pair().unwrap();
+        board
+            .set_timeout(Duration::from_millis(WAIT_MS_MAX))
+            .unwrap();
+        let _ = std::fs::remove_file(link);
+        std::os::unix::fs::symlink(slave.name().unwrap(), link).unwrap();
+        (board, slave)
+    };
+    let (board, slave) = plug(&link);
+    let gate = peripheral(
+        "Реле",
+        Post::Entrance,
+        None,
+        Connection::RelayGate {
+            port: link.display().to_string(),
+            entry_channel: 1,
+            exit_channel: 2,
+            pulse_ms: 100,
+        },
+    );
+    hub.reload(vec![gate.clone()], [7; 16]);
+    wait_for(&hub, "the board online", |h| {
+        state_of(h, gate.id).state == "online"
+    });
+
+    // Unplugged: the board's node goes away with its other end.
+    std::fs::remove_file(&link).unwrap();
+    drop(board);
+    drop(slave);
+    wait_for(&hub, "the board offline", |h| {
+        state_of(h, gate.id).state == "offline"
+    });
+    assert!(hub.open_gate(gate.id, Direction::Entry).is_err());
+
+    // Plugged back (another pty behind the same name): reopened, and it pulses again.
+    let (mut board, _slave) = plug(&link);
+    wait_for(&hub, "the board back online", |h| {
+        let state = state_of(h, gate.id);
+        state.state == "online" && state.reconnects == 1
+    });
+    hub.open_gate(gate.id, Direction::Entry).unwrap();
+    let frames = read_frames(&mut board, 2);
+    assert_eq!(frames, [[0xA0, 0x01, 0x01, 0xA2], [0xA0, 0x01, 0x00, 0xA1]]);
+    drop(hub);
+}
