@@ -684,6 +684,10 @@ export const en: Catalogue = {
 
   'attendance.title': 'Attendance',
   'attendance.date': 'Day',
+  'attendance.prev_day': 'Previous day',
+  'attendance.next_day': 'Next day',
+  'attendance.today': 'Today',
+  'attendance.bad_date': 'That is not a date: type the day as DD/MM/YYYY.',
   'attendance.day_kind.school_day': 'school day',
   'attendance.day_kind.shortened_day': 'shortened school day',
   'attendance.day_kind.weekend': 'weekend',
