@@ -608,6 +608,8 @@ export const en: Catalogue = {
   'nav.attendance': 'Attendance',
 
   'guard.title': 'Guard post',
+  'guard.awaited': 'A passage at the post waits for your answer',
+  'guard.awaited_short': 'waiting',
   'guard.inside': 'inside now',
   'guard.arrived': 'arrived today',
   'guard.late': 'late today',

@@ -616,6 +616,8 @@ export const ru = {
   'nav.attendance': 'Посещаемость',
 
   'guard.title': 'Пост охраны',
+  'guard.awaited': 'На посту ждут вашего ответа',
+  'guard.awaited_short': 'ждут',
   'guard.inside': 'в здании',
   'guard.arrived': 'пришли сегодня',
   'guard.late': 'опоздали',
