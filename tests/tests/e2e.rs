@@ -469,10 +469,7 @@ async fn press(client: &Client, key: fantoccini::key::Key) {
     let keys = KeyActions::new("keyboard".into())
         .then(KeyAction::Down { value })
         .then(KeyAction::Up { value });
-    client
-        .perform_actions(keys)
-        .await
-        .expect("pressing a key");
+    client.perform_actions(keys).await.expect("pressing a key");
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -523,7 +520,14 @@ async fn guard_confirms_a_pupil_at_the_gate_and_unlocks_every_gate_for_a_fire() 
             .clone();
         let reader_id = reader["device_id"].as_str().unwrap().to_owned();
         let mut spec = json!({});
-        for key in ["name", "post", "direction", "enabled", "connection", "gate_id"] {
+        for key in [
+            "name",
+            "post",
+            "direction",
+            "enabled",
+            "connection",
+            "gate_id",
+        ] {
             spec[key] = reader[key].clone();
         }
         // Long enough for a slow CI machine to get from the card to the Enter key.
@@ -603,7 +607,10 @@ async fn guard_confirms_a_pupil_at_the_gate_and_unlocks_every_gate_for_a_fire() 
     // simulated turnstile reports the pass.
     click(&client, "sim-close").await;
     client
-        .execute("document.activeElement && document.activeElement.blur()", vec![])
+        .execute(
+            "document.activeElement && document.activeElement.blur()",
+            vec![],
+        )
         .await
         .unwrap();
     press(&client, Key::Enter).await;
@@ -628,11 +635,9 @@ async fn guard_confirms_a_pupil_at_the_gate_and_unlocks_every_gate_for_a_fire() 
     // The journal hears of an emergency unlock after the gates: give it its moment.
     let deadline = Instant::now() + STEP_TIMEOUT;
     let journaled = |kind: &str| -> i64 {
-        let conn = rusqlite::Connection::open_with_flags(
-            &db,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .unwrap();
+        let conn =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
         conn.busy_timeout(Duration::from_secs(5)).unwrap();
         conn.query_row(
             "SELECT count(*) FROM journal WHERE kind = ?1",
@@ -669,5 +674,19 @@ async fn guard_confirms_a_pupil_at_the_gate_and_unlocks_every_gate_for_a_fire() 
     assert_eq!(passage["allowed"], true, "{passage}");
     assert_eq!(passage["direction"], "entry", "{passage}");
     assert_eq!(journaled("emergency_unlocked"), 1);
+    let unlocked: serde_json::Value = conn
+        .query_row(
+            "SELECT payload FROM journal WHERE kind = 'emergency_unlocked'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .map(|p| serde_json::from_str(&p).unwrap())
+        .unwrap();
+    assert_eq!(unlocked["source"], "button", "{unlocked}");
+    assert!(
+        !unlocked["gates"].as_array().unwrap().is_empty()
+            && unlocked["failed"].as_array().is_none_or(|f| f.is_empty()),
+        "every gate (the demo's turnstile) took the unlock: {unlocked}"
+    );
     assert!(schoolcard_core::journal::verify(conn).unwrap().is_intact());
 }
