@@ -451,7 +451,32 @@ impl GatePost {
         card: &CardId,
     ) -> CoreResult<Option<(CardState, Option<PersonView>, Option<Holder>)>> {
         let conn = self.store.conn();
-        if let Some(holder) = crate::workstation::find_card_holder(conn, card)? {
+        // The card as enrolled, through a statement compiled once; a card enrolled in
+        // another form (a Wiegand pair for a full number) takes the general search.
+        let card_key = card.to_string();
+        let exact = conn
+            .prepare_cached(
+                "SELECT person_id, state FROM cards WHERE card_key = ?1 AND person_id IS NOT NULL",
+            )?
+            .query_row([&card_key], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional()?
+            .and_then(|(person, state)| {
+                person
+                    .parse()
+                    .ok()
+                    .map(|person_id| crate::workstation::CardHolder {
+                        card_key: card_key.clone(),
+                        person_id,
+                        state: CardState::parse(&state).unwrap_or(CardState::Blocked),
+                    })
+            });
+        let holder = match exact {
+            Some(holder) => Some(holder),
+            None => crate::workstation::find_card_holder(conn, card)?,
+        };
+        if let Some(holder) = holder {
             let found = self.person(holder.person_id)?;
             let (view, holder_facts) = match found {
                 Some((view, facts)) => (Some(view), Some(facts)),

@@ -119,3 +119,114 @@ fn dropping_the_queue_writes_what_is_queued() {
     let store = Store::open(&path).unwrap();
     assert_eq!(count(&store, "SELECT count(*) FROM passages"), 100);
 }
+
+/// The post finds a card's holder however the card was enrolled: by the number as read,
+/// by the Wiegand-26 pair printed on it when the reader gives the full number, and knows
+/// a card given back as nobody's.
+#[test]
+fn a_card_is_found_in_every_form_it_was_enrolled_in() {
+    use super::post::GatePost;
+    use crate::domain::{CardState, FullName, PersonId, PersonKind};
+    use crate::peripherals::{
+        Connection, LineFormatName, Peripheral, PeripheralId, PeripheralSpec, Post,
+        VerificationMode,
+    };
+    use schoolcard_proto::CardId;
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cards.sqlite");
+    let mut store = Store::open(&path).unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 9, 15, 5, 0, 0).unwrap();
+    let full = CardId::em_marine(0x5500, 126, 58_404);
+    let (pair_facility, pair_number) = (7, 4_242);
+    let by_pair_read_full = CardId::em_marine(0x5500, pair_facility, pair_number);
+    let returned = CardId::em_marine(0x5500, 3, 1_000);
+    let (exact, by_pair) = (PersonId::new_v7(), PersonId::new_v7());
+    store
+        .write(|w| {
+            for (person, surname) in [(exact, "Точный"), (by_pair, "Парный")] {
+                w.append(
+                    "test",
+                    at,
+                    EventBody::PersonEnrolled {
+                        person_id: person,
+                        person_kind: PersonKind::Pupil,
+                        name: FullName {
+                            surname: surname.into(),
+                            name: "Иван".into(),
+                            patronymic: String::new(),
+                        },
+                        class_id: None,
+                        details: Default::default(),
+                    },
+                )?;
+            }
+            for (card, person) in [
+                (full, exact),
+                (CardId::wiegand26(pair_facility, pair_number), by_pair),
+                (returned, exact),
+            ] {
+                w.append(
+                    "test",
+                    at,
+                    EventBody::CardBound {
+                        card,
+                        person_id: person,
+                        raw: String::new(),
+                    },
+                )?;
+            }
+            w.append(
+                "test",
+                at,
+                EventBody::CardStateChanged {
+                    card: returned,
+                    state: CardState::Returned,
+                    reason: String::new(),
+                },
+            )?;
+            Ok::<(), crate::error::StoreError>(())
+        })
+        .unwrap();
+    let queue = Arc::new(JournalQueue::start(&path).unwrap());
+    let mut post = GatePost::open(&path, Arc::clone(&queue), at).unwrap();
+    let reader = Peripheral {
+        id: PeripheralId::new_v7(),
+        spec: PeripheralSpec {
+            name: "Вход".into(),
+            post: Post::Entrance,
+            direction: Some(Direction::Entry),
+            enabled: true,
+            connection: Connection::SerialReader {
+                port: "/dev/ttyUSB0".into(),
+                format: LineFormatName::IronLogicZ2,
+                pattern: None,
+                baud_rate: 9_600,
+            },
+            gate_id: None,
+            verification: VerificationMode::Automatic,
+        },
+        updated_at: at,
+    };
+    let found = |post: &mut GatePost, card: CardId| {
+        let presented = post.present(&card, "", &reader, at).unwrap();
+        (presented.card_state, presented.person.map(|p| p.id))
+    };
+    assert_eq!(
+        found(&mut post, full),
+        (Some(CardState::Active), Some(exact))
+    );
+    assert_eq!(
+        found(&mut post, by_pair_read_full),
+        (Some(CardState::Active), Some(by_pair))
+    );
+    assert_eq!(
+        found(&mut post, returned),
+        (Some(CardState::Returned), None)
+    );
+    assert_eq!(
+        found(&mut post, CardId::em_marine(0x5500, 9, 9)),
+        (None, None)
+    );
+}

@@ -4,7 +4,8 @@
 //!
 //!   bench [--app PATH_TO_RELEASE_APP] [--out BENCHMARKS.md] [--quick] [--only GROUP[,GROUP…]]
 //!
-//! Groups: `journal`, `app`, `readers` (card read latency, `readers.rs` beside this file). Without
+//! Groups: `journal`, `app`, `readers` (card read latency, `readers.rs` beside this file),
+//! `gatepost` (card to gate command and the morning rush, `gatepost.rs`). Without
 //! `--only` every group runs and the file is written anew (what `make bench` does); with
 //! it, only the named groups' sections are replaced in the existing file.
 
@@ -31,14 +32,16 @@ const APP_LAUNCHES: usize = 5;
 const IDLE_BEFORE_MEMORY: Duration = Duration::from_secs(3);
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
+mod gatepost;
 mod readers;
 
 /// The groups of figures, in the order of their sections, each with the heading its
 /// section starts with (to find it in an existing file when only some groups run).
-const GROUPS: [(&str, &str); 3] = [
+const GROUPS: [(&str, &str); 4] = [
     ("journal", "## Journal append"),
     ("app", "## The app: cold start"),
     ("readers", "## Card read latency"),
+    ("gatepost", "## The gate post"),
 ];
 
 struct Args {
@@ -109,6 +112,9 @@ fn main() {
     }
     if runs("readers") {
         fresh.push(("readers", readers::section(scale)));
+    }
+    if runs("gatepost") {
+        fresh.push(("gatepost", gatepost::section(dir.path(), scale)));
     }
 
     let report = match &args.only {
