@@ -250,6 +250,10 @@ refusals! {
     // The guard's post.
     /// A denial for `reason` (a card's or a person's status) cannot be overridden.
     NotOverridable = "not_overridable",
+    /// A time that must lie ahead (a pass's end) lies in the past.
+    NotInFuture = "not_in_future",
+    /// The visitor's pass is closed already.
+    PassClosed = "pass_closed",
     /// The access rules have a problem: `problem` (the check's code) at `at` (a path
     /// like `bells.first_shift.lessons[3]`).
     BadAccessRules = "bad_access_rules",

@@ -180,6 +180,25 @@ pub enum EventBody {
         flags: Vec<String>,
         verified_by: Verification,
         outcome: PassOutcome,
+        /// The guard's words for a passage without a card («забыл карту»).
+        #[serde(default)]
+        note: String,
+    },
+    /// A visitor let in on a visitor card until `valid_until`; they were enrolled and the
+    /// card bound to them by the events just before.
+    VisitorPassIssued {
+        pass_id: Uuid,
+        person_id: PersonId,
+        card: CardId,
+        /// The identity document shown («паспорт 4510 123456»).
+        document: String,
+        /// Whom or what they came for («к директору»).
+        visiting: String,
+        valid_until: DateTime<Utc>,
+    },
+    /// The visitor left (or the pass was closed by hand); the card was handed back.
+    VisitorPassClosed {
+        pass_id: Uuid,
     },
     /// Every gate unlocked for an emergency (the fire alarm's input or the guard's button).
     /// Journaled after the gates were unlocked, never before.

@@ -263,6 +263,23 @@ CREATE TABLE attendance_corrections (
     PRIMARY KEY (school_date, person_id)
 );
 "#,
+    // 6: visitors' passes; the guard's note on a passage without a card.
+    r#"
+ALTER TABLE passages ADD COLUMN note TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE visitor_passes (
+    pass_id TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL,
+    card_key TEXT NOT NULL,
+    document TEXT NOT NULL,
+    visiting TEXT NOT NULL,
+    issued_at_us INTEGER NOT NULL,
+    valid_until_us INTEGER NOT NULL,
+    closed_at_us INTEGER
+);
+CREATE INDEX visitor_passes_person ON visitor_passes (person_id, closed_at_us);
+CREATE INDEX visitor_passes_open ON visitor_passes (closed_at_us);
+"#,
 ];
 
 /// The tables `projection::apply` writes: emptied and refilled by a rebuild.
@@ -282,4 +299,5 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "attendance_corrections",
     "emergency",
     "access_rules",
+    "visitor_passes",
 ];

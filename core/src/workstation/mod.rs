@@ -16,6 +16,7 @@
 //! - `devices`: this workstation's readers and gates (`crate::peripherals`);
 //! - `security`: the guard's post on screen — the access rules, who is inside, the
 //!   day's counters and last passages, attendance and its corrections;
+//! - `visitors`: visitors' passes on visitor cards;
 //! - `journal_view`: the journal's check and its pages (secrets' hashes blanked out);
 //! - `checks`: input validation shared with the roster import; every refusal carries a
 //!   `Refusal` code and the values its sentence needs (`crate::error`).
@@ -31,6 +32,7 @@ mod sign_in;
 mod staff;
 #[cfg(test)]
 mod tests;
+mod visitors;
 
 pub use cards::CardHolder;
 // Outside this module only the demo's tests call it; the path stays for them.
@@ -45,6 +47,15 @@ pub(crate) use checks::{
 pub use people::PersonSummary;
 pub(crate) use security::stored_access_rules;
 pub use security::PersonInside;
+
+/// Longest note the guard writes on a passage without a card.
+pub const PASSAGE_NOTE_LEN_MAX_CHARS: usize = 200;
+
+/// The guard's note on a passage without a card: 1 to
+/// [`PASSAGE_NOTE_LEN_MAX_CHARS`] characters.
+pub fn check_note(note: &str) -> CoreResult<String> {
+    check_title("note", note, PASSAGE_NOTE_LEN_MAX_CHARS)
+}
 pub(crate) use staff::append_staff;
 
 use crate::auth::Session;
@@ -297,6 +308,25 @@ pub enum Command {
         mark: crate::access::CorrectedMark,
         reason: String,
     },
+
+    /// A visitor let in on a visitor card from the guard's stack.
+    IssueVisitorPass {
+        name: NameInput,
+        document: String,
+        visiting: String,
+        card: String,
+        /// Until the end of the school day when not given.
+        #[serde(default)]
+        valid_until: Option<DateTime<Utc>>,
+    },
+    CloseVisitorPass {
+        pass_id: uuid::Uuid,
+    },
+    /// Visitors' open passes (and closed ones too, if asked), newest first.
+    ListVisitors {
+        #[serde(default)]
+        include_closed: bool,
+    },
     /// Records that the signed-in person opens a gate by hand; the shell then opens it.
     OpenGate {
         device_id: PeripheralId,
@@ -389,7 +419,8 @@ impl Command {
             OpenGate { .. } | EndEmergency => Access::Roles(GUARD_ADMIN),
             GetAccessRules => Access::SignedIn,
             ConfigureAccessRules { .. } | CorrectAttendance { .. } => Access::Roles(ADMIN),
-            GuardSummary | InsideNow => Access::Roles(GUARD_ADMIN_DIRECTOR),
+            GuardSummary | InsideNow | ListVisitors { .. } => Access::Roles(GUARD_ADMIN_DIRECTOR),
+            IssueVisitorPass { .. } | CloseVisitorPass { .. } => Access::Roles(GUARD_ADMIN),
             DayAttendance { .. } => Access::Roles(ADMIN_DIRECTOR),
         }
     }
@@ -588,6 +619,17 @@ impl Workstation {
                 mark,
                 reason,
             } => self.correct_attendance(&actor, person_id, &date, mark, &reason, now),
+            IssueVisitorPass {
+                name,
+                document,
+                visiting,
+                card,
+                valid_until,
+            } => {
+                self.issue_visitor_pass(&actor, name, &document, &visiting, &card, valid_until, now)
+            }
+            CloseVisitorPass { pass_id } => self.close_visitor_pass(&actor, pass_id, now),
+            ListVisitors { include_closed } => self.list_visitors(include_closed),
         }
     }
 

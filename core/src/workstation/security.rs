@@ -206,7 +206,10 @@ impl Workstation {
         let conn = self.store.conn();
         let mut statement = conn.prepare_cached(
             "SELECT p.id, p.kind, p.surname, p.name, p.patronymic, p.position, c.id, c.grade,
-                    c.letter, pr.at_us, pe.name
+                    c.letter, pr.at_us, pe.name,
+                    (SELECT v.visiting FROM visitor_passes v
+                     WHERE v.person_id = p.id AND v.closed_at_us IS NULL
+                     ORDER BY v.issued_at_us DESC LIMIT 1)
              FROM presence pr
              JOIN persons p ON p.id = pr.person_id
              LEFT JOIN classes c ON c.id = p.class_id
@@ -236,6 +239,7 @@ impl Workstation {
                 class_name: grade.zip(letter).map(|(g, l)| format!("{g}{l}")),
                 since: from_micros(r.get(9)?),
                 gate: r.get(10)?,
+                visiting: r.get(11)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -262,6 +266,7 @@ impl Workstation {
                 "position": person.position,
                 "since": person.since,
                 "gate": person.gate,
+                "visiting": person.visiting,
             });
             match groups.iter_mut().find(|g| g.0 == key) {
                 Some(group) => group.3.push(row),
@@ -510,6 +515,8 @@ pub struct PersonInside {
     pub since: DateTime<Utc>,
     /// The gate they came in through, by name.
     pub gate: Option<String>,
+    /// A visitor's purpose («к директору»).
+    pub visiting: Option<String>,
 }
 
 /// One pupil as the attendance table lists them.

@@ -104,6 +104,37 @@ pub fn guard_decide(
     Ok(presented)
 }
 
+/// A person let through by the guard without a card, through `reader_id`'s gate, with
+/// the guard's note (a forgotten card).
+pub fn without_card(
+    shared: &Arc<Shared>,
+    person_id: schoolcard_core::domain::PersonId,
+    reader_id: PeripheralId,
+    note: &str,
+) -> Result<Presented, CoreError> {
+    let post = shared
+        .post
+        .as_ref()
+        .ok_or_else(|| CoreError::not_found("the gate post"))?;
+    let reader = lock(&shared.routes)
+        .by_id
+        .get(&reader_id.to_string())
+        .cloned()
+        .filter(is_entrance_reader)
+        .ok_or_else(|| CoreError::not_found(format!("entrance reader {reader_id}")))?;
+    let mut presented = lock(post).present_without_card(person_id, &reader, note, Utc::now())?;
+    if presented.outcome.is_some() {
+        emit_passage(shared, &presented);
+        return Ok(presented);
+    }
+    let outcome = open_for(shared, &mut presented);
+    emit_passage(shared, &presented);
+    if let Some(outcome) = outcome {
+        emit_outcome(shared, &outcome);
+    }
+    Ok(presented)
+}
+
 /// What a gate's pass sensor reported: the oldest passage waiting at that gate and
 /// direction gets it.
 pub fn on_gate_event(shared: &Shared, gate: PeripheralId, direction: Direction, passed: bool) {
