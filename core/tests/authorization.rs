@@ -41,6 +41,7 @@ fn expected(command: &Command) -> &'static str {
         DayAttendance { .. } => "DA",
         IssueVisitorPass { .. } | CloseVisitorPass { .. } => "GA",
         ListVisitors { .. } => "GDA",
+        ExceptionsReport { .. } => "DA",
     }
 }
 
@@ -100,6 +101,7 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "issue_visitor_pass", "name": {"surname": "Гостев", "name": "Иван"}, "document": "паспорт", "visiting": "к директору", "card": "40:00000000AA"}),
         json!({"type": "close_visitor_pass", "pass_id": "0192f3a0-0000-7000-8000-000000000000"}),
         json!({"type": "list_visitors"}),
+        json!({"type": "exceptions_report"}),
         json!({"type": "sign_out"}),
     ]
 }

@@ -70,7 +70,11 @@ fn a_visitor_comes_in_on_a_visitor_card_and_hands_it_back_at_the_exit() {
         json!({"type": "search_people", "query": "Гостева"}),
         ten(),
     );
-    assert_eq!(people["people"].as_array().map(Vec::len), Some(0), "{people}");
+    assert_eq!(
+        people["people"].as_array().map(Vec::len),
+        Some(0),
+        "{people}"
+    );
 
     let path = ws.store().path().to_owned();
     let queue = Arc::new(JournalQueue::start(&path).unwrap());
@@ -202,4 +206,88 @@ fn a_pupil_without_their_card_is_let_through_with_the_guards_note() {
         Post::Entrance,
     );
     let _: Option<PeripheralSpec> = None;
+}
+
+#[test]
+fn the_days_exceptions_list_cardless_passes_overrides_and_anomalies() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = school(dir.path());
+    let first = reader(&mut ws, "Вход 1", "entry");
+    let second = reader(&mut ws, "Вход 2", "entry");
+    let class = run(
+        &mut ws,
+        json!({"type": "create_class", "name": "8Б"}),
+        ten(),
+    );
+    let enrol = |ws: &mut Workstation, surname: &str| -> String {
+        let pupil = run(
+            ws,
+            json!({"type": "enrol_pupil", "class_id": class["id"], "name": {"surname": surname, "name": "Ира"}}),
+            ten(),
+        );
+        pupil["person"]["id"].as_str().unwrap().to_owned()
+    };
+    let forgetful = enrol(&mut ws, "Забывкина");
+    let lender = enrol(&mut ws, "Карточкина");
+    run(
+        &mut ws,
+        json!({"type": "bind_card", "person_id": lender, "card": "40:00000000CC"}),
+        ten(),
+    );
+    let path = ws.store().path().to_owned();
+    let queue = Arc::new(JournalQueue::start(&path).unwrap());
+    let mut post = GatePost::open(&path, Arc::clone(&queue), ten()).unwrap();
+
+    let cardless = post
+        .present_without_card(forgetful.parse().unwrap(), &first, "забыла карту", ten())
+        .unwrap();
+    post.outcome(cardless.passage_id, PassOutcome::Passed, ten());
+    // One card at two entrances four seconds apart: the second is a passback.
+    let card = CardId::parse_canonical("40:00000000CC").unwrap();
+    let once = post.present(&card, "", &first, ten()).unwrap();
+    post.outcome(once.passage_id, PassOutcome::Passed, ten());
+    let twice = post
+        .present(&card, "", &second, ten() + Duration::seconds(4))
+        .unwrap();
+    assert_eq!(twice.decision.reason.as_str(), "passback");
+    // The guard lets the second one through all the same.
+    let overridden = post
+        .override_denial(&twice, &second, ten() + Duration::seconds(6))
+        .unwrap();
+    assert!(overridden.decision.allowed);
+    post.outcome(
+        overridden.passage_id,
+        PassOutcome::Passed,
+        ten() + Duration::seconds(7),
+    );
+    assert!(queue.flush(std::time::Duration::from_millis(FLUSH_WAIT_MS)));
+
+    let report = run(&mut ws, json!({"type": "exceptions_report"}), ten());
+    assert_eq!(report["date"], "2026-09-15");
+    let names = |list: &serde_json::Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["full_name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&report["without_card"]), ["Забывкина Ира"]);
+    assert_eq!(report["without_card"][0]["note"], "забыла карту");
+    assert_eq!(names(&report["overrides"]), ["Карточкина Ира"]);
+    let kinds: Vec<&str> = report["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"two_readers"), "{report}");
+    assert!(kinds.contains(&"repeated_entry"), "{report}");
+    let two = report["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "two_readers")
+        .unwrap();
+    assert_eq!(two["seconds"], 4);
+    assert_eq!(two["second"]["reader"], "Вход 2");
 }

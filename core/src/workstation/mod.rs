@@ -309,6 +309,13 @@ pub enum Command {
         reason: String,
     },
 
+    /// The day's exceptions for the director (today by default): passages without a
+    /// card, overrides, the guard's denials, anomalies.
+    ExceptionsReport {
+        #[serde(default)]
+        date: Option<String>,
+    },
+
     /// A visitor let in on a visitor card from the guard's stack.
     IssueVisitorPass {
         name: NameInput,
@@ -421,7 +428,7 @@ impl Command {
             ConfigureAccessRules { .. } | CorrectAttendance { .. } => Access::Roles(ADMIN),
             GuardSummary | InsideNow | ListVisitors { .. } => Access::Roles(GUARD_ADMIN_DIRECTOR),
             IssueVisitorPass { .. } | CloseVisitorPass { .. } => Access::Roles(GUARD_ADMIN),
-            DayAttendance { .. } => Access::Roles(ADMIN_DIRECTOR),
+            DayAttendance { .. } | ExceptionsReport { .. } => Access::Roles(ADMIN_DIRECTOR),
         }
     }
 }
@@ -629,6 +636,7 @@ impl Workstation {
                 self.issue_visitor_pass(&actor, name, &document, &visiting, &card, valid_until, now)
             }
             CloseVisitorPass { pass_id } => self.close_visitor_pass(&actor, pass_id, now),
+            ExceptionsReport { date } => self.exceptions_report(date.as_deref(), now),
             ListVisitors { include_closed } => self.list_visitors(include_closed),
         }
     }
