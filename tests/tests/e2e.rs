@@ -461,3 +461,213 @@ async fn demo_simulator_presents_a_pupils_card_to_the_entrance_reader() {
     client.close().await.unwrap();
     drop(driver);
 }
+
+/// Presses one key on whatever has the focus (the window, when nothing does).
+async fn press(client: &Client, key: fantoccini::key::Key) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let value: char = key.into();
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value })
+        .then(KeyAction::Up { value });
+    client
+        .perform_actions(keys)
+        .await
+        .expect("pressing a key");
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the built app, Xvfb and tauri-driver: run by `make test`"]
+async fn guard_confirms_a_pupil_at_the_gate_and_unlocks_every_gate_for_a_fire() {
+    use fantoccini::key::Key;
+    use schoolcard_core::demo;
+
+    let app = app_bin();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.sqlite");
+    demo::ensure_demo(&db, demo::DEMO_SEED, chrono::Utc::now())
+        .unwrap()
+        .expect("a fresh demo school");
+
+    // Before the app starts: the entrance's entry reader asks the guard, and pupils may
+    // pass at any hour on any day (the test runs at night and on Sundays too, when the
+    // school's own hours would deny and the guard's Enter would be an override).
+    let (pupil, entrance_reader) = {
+        let mut ws = Workstation::open(&db).unwrap();
+        let pupil: String = ws
+            .store()
+            .conn()
+            .query_row(
+                "SELECT p.surname || ' ' || p.name FROM persons p
+                 WHERE p.kind = 'pupil' AND p.status = 'active' AND p.photo_sha256 IS NOT NULL
+                   AND EXISTS (SELECT 1 FROM cards c WHERE c.person_id = p.id AND c.state = 'active')
+                 ORDER BY p.surname, p.name LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        core(
+            &mut ws,
+            json!({"type": "sign_in_password", "login": "admin", "password": demo::DEMO_PASSWORD}),
+        );
+        let devices = core(&mut ws, json!({"type": "list_devices"}));
+        let reader = devices["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| {
+                d["connection"]["type"] == "simulated_reader"
+                    && d["post"] == "entrance"
+                    && d["direction"] == "entry"
+            })
+            .unwrap_or_else(|| panic!("the demo has a simulated entrance reader: {devices}"))
+            .clone();
+        let reader_id = reader["device_id"].as_str().unwrap().to_owned();
+        let mut spec = json!({});
+        for key in ["name", "post", "direction", "enabled", "connection", "gate_id"] {
+            spec[key] = reader[key].clone();
+        }
+        // Long enough for a slow CI machine to get from the card to the Enter key.
+        spec["verification"] = json!({"mode": "guard", "timeout_s": 60});
+        core(
+            &mut ws,
+            json!({"type": "save_device", "device_id": reader_id, "device": spec}),
+        );
+        let mut rules = core(&mut ws, json!({"type": "get_access_rules"}))["rules"].clone();
+        let always = rules["policy"]["role_windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["role"] == "guard")
+            .unwrap_or_else(|| panic!("the default policy lets the guard in at any hour: {rules}"))
+            ["window"]
+            .clone();
+        rules["policy"]["pupils"] = always;
+        core(
+            &mut ws,
+            json!({"type": "configure_access_rules", "rules": rules}),
+        );
+        (pupil, reader_id)
+    };
+    let surname = pupil.split(' ').next().unwrap().to_owned();
+
+    let driver = Driver::start(&db);
+    let caps = json!({"tauri:options": {"application": app, "args": ["--demo", "--db", db]}});
+    let client = ClientBuilder::native()
+        .capabilities(caps.as_object().unwrap().clone())
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session with the app");
+
+    // The guard signs in and lands on the post.
+    type_into(&client, "login-input", "guard").await;
+    type_into(&client, "password-input", demo::DEMO_PASSWORD).await;
+    click(&client, "signin-submit").await;
+    wait_text(&client, "guard-post", "").await;
+    wait_text(&client, "guard-idle", "").await;
+
+    // The pupil's card at the entrance: the post shows who it is and asks the guard.
+    click(&client, "topbar-simulator").await;
+    let reader_select = wait_text(&client, "sim-reader", "").await;
+    reader_select
+        .select_by_value(&entrance_reader)
+        .await
+        .expect("choosing the entrance reader");
+    type_into(&client, "sim-search", &surname).await;
+    let row = wait_text(&client, "sim-pupil-row", &pupil).await;
+    scroll_to(&client, &row).await;
+    row.click().await.expect("clicking the pupil");
+    wait_text(&client, "guard-name", &pupil).await;
+    let verdict = wait_text(&client, "guard-verdict", "").await;
+    assert_eq!(
+        verdict.attr("data-tone").await.unwrap().as_deref(),
+        Some("confirm")
+    );
+    let word = wait_text(&client, "guard-verdict-text", "")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        word.to_uppercase().contains("ПОДТВЕРДИТЕ"),
+        "the verdict asks the guard: {word:?}"
+    );
+    let photo = wait_text(&client, "guard-photo", "").await;
+    assert_eq!(
+        photo.tag_name().await.unwrap().to_lowercase(),
+        "img",
+        "the pupil's photo, not initials"
+    );
+    wait_text(&client, "guard-countdown", "").await;
+
+    // Enter, with the focus on nothing (the window has it): the gate opens, the
+    // simulated turnstile reports the pass.
+    click(&client, "sim-close").await;
+    client
+        .execute("document.activeElement && document.activeElement.blur()", vec![])
+        .await
+        .unwrap();
+    press(&client, Key::Enter).await;
+    wait_text(&client, "guard-outcome", "прошёл").await;
+    wait_text(&client, "guard-passage-row", &pupil).await;
+
+    // The fire button, confirmed with Enter: every gate unlocks and the banner says so.
+    click(&client, "fire-button").await;
+    wait_text(&client, "fire-confirm", "").await;
+    press(&client, Key::Enter).await;
+    let banner = wait_text(&client, "emergency-banner", "")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        banner.to_uppercase().contains("ПОЖАРНАЯ ТРЕВОГА"),
+        "the banner: {banner:?}"
+    );
+    wait_text(&client, "emergency-end", "").await;
+
+    // The journal hears of an emergency unlock after the gates: give it its moment.
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let journaled = |kind: &str| -> i64 {
+        let conn = rusqlite::Connection::open_with_flags(
+            &db,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn.query_row(
+            "SELECT count(*) FROM journal WHERE kind = ?1",
+            [kind],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    while journaled("emergency_unlocked") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no emergency_unlocked in the journal"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    client.close().await.unwrap();
+    drop(driver);
+
+    // The journal holds the confirmed pass, verified by the guard, and the unlock.
+    let ws = Workstation::open(&db).unwrap();
+    let conn = ws.store().conn();
+    let passages: Vec<serde_json::Value> = conn
+        .prepare("SELECT payload FROM journal WHERE kind = 'passage' ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|p| serde_json::from_str(&p.unwrap()).unwrap())
+        .collect();
+    assert_eq!(passages.len(), 1, "one passage: {passages:?}");
+    let passage = &passages[0];
+    assert_eq!(passage["outcome"], "passed", "{passage}");
+    assert_eq!(passage["verified_by"], "guard", "{passage}");
+    assert_eq!(passage["allowed"], true, "{passage}");
+    assert_eq!(passage["direction"], "entry", "{passage}");
+    assert_eq!(journaled("emergency_unlocked"), 1);
+    assert!(schoolcard_core::journal::verify(conn).unwrap().is_intact());
+}

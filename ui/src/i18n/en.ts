@@ -654,7 +654,9 @@ export const en: Catalogue = {
   'guard.fire_confirm_yes': 'Unlock every gate',
   'guard.evacuation': 'Evacuation list',
   'guard.evacuation_busy': 'Preparing the list…',
-  'guard.evacuation_done': { one: 'Evacuation list: {n} person inside. Opened for printing.', other: 'Evacuation list: {n} people inside. Opened for printing.' },
+  'guard.evacuation_done': { one: 'Evacuation list: {n} person inside.', other: 'Evacuation list: {n} people inside.' },
+  'guard.evacuation_printed': 'Sent to the printer.',
+  'guard.evacuation_opened': 'Opened for printing.',
   'guard.key_allow': 'let through',
   'guard.key_deny': 'refuse',
   'guard.key_override': 'let through despite the rule',
@@ -676,6 +678,11 @@ export const en: Catalogue = {
   'inside.nobody_found': 'Nobody found.',
   'inside.found': { one: '{n} person found', other: '{n} people found' },
   'inside.since': 'since {time}',
+  'inside.group.staff': 'Staff',
+  'inside.group.guardians': 'Guardians',
+  'inside.group.visitors': 'Visitors',
+  'inside.group.no_class': 'No class',
+  'inside.group.class': 'Class',
 
   'attendance.title': 'Attendance',
   'attendance.date': 'Day',
@@ -731,7 +738,6 @@ export const en: Catalogue = {
   'access.flag.late': 'late',
   'access.flag.visitor_overstayed': 'visitor overstayed',
 
-  'refusal.not_overridable': 'A guard cannot override this denial.',
 
   'event.passage': 'Passage',
   'event.emergency_unlocked': 'Gates unlocked for an alarm',

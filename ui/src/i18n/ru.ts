@@ -662,7 +662,9 @@ export const ru = {
   'guard.fire_confirm_yes': 'Открыть все турникеты',
   'guard.evacuation': 'Список для эвакуации',
   'guard.evacuation_busy': 'Готовим список…',
-  'guard.evacuation_done': { one: 'Список для эвакуации: {n} человек в здании. Открыт для печати.', few: 'Список для эвакуации: {n} человека в здании. Открыт для печати.', many: 'Список для эвакуации: {n} человек в здании. Открыт для печати.', other: 'Список для эвакуации: {n} человека в здании. Открыт для печати.' },
+  'guard.evacuation_done': { one: 'Список для эвакуации: {n} человек в здании.', few: 'Список для эвакуации: {n} человека в здании.', many: 'Список для эвакуации: {n} человек в здании.', other: 'Список для эвакуации: {n} человека в здании.' },
+  'guard.evacuation_printed': 'Отправлен на принтер.',
+  'guard.evacuation_opened': 'Открыт для печати.',
   'guard.key_allow': 'пропустить',
   'guard.key_deny': 'не пускать',
   'guard.key_override': 'пропустить вопреки правилу',
@@ -684,6 +686,11 @@ export const ru = {
   'inside.nobody_found': 'Никого не найдено.',
   'inside.found': { one: 'Найден {n} человек', few: 'Найдено {n} человека', many: 'Найдено {n} человек', other: 'Найдено {n} человека' },
   'inside.since': 'с {time}',
+  'inside.group.staff': 'Сотрудники',
+  'inside.group.guardians': 'Законные представители',
+  'inside.group.visitors': 'Посетители',
+  'inside.group.no_class': 'Без класса',
+  'inside.group.class': 'Класс',
 
   'attendance.title': 'Посещаемость',
   'attendance.date': 'День',
@@ -739,7 +746,6 @@ export const ru = {
   'access.flag.late': 'опоздание',
   'access.flag.visitor_overstayed': 'посетитель задержался',
 
-  'refusal.not_overridable': 'Этот запрет охранник отменить не может.',
 
   'event.passage': 'Проход',
   'event.emergency_unlocked': 'Турникеты открыты по тревоге',

@@ -521,9 +521,9 @@ export function emergencyState(): Promise<boolean> {
   return shellCall<boolean>('emergency_state');
 }
 
-/** Writes the evacuation list (everyone inside, by class) as a PDF and opens it to print. */
-export function evacuationPdf(): Promise<{ path: string; people: number }> {
-  return shellCall<{ path: string; people: number }>('evacuation_pdf');
+/** Writes the evacuation list (everyone inside, by class) as a PDF and prints it (`lp`) or opens it. */
+export function evacuationPdf(): Promise<{ path: string; people: number; printed: boolean }> {
+  return shellCall<{ path: string; people: number; printed: boolean }>('evacuation_pdf');
 }
 
 export function onPassage(handler: (p: Passage) => void): Promise<UnlistenFn> {

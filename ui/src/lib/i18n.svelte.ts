@@ -116,6 +116,8 @@ function localParams(params: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = { ...params };
   if (params.state) out.state = lowerFirst(tryT(`card_state.${params.state}`, params.state));
   if (params.expected) out.expected = lowerFirst(tryT(`kind.${params.expected}`, params.expected));
+  // A gate's refusal names the rule's reason code (`not_overridable`).
+  if (params.reason) out.reason = lowerFirst(tryT(`access.reason.${params.reason}`, params.reason));
   for (const key of ['issue', 'first_issue']) {
     if (params[key]) out[key] = lowerFirst(tryT(`reason.${params[key]}`, params[key]));
   }
