@@ -252,6 +252,10 @@ refusals! {
     NotOverridable = "not_overridable",
     /// A time that must lie ahead (a pass's end) lies in the past.
     NotInFuture = "not_in_future",
+    /// A roll-call (`roll_call_id`) is running already: finish it first.
+    RollCallRunning = "roll_call_running",
+    /// The roll-call is over.
+    RollCallEnded = "roll_call_ended",
     /// The visitor's pass is closed already.
     PassClosed = "pass_closed",
     /// The access rules have a problem: `problem` (the check's code) at `at` (a path

@@ -215,6 +215,21 @@ pub enum EventBody {
         #[serde(default)]
         gates: Vec<PeripheralId>,
     },
+    /// A roll-call at the assembly point begins: `people` are everyone inside when it
+    /// began (the evacuation list).
+    RollCallStarted {
+        roll_call_id: Uuid,
+        people: Vec<PersonId>,
+    },
+    /// The guard ticked a person as seen at the assembly point (or took the tick back).
+    RollCallMarked {
+        roll_call_id: Uuid,
+        person_id: PersonId,
+        present: bool,
+    },
+    RollCallEnded {
+        roll_call_id: Uuid,
+    },
     /// An admin's correction of a person's attendance on one day, with the reason.
     AttendanceCorrected {
         person_id: PersonId,

@@ -483,6 +483,46 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                 params![pass_id.to_string(), at],
             )?;
         }
+        EventBody::RollCallStarted {
+            roll_call_id,
+            people,
+        } => {
+            exec(
+                conn,
+                "INSERT INTO roll_calls (roll_call_id, started_at_us, ended_at_us) VALUES (?1, ?2, NULL)
+                 ON CONFLICT (roll_call_id) DO NOTHING",
+                params![roll_call_id.to_string(), at],
+            )?;
+            for person in people {
+                exec(
+                    conn,
+                    "INSERT INTO roll_call_people (roll_call_id, person_id, present, marked_at_us)
+                     VALUES (?1, ?2, 0, NULL) ON CONFLICT (roll_call_id, person_id) DO NOTHING",
+                    params![roll_call_id.to_string(), person.to_string()],
+                )?;
+            }
+        }
+        EventBody::RollCallMarked {
+            roll_call_id,
+            person_id,
+            present,
+        } => {
+            exec(
+                conn,
+                "INSERT INTO roll_call_people (roll_call_id, person_id, present, marked_at_us)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (roll_call_id, person_id) DO UPDATE SET present = excluded.present,
+                        marked_at_us = excluded.marked_at_us",
+                params![roll_call_id.to_string(), person_id.to_string(), present, at],
+            )?;
+        }
+        EventBody::RollCallEnded { roll_call_id } => {
+            exec(
+                conn,
+                "UPDATE roll_calls SET ended_at_us = ?2 WHERE roll_call_id = ?1",
+                params![roll_call_id.to_string(), at],
+            )?;
+        }
         EventBody::AttendanceCorrected {
             person_id,
             school_date,

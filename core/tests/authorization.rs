@@ -42,6 +42,7 @@ fn expected(command: &Command) -> &'static str {
         IssueVisitorPass { .. } | CloseVisitorPass { .. } => "GA",
         ListVisitors { .. } => "GDA",
         ExceptionsReport { .. } => "DA",
+        StartRollCall | MarkRollCall { .. } | EndRollCall { .. } | RollCallState { .. } => "GDA",
     }
 }
 
@@ -102,6 +103,10 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "close_visitor_pass", "pass_id": "0192f3a0-0000-7000-8000-000000000000"}),
         json!({"type": "list_visitors"}),
         json!({"type": "exceptions_report"}),
+        json!({"type": "start_roll_call"}),
+        json!({"type": "mark_roll_call", "roll_call_id": "0192f3a0-0000-7000-8000-000000000000", "person_id": f.pupil}),
+        json!({"type": "end_roll_call", "roll_call_id": "0192f3a0-0000-7000-8000-000000000000"}),
+        json!({"type": "roll_call_state"}),
         json!({"type": "sign_out"}),
     ]
 }

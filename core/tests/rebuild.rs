@@ -17,7 +17,7 @@ const OPERATIONS: usize = 3_000;
 
 /// Every kind of event but `roster_imported` (the roster tests cover that one).
 /// The kinds of step `gate_post_step` takes.
-const GATE_POST_STEPS: u32 = 12;
+const GATE_POST_STEPS: u32 = 15;
 
 const EXPECTED_KINDS: &[&str] = &[
     "school_configured",
@@ -51,6 +51,9 @@ const EXPECTED_KINDS: &[&str] = &[
     "emergency_ended",
     "visitor_pass_issued",
     "visitor_pass_closed",
+    "roll_call_started",
+    "roll_call_marked",
+    "roll_call_ended",
 ];
 
 fn snapshot(ws: &Workstation) -> Vec<(String, Vec<Vec<SqlValue>>)> {
@@ -125,6 +128,37 @@ impl History {
                     ws,
                     json!({"type": "close_visitor_pass", "pass_id": pass["pass_id"]}),
                 );
+            }
+            12 => {
+                self.exec(ws, json!({"type": "start_roll_call"}));
+            }
+            13 => {
+                let Some(state) = self.exec(ws, json!({"type": "roll_call_state"})) else {
+                    return;
+                };
+                let Some(person) = state["groups"]
+                    .as_array()
+                    .and_then(|g| g.first())
+                    .and_then(|g| g["people"].as_array()?.first().cloned())
+                else {
+                    return;
+                };
+                self.exec(
+                    ws,
+                    json!({"type": "mark_roll_call", "roll_call_id": state["roll_call_id"],
+                                     "person_id": person["id"]}),
+                );
+            }
+            14 => {
+                let Some(state) = self.exec(ws, json!({"type": "roll_call_state"})) else {
+                    return;
+                };
+                if !state.is_null() {
+                    self.exec(
+                        ws,
+                        json!({"type": "end_roll_call", "roll_call_id": state["roll_call_id"]}),
+                    );
+                }
             }
             0..=5 => {
                 let Some(person) = self.pick(&self.pupils.clone()) else {

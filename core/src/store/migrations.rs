@@ -280,6 +280,21 @@ CREATE TABLE visitor_passes (
 CREATE INDEX visitor_passes_person ON visitor_passes (person_id, closed_at_us);
 CREATE INDEX visitor_passes_open ON visitor_passes (closed_at_us);
 "#,
+    // 7: roll-calls at the assembly point: who was inside, who has been seen.
+    r#"
+CREATE TABLE roll_calls (
+    roll_call_id TEXT PRIMARY KEY,
+    started_at_us INTEGER NOT NULL,
+    ended_at_us INTEGER
+);
+CREATE TABLE roll_call_people (
+    roll_call_id TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    present INTEGER NOT NULL DEFAULT 0,
+    marked_at_us INTEGER,
+    PRIMARY KEY (roll_call_id, person_id)
+);
+"#,
 ];
 
 /// The tables `projection::apply` writes: emptied and refilled by a rebuild.
@@ -300,4 +315,6 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "emergency",
     "access_rules",
     "visitor_passes",
+    "roll_calls",
+    "roll_call_people",
 ];

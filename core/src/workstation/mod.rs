@@ -17,6 +17,7 @@
 //! - `security`: the guard's post on screen — the access rules, who is inside, the
 //!   day's counters and last passages, attendance and its corrections;
 //! - `visitors`: visitors' passes on visitor cards;
+//! - `roll_call`: the roll-call at the assembly point;
 //! - `journal_view`: the journal's check and its pages (secrets' hashes blanked out);
 //! - `checks`: input validation shared with the roster import; every refusal carries a
 //!   `Refusal` code and the values its sentence needs (`crate::error`).
@@ -26,6 +27,7 @@ mod checks;
 mod devices;
 mod journal_view;
 mod people;
+mod roll_call;
 mod school;
 mod security;
 mod sign_in;
@@ -316,6 +318,23 @@ pub enum Command {
         date: Option<String>,
     },
 
+    /// A roll-call of everyone inside, at the assembly point.
+    StartRollCall,
+    MarkRollCall {
+        roll_call_id: uuid::Uuid,
+        person_id: PersonId,
+        #[serde(default = "yes")]
+        present: bool,
+    },
+    EndRollCall {
+        roll_call_id: uuid::Uuid,
+    },
+    /// The running roll-call (or the one asked for); `null` when none runs.
+    RollCallState {
+        #[serde(default)]
+        roll_call_id: Option<uuid::Uuid>,
+    },
+
     /// A visitor let in on a visitor card from the guard's stack.
     IssueVisitorPass {
         name: NameInput,
@@ -361,6 +380,10 @@ pub struct DetailsInput {
     pub email: Option<String>,
     #[serde(default)]
     pub position: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Who may run a command.
@@ -428,6 +451,10 @@ impl Command {
             ConfigureAccessRules { .. } | CorrectAttendance { .. } => Access::Roles(ADMIN),
             GuardSummary | InsideNow | ListVisitors { .. } => Access::Roles(GUARD_ADMIN_DIRECTOR),
             IssueVisitorPass { .. } | CloseVisitorPass { .. } => Access::Roles(GUARD_ADMIN),
+            StartRollCall | MarkRollCall { .. } | EndRollCall { .. } => {
+                Access::Roles(GUARD_ADMIN_DIRECTOR)
+            }
+            RollCallState { .. } => Access::Roles(GUARD_ADMIN_DIRECTOR),
             DayAttendance { .. } | ExceptionsReport { .. } => Access::Roles(ADMIN_DIRECTOR),
         }
     }
@@ -637,6 +664,14 @@ impl Workstation {
             }
             CloseVisitorPass { pass_id } => self.close_visitor_pass(&actor, pass_id, now),
             ExceptionsReport { date } => self.exceptions_report(date.as_deref(), now),
+            StartRollCall => self.start_roll_call(&actor, now),
+            MarkRollCall {
+                roll_call_id,
+                person_id,
+                present,
+            } => self.mark_roll_call(&actor, roll_call_id, person_id, present, now),
+            EndRollCall { roll_call_id } => self.end_roll_call(&actor, roll_call_id, now),
+            RollCallState { roll_call_id } => self.roll_call_state(roll_call_id),
             ListVisitors { include_closed } => self.list_visitors(include_closed),
         }
     }

@@ -167,6 +167,8 @@ export const en: Catalogue = {
   'refusal.device_port_taken': 'Port {port} is already used by “{name}”. Only OSDP readers with different addresses may share one RS-485 line.',
   'refusal.osdp_address_taken': 'Address {address} on this OSDP line belongs to the reader “{name}” already: each reader on a line needs its own.',
   'refusal.gate_in_use': 'This turnstile is opened by the readers {readers}: choose another turnstile for them first.',
+  'refusal.roll_call_running': 'A roll-call is running already: finish it first.',
+  'refusal.roll_call_ended': 'This roll-call is over.',
   'refusal.not_in_future': 'That time has passed already: the pass must run into the future.',
   'refusal.pass_closed': 'This visitor pass is closed already.',
   'refusal.not_overridable': 'This denial ({reason}) cannot be overridden by the guard: the card or the person must not pass.',
