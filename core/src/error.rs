@@ -235,6 +235,8 @@ refusals! {
     BadPattern = "bad_pattern",
     /// The line pattern has no group named `hex`, `dec`, or `fac` and `num`.
     PatternWithoutCard = "pattern_without_card",
+    /// `value` is not an `http://` or `https://` address.
+    BadUrl = "bad_url",
     /// Entry and exit are wired to the same relay channel.
     SameRelayChannel = "same_relay_channel",
     /// The chosen gate is not a gate of this workstation.

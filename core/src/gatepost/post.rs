@@ -39,6 +39,11 @@ use uuid::Uuid;
 /// reported, and is written as `no_pass` to make room.
 pub const PENDING_PASSAGES_MAX: usize = 1_000;
 
+/// `Presented::awaiting` while the guard is to answer.
+pub const AWAITING_GUARD: &str = "guard";
+/// `Presented::awaiting` while an external verifier is asked.
+pub const AWAITING_EXTERNAL: &str = "external";
+
 /// Why a visitor's card became free again, in the journal.
 pub const VISITOR_CARD_BACK_REASON: &str = "visitor card handed back at the exit";
 
@@ -211,9 +216,21 @@ impl GatePost {
         // The guard is asked about a card the rules allow, or deny for a reason they may
         // set aside; a blocked card or an unknown one is refused without asking.
         let askable = decision.allowed || decision.reason.is_overridable();
-        let guard_timeout = match reader.spec.verification {
-            VerificationMode::Guard { timeout_s } if person.is_some() && askable => Some(timeout_s),
-            _ => None,
+        let (awaiting, wait) = match &reader.spec.verification {
+            VerificationMode::Guard { timeout_s } if person.is_some() && askable => (
+                Some(AWAITING_GUARD),
+                Some(Duration::seconds(i64::from(*timeout_s))),
+            ),
+            // A verifier confirms who it is; a denial by the rules is not its to lift.
+            VerificationMode::External { deadline_ms, .. }
+                if person.is_some() && decision.allowed =>
+            {
+                (
+                    Some(AWAITING_EXTERNAL),
+                    Some(Duration::milliseconds(i64::from(*deadline_ms))),
+                )
+            }
+            _ => (None, None),
         };
         let presented = Presented {
             passage_id: Uuid::now_v7(),
@@ -229,9 +246,9 @@ impl GatePost {
             raw: raw.to_owned(),
             card_state,
             person,
-            awaiting: guard_timeout.map(|_| "guard"),
-            deadline: guard_timeout.map(|s| now + Duration::seconds(i64::from(s))),
-            verified_by: guard_timeout.is_none().then_some(Verification::Automatic),
+            awaiting,
+            deadline: wait.map(|wait| now + wait),
+            verified_by: awaiting.is_none().then_some(Verification::Automatic),
             outcome: None,
             direction,
             decision,
@@ -355,12 +372,52 @@ impl GatePost {
         Some(presented)
     }
 
+    /// The external verifier's answer: `Some(allow)` decides like the guard would (the
+    /// rules' denial is not set aside: a verifier confirms who it is, not the rules);
+    /// `None` (no answer in time, an error) hands the passage to the guard for `timeout`.
+    pub fn external_answer(
+        &mut self,
+        passage_id: Uuid,
+        answer: Option<bool>,
+        guard_timeout: Duration,
+        now: DateTime<Utc>,
+    ) -> Option<Presented> {
+        let mut presented = self.pending.get(&passage_id)?.clone();
+        if presented.awaiting != Some(AWAITING_EXTERNAL) {
+            return None;
+        }
+        match answer {
+            Some(true) if presented.decision.allowed => {
+                presented.awaiting = None;
+                presented.deadline = None;
+                presented.verified_by = Some(Verification::External);
+                self.pending.insert(passage_id, presented.clone());
+                Some(presented)
+            }
+            Some(_) => {
+                self.forget(passage_id);
+                presented.awaiting = None;
+                presented.deadline = None;
+                presented.verified_by = Some(Verification::External);
+                self.finish(&mut presented, PassOutcome::Denied, now);
+                Some(presented)
+            }
+            None => {
+                presented.awaiting = Some(AWAITING_GUARD);
+                presented.deadline = Some(now + guard_timeout);
+                self.pending.insert(passage_id, presented.clone());
+                Some(presented)
+            }
+        }
+    }
+
     /// Passages awaiting the guard past their deadline, denied now.
     pub fn expire(&mut self, now: DateTime<Utc>) -> Vec<Presented> {
         let mut due: Vec<(DateTime<Utc>, Uuid)> = self
             .pending
             .values()
-            .filter(|p| p.awaiting.is_some())
+            // An external verifier's wait ends in `external_answer`, not here.
+            .filter(|p| p.awaiting == Some(AWAITING_GUARD))
             .filter_map(|p| p.deadline.filter(|d| *d <= now).map(|d| (d, p.passage_id)))
             .collect();
         due.sort();
