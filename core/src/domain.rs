@@ -51,6 +51,8 @@ pub enum PersonKind {
     Staff,
     /// A legal representative (parent or guardian) of one or more pupils.
     Guardian,
+    /// Someone let in on a temporary pass (a visitor card, returned at the exit).
+    Visitor,
 }
 
 impl PersonKind {
@@ -59,6 +61,7 @@ impl PersonKind {
             PersonKind::Pupil => "pupil",
             PersonKind::Staff => "staff",
             PersonKind::Guardian => "guardian",
+            PersonKind::Visitor => "visitor",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -66,6 +69,7 @@ impl PersonKind {
             "pupil" => PersonKind::Pupil,
             "staff" => PersonKind::Staff,
             "guardian" => PersonKind::Guardian,
+            "visitor" => PersonKind::Visitor,
             _ => return None,
         })
     }

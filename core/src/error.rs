@@ -235,6 +235,8 @@ refusals! {
     BadPattern = "bad_pattern",
     /// The line pattern has no group named `hex`, `dec`, or `fac` and `num`.
     PatternWithoutCard = "pattern_without_card",
+    /// `value` is not an `http://` or `https://` address.
+    BadUrl = "bad_url",
     /// Entry and exit are wired to the same relay channel.
     SameRelayChannel = "same_relay_channel",
     /// The chosen gate is not a gate of this workstation.
@@ -250,6 +252,14 @@ refusals! {
     // The guard's post.
     /// A denial for `reason` (a card's or a person's status) cannot be overridden.
     NotOverridable = "not_overridable",
+    /// A time that must lie ahead (a pass's end) lies in the past.
+    NotInFuture = "not_in_future",
+    /// A roll-call (`roll_call_id`) is running already: finish it first.
+    RollCallRunning = "roll_call_running",
+    /// The roll-call is over.
+    RollCallEnded = "roll_call_ended",
+    /// The visitor's pass is closed already.
+    PassClosed = "pass_closed",
     /// The access rules have a problem: `problem` (the check's code) at `at` (a path
     /// like `bells.first_shift.lessons[3]`).
     BadAccessRules = "bad_access_rules",

@@ -180,6 +180,25 @@ pub enum EventBody {
         flags: Vec<String>,
         verified_by: Verification,
         outcome: PassOutcome,
+        /// The guard's words for a passage without a card («забыл карту»).
+        #[serde(default)]
+        note: String,
+    },
+    /// A visitor let in on a visitor card until `valid_until`; they were enrolled and the
+    /// card bound to them by the events just before.
+    VisitorPassIssued {
+        pass_id: Uuid,
+        person_id: PersonId,
+        card: CardId,
+        /// The identity document shown («паспорт 4510 123456»).
+        document: String,
+        /// Whom or what they came for («к директору»).
+        visiting: String,
+        valid_until: DateTime<Utc>,
+    },
+    /// The visitor left (or the pass was closed by hand); the card was handed back.
+    VisitorPassClosed {
+        pass_id: Uuid,
     },
     /// Every gate unlocked for an emergency (the fire alarm's input or the guard's button).
     /// Journaled after the gates were unlocked, never before.
@@ -195,6 +214,21 @@ pub enum EventBody {
     EmergencyEnded {
         #[serde(default)]
         gates: Vec<PeripheralId>,
+    },
+    /// A roll-call at the assembly point begins: `people` are everyone inside when it
+    /// began (the evacuation list).
+    RollCallStarted {
+        roll_call_id: Uuid,
+        people: Vec<PersonId>,
+    },
+    /// The guard ticked a person as seen at the assembly point (or took the tick back).
+    RollCallMarked {
+        roll_call_id: Uuid,
+        person_id: PersonId,
+        present: bool,
+    },
+    RollCallEnded {
+        roll_call_id: Uuid,
     },
     /// An admin's correction of a person's attendance on one day, with the reason.
     AttendanceCorrected {

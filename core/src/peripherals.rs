@@ -201,7 +201,7 @@ pub struct PeripheralSpec {
 }
 
 /// Who confirms a card at a reader before its gate opens.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum VerificationMode {
     /// The rules alone.
@@ -213,6 +213,29 @@ pub enum VerificationMode {
         #[serde(default = "default_guard_timeout_s")]
         timeout_s: u32,
     },
+    /// An external verifier (a face-recognition system) is asked over HTTP: a POST of the
+    /// passage to `url`, answered `{"allow": true|false}` within `deadline_ms`; no answer
+    /// in time (or an error) hands the passage to the guard, who has `timeout_s`.
+    External {
+        url: String,
+        #[serde(default = "default_external_deadline_ms")]
+        deadline_ms: u32,
+        #[serde(default = "default_guard_timeout_s")]
+        timeout_s: u32,
+    },
+}
+
+/// How long an external verifier has by default, in milliseconds: a face check takes a
+/// few hundred; more than a second and the queue at the turnstile notices.
+pub const EXTERNAL_DEADLINE_DEFAULT_MS: u32 = 1_000;
+/// The shortest and longest deadlines a school may give a verifier, in milliseconds.
+pub const EXTERNAL_DEADLINE_MIN_MS: u32 = 100;
+pub const EXTERNAL_DEADLINE_MAX_MS: u32 = 10_000;
+/// Longest verifier address.
+pub const VERIFIER_URL_LEN_MAX_CHARS: usize = 500;
+
+fn default_external_deadline_ms() -> u32 {
+    EXTERNAL_DEADLINE_DEFAULT_MS
 }
 
 /// How long the guard has to answer, by default, in seconds: long enough to look at a
@@ -274,13 +297,35 @@ pub fn check_spec(
         spec.gate_id = None;
         spec.verification = VerificationMode::Automatic;
     }
-    if let VerificationMode::Guard { timeout_s } = spec.verification {
-        check_range(
-            "timeout_s",
+    match &mut spec.verification {
+        VerificationMode::Automatic => {}
+        VerificationMode::Guard { timeout_s } => {
+            check_range(
+                "timeout_s",
+                *timeout_s,
+                GUARD_TIMEOUT_MIN_S,
+                GUARD_TIMEOUT_MAX_S,
+            )?;
+        }
+        VerificationMode::External {
+            url,
+            deadline_ms,
             timeout_s,
-            GUARD_TIMEOUT_MIN_S,
-            GUARD_TIMEOUT_MAX_S,
-        )?;
+        } => {
+            check_range(
+                "timeout_s",
+                *timeout_s,
+                GUARD_TIMEOUT_MIN_S,
+                GUARD_TIMEOUT_MAX_S,
+            )?;
+            check_range(
+                "deadline_ms",
+                *deadline_ms,
+                EXTERNAL_DEADLINE_MIN_MS,
+                EXTERNAL_DEADLINE_MAX_MS,
+            )?;
+            *url = check_url(url)?;
+        }
     }
     if let Some(gate_id) = spec.gate_id {
         let gate = others.iter().find(|p| p.id == gate_id);
@@ -418,6 +463,27 @@ fn check_port_free(connection: &Connection, others: &[&Peripheral]) -> CoreResul
         }
     }
     Ok(())
+}
+
+/// An `http://` or `https://` address with a host.
+fn check_url(url: &str) -> CoreResult<String> {
+    let url = url.trim();
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    let has_host = rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or("");
+        !host.is_empty() && !host.contains(char::is_whitespace)
+    });
+    if !has_host || url.chars().count() > VERIFIER_URL_LEN_MAX_CHARS {
+        return Err(CoreError::invalid(
+            "url",
+            Refusal::BadUrl,
+            format!("{url:?} is not an http:// or https:// address"),
+        )
+        .with("value", url));
+    }
+    Ok(url.to_owned())
 }
 
 fn check_port(port: &str) -> CoreResult<String> {

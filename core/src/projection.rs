@@ -346,6 +346,7 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
             flags,
             verified_by,
             outcome,
+            note,
         } => {
             let person = person_id.map(|p| p.to_string());
             let gate = gate_id.map(|g| g.to_string());
@@ -357,8 +358,8 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                 conn,
                 "INSERT INTO passages (passage_id, at_us, decided_at_us, school_date, person_id,
                                        card_key, raw, reader_id, gate_id, direction, allowed,
-                                       reason, flags, verified_by, outcome)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                                       reason, flags, verified_by, outcome, note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
                  ON CONFLICT (passage_id) DO NOTHING",
                 params![
                     passage_id.to_string(),
@@ -376,6 +377,7 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                     flags.join(","),
                     enum_text(verified_by),
                     enum_text(outcome),
+                    note,
                 ],
             )?;
             if let (Some(person), PassOutcome::Passed) = (&person, outcome) {
@@ -447,6 +449,78 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                  ON CONFLICT (singleton) DO UPDATE SET rules = excluded.rules,
                         configured_at_us = excluded.configured_at_us",
                 params![rules, at],
+            )?;
+        }
+        EventBody::VisitorPassIssued {
+            pass_id,
+            person_id,
+            card,
+            document,
+            visiting,
+            valid_until,
+        } => {
+            exec(
+                conn,
+                "INSERT INTO visitor_passes (pass_id, person_id, card_key, document, visiting,
+                                             issued_at_us, valid_until_us, closed_at_us)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)
+                 ON CONFLICT (pass_id) DO NOTHING",
+                params![
+                    pass_id.to_string(),
+                    person_id.to_string(),
+                    card.to_string(),
+                    document,
+                    visiting,
+                    at,
+                    to_micros(*valid_until)
+                ],
+            )?;
+        }
+        EventBody::VisitorPassClosed { pass_id } => {
+            exec(
+                conn,
+                "UPDATE visitor_passes SET closed_at_us = ?2 WHERE pass_id = ?1 AND closed_at_us IS NULL",
+                params![pass_id.to_string(), at],
+            )?;
+        }
+        EventBody::RollCallStarted {
+            roll_call_id,
+            people,
+        } => {
+            exec(
+                conn,
+                "INSERT INTO roll_calls (roll_call_id, started_at_us, ended_at_us) VALUES (?1, ?2, NULL)
+                 ON CONFLICT (roll_call_id) DO NOTHING",
+                params![roll_call_id.to_string(), at],
+            )?;
+            for person in people {
+                exec(
+                    conn,
+                    "INSERT INTO roll_call_people (roll_call_id, person_id, present, marked_at_us)
+                     VALUES (?1, ?2, 0, NULL) ON CONFLICT (roll_call_id, person_id) DO NOTHING",
+                    params![roll_call_id.to_string(), person.to_string()],
+                )?;
+            }
+        }
+        EventBody::RollCallMarked {
+            roll_call_id,
+            person_id,
+            present,
+        } => {
+            exec(
+                conn,
+                "INSERT INTO roll_call_people (roll_call_id, person_id, present, marked_at_us)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (roll_call_id, person_id) DO UPDATE SET present = excluded.present,
+                        marked_at_us = excluded.marked_at_us",
+                params![roll_call_id.to_string(), person_id.to_string(), present, at],
+            )?;
+        }
+        EventBody::RollCallEnded { roll_call_id } => {
+            exec(
+                conn,
+                "UPDATE roll_calls SET ended_at_us = ?2 WHERE roll_call_id = ?1",
+                params![roll_call_id.to_string(), at],
             )?;
         }
         EventBody::AttendanceCorrected {

@@ -39,6 +39,10 @@ fn expected(command: &Command) -> &'static str {
         ConfigureAccessRules { .. } | CorrectAttendance { .. } => "A",
         GuardSummary | InsideNow => "GDA",
         DayAttendance { .. } => "DA",
+        IssueVisitorPass { .. } | CloseVisitorPass { .. } => "GA",
+        ListVisitors { .. } => "GDA",
+        ExceptionsReport { .. } => "DA",
+        StartRollCall | MarkRollCall { .. } | EndRollCall { .. } | RollCallState { .. } => "GDA",
     }
 }
 
@@ -95,6 +99,14 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "inside_now"}),
         json!({"type": "day_attendance"}),
         json!({"type": "correct_attendance", "person_id": f.pupil, "date": "2026-09-01", "mark": "excused", "reason": "справка"}),
+        json!({"type": "issue_visitor_pass", "name": {"surname": "Гостев", "name": "Иван"}, "document": "паспорт", "visiting": "к директору", "card": "40:00000000AA"}),
+        json!({"type": "close_visitor_pass", "pass_id": "0192f3a0-0000-7000-8000-000000000000"}),
+        json!({"type": "list_visitors"}),
+        json!({"type": "exceptions_report"}),
+        json!({"type": "start_roll_call"}),
+        json!({"type": "mark_roll_call", "roll_call_id": "0192f3a0-0000-7000-8000-000000000000", "person_id": f.pupil}),
+        json!({"type": "end_roll_call", "roll_call_id": "0192f3a0-0000-7000-8000-000000000000"}),
+        json!({"type": "roll_call_state"}),
         json!({"type": "sign_out"}),
     ]
 }

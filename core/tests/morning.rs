@@ -233,4 +233,68 @@ fn a_school_morning_replayed_gives_the_journal_and_the_attendance() {
     assert_eq!(summary["last_passages"].as_array().unwrap().len(), 50);
     let inside = ws.execute(Command::InsideNow, noon, &|_| {}).unwrap();
     assert_eq!(inside["total"], (ON_TIME + LATE) as u64);
+
+    // A fire drill: the roll-call at the assembly point finds the two not yet ticked.
+    let run = |ws: &mut Workstation, command: Value| -> Value {
+        ws.execute(serde_json::from_value(command).unwrap(), noon, &|_| {})
+            .unwrap()
+    };
+    let started = run(&mut ws, json!({"type": "start_roll_call"}));
+    assert_eq!(started["total"], (ON_TIME + LATE) as u64);
+    let roll_call_id = started["roll_call_id"].clone();
+    let everyone: Vec<String> = started["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["people"].as_array().unwrap().iter())
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    for person in &everyone[2..] {
+        run(
+            &mut ws,
+            json!({"type": "mark_roll_call", "roll_call_id": roll_call_id, "person_id": person}),
+        );
+    }
+    let state = run(&mut ws, json!({"type": "roll_call_state"}));
+    assert_eq!(state["missing"], 2);
+    let missing: Vec<&str> = state["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["people"].as_array().unwrap().iter())
+        .filter(|p| p["present"] == false)
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(missing, [everyone[0].as_str(), everyone[1].as_str()]);
+    let again = ws
+        .execute(
+            serde_json::from_value(json!({"type": "start_roll_call"})).unwrap(),
+            noon,
+            &|_| {},
+        )
+        .unwrap_err();
+    assert_eq!(
+        again.reason().map(|r| r.as_str()),
+        Some("roll_call_running")
+    );
+    run(
+        &mut ws,
+        json!({"type": "end_roll_call", "roll_call_id": roll_call_id}),
+    );
+    assert!(run(&mut ws, json!({"type": "roll_call_state"})).is_null());
+    let late_tick = ws
+        .execute(
+            serde_json::from_value(
+                json!({"type": "mark_roll_call", "roll_call_id": roll_call_id,
+                                           "person_id": everyone[0]}),
+            )
+            .unwrap(),
+            noon,
+            &|_| {},
+        )
+        .unwrap_err();
+    assert_eq!(
+        late_tick.reason().map(|r| r.as_str()),
+        Some("roll_call_ended")
+    );
 }

@@ -16,6 +16,9 @@ use serde_json::{json, Value};
 const OPERATIONS: usize = 3_000;
 
 /// Every kind of event but `roster_imported` (the roster tests cover that one).
+/// The kinds of step `gate_post_step` takes.
+const GATE_POST_STEPS: u32 = 15;
+
 const EXPECTED_KINDS: &[&str] = &[
     "school_configured",
     "class_created",
@@ -46,6 +49,11 @@ const EXPECTED_KINDS: &[&str] = &[
     "access_rules_configured",
     "emergency_unlocked",
     "emergency_ended",
+    "visitor_pass_issued",
+    "visitor_pass_closed",
+    "roll_call_started",
+    "roll_call_marked",
+    "roll_call_ended",
 ];
 
 fn snapshot(ws: &Workstation) -> Vec<(String, Vec<Vec<SqlValue>>)> {
@@ -100,9 +108,58 @@ impl History {
 
     /// What the gate post and the guard add: passages (as the gate post journals them),
     /// attendance corrections, the access rules, emergencies.
-    fn gate_post_step(&mut self, ws: &mut Workstation) {
+    fn gate_post_step(&mut self, ws: &mut Workstation, variant: u32) {
         let at = t0() + chrono::Duration::minutes(self.rng.gen_range(0..600));
-        match self.rng.gen_range(0..10) {
+        match variant {
+            10 => {
+                let card = format!("40:{:010X}", self.rng.gen::<u64>() & 0xFF_FFFF_FFFF);
+                self.exec(
+                    ws,
+                    json!({"type": "issue_visitor_pass", "name": {"surname": "Гостев", "name": "Пётр"},
+                           "document": "паспорт", "visiting": "к директору", "card": card}),
+                );
+            }
+            11 => {
+                let open = self.exec(ws, json!({"type": "list_visitors"})).unwrap();
+                let Some(pass) = open["visitors"].as_array().unwrap().first().cloned() else {
+                    return;
+                };
+                self.exec(
+                    ws,
+                    json!({"type": "close_visitor_pass", "pass_id": pass["pass_id"]}),
+                );
+            }
+            12 => {
+                self.exec(ws, json!({"type": "start_roll_call"}));
+            }
+            13 => {
+                let Some(state) = self.exec(ws, json!({"type": "roll_call_state"})) else {
+                    return;
+                };
+                let Some(person) = state["groups"]
+                    .as_array()
+                    .and_then(|g| g.first())
+                    .and_then(|g| g["people"].as_array()?.first().cloned())
+                else {
+                    return;
+                };
+                self.exec(
+                    ws,
+                    json!({"type": "mark_roll_call", "roll_call_id": state["roll_call_id"],
+                                     "person_id": person["id"]}),
+                );
+            }
+            14 => {
+                let Some(state) = self.exec(ws, json!({"type": "roll_call_state"})) else {
+                    return;
+                };
+                if !state.is_null() {
+                    self.exec(
+                        ws,
+                        json!({"type": "end_roll_call", "roll_call_id": state["roll_call_id"]}),
+                    );
+                }
+            }
             0..=5 => {
                 let Some(person) = self.pick(&self.pupils.clone()) else {
                     return;
@@ -131,6 +188,7 @@ impl History {
                     flags: Vec::new(),
                     verified_by: Verification::Automatic,
                     outcome,
+                    note: String::new(),
                 };
                 ws.store_mut()
                     .write(|w| w.append("device:gate", at, body))
@@ -178,7 +236,7 @@ impl History {
         let names = ["Пётр", "Анна", "Илья", "Мария", "Олег"];
         let surname = surnames[self.rng.gen_range(0..surnames.len())];
         let name = names[self.rng.gen_range(0..names.len())];
-        match self.rng.gen_range(0..100) {
+        match self.rng.gen_range(0..103) {
             0..=24 => {
                 let Some(class_id) = self.pick(&self.classes.clone()) else {
                     return;
@@ -431,7 +489,10 @@ impl History {
                     );
                 }
             }
-            98 => self.gate_post_step(ws),
+            98..=101 => {
+                let variant = self.rng.gen_range(0..GATE_POST_STEPS);
+                self.gate_post_step(ws, variant)
+            }
             _ => {
                 let tz = ["Europe/Moscow", "Asia/Yekaterinburg", "Europe/Kaliningrad"]
                     [self.rng.gen_range(0..3)];
@@ -467,6 +528,27 @@ fn rebuilding_projections_from_the_journal_equals_the_incremental_state() {
     }
     for _ in 0..OPERATIONS {
         history.step(&mut ws);
+    }
+    // The rarer facts once each for sure, whatever the random history did: a lock-out,
+    // and every step of the gate post.
+    history.exec(
+        &mut ws,
+        json!({"type": "enrol_staff", "login": "locked", "password": PASSWORD,
+        "roles": ["guard"], "name": {"surname": "Замков", "name": "Ян"}}),
+    );
+    history.exec(&mut ws, json!({"type": "sign_out"}));
+    for _ in 0..5 {
+        history.exec(
+            &mut ws,
+            json!({"type": "sign_in_password", "login": "locked", "password": "wrong password"}),
+        );
+    }
+    history.exec(
+        &mut ws,
+        json!({"type": "sign_in_password", "login": "admin", "password": PASSWORD}),
+    );
+    for variant in 0..GATE_POST_STEPS {
+        history.gate_post_step(&mut ws, variant);
     }
     let events: i64 = ws
         .store()

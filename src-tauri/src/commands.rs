@@ -346,6 +346,38 @@ pub async fn guard_decide(
     .map_err(|e| ErrorDto::new("internal", format!("the command failed inside: {e}")))?
 }
 
+/// The guard lets someone through without their card (forgotten at home), through the
+/// gate of `reader_id`, with a note saying why; the passage is journaled with it.
+#[tauri::command]
+pub async fn pass_without_card(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    person_id: schoolcard_core::domain::PersonId,
+    reader_id: PeripheralId,
+    note: String,
+) -> Result<Value, ErrorDto> {
+    let workstation = shell.workstation.clone()?;
+    tauri::async_runtime::spawn_blocking(move || {
+        workstation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .require_roles(schoolcard_core::workstation::GUARD_ADMIN)?;
+        let note = schoolcard_core::workstation::check_note(&note)?;
+        let devices = app.state::<Devices>();
+        let hub = devices
+            .0
+            .as_ref()
+            .ok_or_else(|| ErrorDto::new("devices", "the devices are not running"))?;
+        let presented = hub.pass_without_card(person_id, reader_id, &note)?;
+        Ok(serde_json::to_value(presented).expect("passages serialize"))
+    })
+    .await
+    .map_err(|e| ErrorDto::new("internal", format!("the command failed inside: {e}")))?
+}
+
+/// How the evacuation list names a pupil's parent inside the building.
+const GUARDIAN_PURPOSE: &str = "законный представитель";
+
 /// What printing the evacuation list did.
 #[derive(Debug, Serialize)]
 pub struct EvacuationPrinted {
@@ -378,8 +410,11 @@ pub async fn evacuation_pdf(shell: State<'_, Shell>) -> Result<EvacuationPrinted
                     ("staff", _) => reports::Presence::Staff {
                         position: p.position.unwrap_or_default(),
                     },
+                    ("visitor", _) => reports::Presence::Visitor {
+                        purpose: p.visiting.unwrap_or_default(),
+                    },
                     (_, _) => reports::Presence::Visitor {
-                        purpose: "законный представитель".into(),
+                        purpose: GUARDIAN_PURPOSE.into(),
                     },
                 },
                 full_name: p.full_name,

@@ -92,6 +92,7 @@ fn main() -> ExitCode {
             commands::emergency_state,
             commands::guard_decide,
             commands::evacuation_pdf,
+            commands::pass_without_card,
         ])
         .run(tauri::generate_context!());
     match run {

@@ -39,6 +39,14 @@ use uuid::Uuid;
 /// reported, and is written as `no_pass` to make room.
 pub const PENDING_PASSAGES_MAX: usize = 1_000;
 
+/// `Presented::awaiting` while the guard is to answer.
+pub const AWAITING_GUARD: &str = "guard";
+/// `Presented::awaiting` while an external verifier is asked.
+pub const AWAITING_EXTERNAL: &str = "external";
+
+/// Why a visitor's card became free again, in the journal.
+pub const VISITOR_CARD_BACK_REASON: &str = "visitor card handed back at the exit";
+
 /// The holder of a presented card, as the guard sees them.
 #[derive(Debug, Clone, Serialize)]
 pub struct PersonView {
@@ -82,6 +90,8 @@ pub struct Presented {
     pub outcome: Option<PassOutcome>,
     /// The direction the passage goes (the reader's, entry for a reader without one).
     pub direction: Direction,
+    /// The guard's words for a passage without a card («забыл карту»); empty otherwise.
+    pub note: String,
 }
 
 impl Presented {
@@ -206,11 +216,21 @@ impl GatePost {
         // The guard is asked about a card the rules allow, or deny for a reason they may
         // set aside; a blocked card or an unknown one is refused without asking.
         let askable = decision.allowed || decision.reason.is_overridable();
-        let guard_timeout = match reader.spec.verification {
-            VerificationMode::Guard { timeout_s } if person.is_some() && askable => {
-                Some(timeout_s)
+        let (awaiting, wait) = match &reader.spec.verification {
+            VerificationMode::Guard { timeout_s } if person.is_some() && askable => (
+                Some(AWAITING_GUARD),
+                Some(Duration::seconds(i64::from(*timeout_s))),
+            ),
+            // A verifier confirms who it is; a denial by the rules is not its to lift.
+            VerificationMode::External { deadline_ms, .. }
+                if person.is_some() && decision.allowed =>
+            {
+                (
+                    Some(AWAITING_EXTERNAL),
+                    Some(Duration::milliseconds(i64::from(*deadline_ms))),
+                )
             }
-            _ => None,
+            _ => (None, None),
         };
         let presented = Presented {
             passage_id: Uuid::now_v7(),
@@ -226,12 +246,13 @@ impl GatePost {
             raw: raw.to_owned(),
             card_state,
             person,
-            awaiting: guard_timeout.map(|_| "guard"),
-            deadline: guard_timeout.map(|s| now + Duration::seconds(i64::from(s))),
-            verified_by: guard_timeout.is_none().then_some(Verification::Automatic),
+            awaiting,
+            deadline: wait.map(|wait| now + wait),
+            verified_by: awaiting.is_none().then_some(Verification::Automatic),
             outcome: None,
             direction,
             decision,
+            note: String::new(),
         };
         if presented.awaiting.is_none() && !presented.decision.allowed {
             let mut denied = presented;
@@ -351,12 +372,52 @@ impl GatePost {
         Some(presented)
     }
 
+    /// The external verifier's answer: `Some(allow)` decides like the guard would (the
+    /// rules' denial is not set aside: a verifier confirms who it is, not the rules);
+    /// `None` (no answer in time, an error) hands the passage to the guard for `timeout`.
+    pub fn external_answer(
+        &mut self,
+        passage_id: Uuid,
+        answer: Option<bool>,
+        guard_timeout: Duration,
+        now: DateTime<Utc>,
+    ) -> Option<Presented> {
+        let mut presented = self.pending.get(&passage_id)?.clone();
+        if presented.awaiting != Some(AWAITING_EXTERNAL) {
+            return None;
+        }
+        match answer {
+            Some(true) if presented.decision.allowed => {
+                presented.awaiting = None;
+                presented.deadline = None;
+                presented.verified_by = Some(Verification::External);
+                self.pending.insert(passage_id, presented.clone());
+                Some(presented)
+            }
+            Some(_) => {
+                self.forget(passage_id);
+                presented.awaiting = None;
+                presented.deadline = None;
+                presented.verified_by = Some(Verification::External);
+                self.finish(&mut presented, PassOutcome::Denied, now);
+                Some(presented)
+            }
+            None => {
+                presented.awaiting = Some(AWAITING_GUARD);
+                presented.deadline = Some(now + guard_timeout);
+                self.pending.insert(passage_id, presented.clone());
+                Some(presented)
+            }
+        }
+    }
+
     /// Passages awaiting the guard past their deadline, denied now.
     pub fn expire(&mut self, now: DateTime<Utc>) -> Vec<Presented> {
         let mut due: Vec<(DateTime<Utc>, Uuid)> = self
             .pending
             .values()
-            .filter(|p| p.awaiting.is_some())
+            // An external verifier's wait ends in `external_answer`, not here.
+            .filter(|p| p.awaiting == Some(AWAITING_GUARD))
             .filter_map(|p| p.deadline.filter(|d| *d <= now).map(|d| (d, p.passage_id)))
             .collect();
         due.sort();
@@ -439,9 +500,116 @@ impl GatePost {
             flags,
             verified_by: presented.verified_by.unwrap_or(Verification::Automatic),
             outcome,
+            note: presented.note.clone(),
         };
         let actor = self.journal.device_actor();
-        self.journal.append(actor, now, body);
+        self.journal.append(actor.clone(), now, body);
+        // A visitor going out hands the card back: their pass is over.
+        if let (PassOutcome::Passed, Direction::Exit, Some(person)) =
+            (outcome, presented.direction, &presented.person)
+        {
+            if person.kind == PersonKind::Visitor {
+                match self.open_visitor_pass(person.id) {
+                    Ok(Some((pass_id, card, _))) => {
+                        self.journal.append(
+                            actor.clone(),
+                            now,
+                            EventBody::VisitorPassClosed { pass_id },
+                        );
+                        self.journal.append(
+                            actor,
+                            now,
+                            EventBody::CardStateChanged {
+                                card,
+                                state: CardState::Returned,
+                                reason: VISITOR_CARD_BACK_REASON.into(),
+                            },
+                        );
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!("cannot close a visitor's pass: {e}"),
+                }
+            }
+        }
+    }
+
+    /// The visitor's open pass: its id, card and validity.
+    fn open_visitor_pass(
+        &self,
+        person_id: PersonId,
+    ) -> CoreResult<Option<(Uuid, CardId, DateTime<Utc>)>> {
+        let row: Option<(String, String, i64)> = self
+            .store
+            .conn()
+            .prepare_cached(
+                "SELECT pass_id, card_key, valid_until_us FROM visitor_passes
+                 WHERE person_id = ?1 AND closed_at_us IS NULL
+                 ORDER BY issued_at_us DESC LIMIT 1",
+            )?
+            .query_row([person_id.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        Ok(row.and_then(|(pass, card, until)| {
+            Some((
+                pass.parse().ok()?,
+                CardId::parse_canonical(&card).ok()?,
+                from_micros(until),
+            ))
+        }))
+    }
+
+    /// A person let through by the guard without a card (a forgotten card): the rules
+    /// decide as for their card, the guard's `note` says why, and the guard has answered.
+    pub fn present_without_card(
+        &mut self,
+        person_id: PersonId,
+        reader: &Peripheral,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Presented> {
+        let (view, holder) = self
+            .person(person_id)?
+            .ok_or_else(|| CoreError::not_found(format!("person {person_id}")))?;
+        let direction = reader.spec.direction.unwrap_or(Direction::Entry);
+        let request = PassRequest {
+            card: Some(CardState::Active),
+            holder: Some(holder),
+            direction,
+            zone: self.zone.clone(),
+            at: now,
+            last_pass: self.last_pass.get(&person_id).cloned(),
+            guard_override: false,
+        };
+        let decision = decide(&self.rules, self.tz, &request);
+        let mut presented = Presented {
+            passage_id: Uuid::now_v7(),
+            at: now,
+            reader: ReaderView {
+                device_id: reader.id,
+                name: reader.spec.name.clone(),
+                direction: reader.spec.direction,
+                post: reader.spec.post,
+            },
+            gate_id: reader.spec.gate_id,
+            card: None,
+            raw: String::new(),
+            card_state: None,
+            person: Some(view),
+            decision,
+            awaiting: None,
+            deadline: None,
+            verified_by: Some(Verification::Guard),
+            outcome: None,
+            direction,
+            note: note.to_owned(),
+        };
+        if !presented.decision.allowed {
+            self.finish(&mut presented, PassOutcome::Denied, now);
+            return Ok(presented);
+        }
+        self.remember(presented.clone(), now);
+        Ok(presented)
     }
 
     /// The card's state and holder, if the card is known.
@@ -544,6 +712,12 @@ impl GatePost {
                 roles: roles.as_deref().map(parse_roles_column).unwrap_or_default(),
             },
             PersonKind::Guardian => Holder::Guardian { status },
+            // A visitor without an open pass has none left: it ran out when it closed.
+            PersonKind::Visitor => Holder::Visitor {
+                valid_until: self
+                    .open_visitor_pass(person_id)?
+                    .map_or(DateTime::<Utc>::MIN_UTC, |(_, _, until)| until),
+            },
         };
         let full_name = names
             .iter()

@@ -24,6 +24,7 @@ fn passage(n: u32) -> EventBody {
         flags: Vec::new(),
         verified_by: Verification::Automatic,
         outcome: PassOutcome::Passed,
+        note: String::new(),
     }
 }
 

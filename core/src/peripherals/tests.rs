@@ -272,3 +272,28 @@ fn specs_read_back_from_the_json_the_ui_sends() {
         serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
     assert_eq!(back, spec);
 }
+
+#[test]
+fn an_external_verifier_needs_an_http_address_and_a_sane_deadline() {
+    let id = PeripheralId::new_v7();
+    let with = |url: &str, deadline_ms: u32| {
+        let mut spec = reader("Вход", Connection::SimulatedReader);
+        spec.verification = VerificationMode::External {
+            url: url.into(),
+            deadline_ms,
+            timeout_s: GUARD_TIMEOUT_DEFAULT_S,
+        };
+        spec
+    };
+    let checked = check_spec(id, with("  http://10.0.0.5:8080/verify ", 500), &[]).unwrap();
+    assert!(matches!(
+        checked.verification,
+        VerificationMode::External { ref url, .. } if url == "http://10.0.0.5:8080/verify"
+    ));
+    for bad in ["10.0.0.5/verify", "ftp://x", "http://", "http:// x"] {
+        let (field, reason) = refusal(check_spec(id, with(bad, 500), &[]));
+        assert_eq!((field.as_deref(), reason), (Some("url"), Refusal::BadUrl), "{bad}");
+    }
+    let (field, _) = refusal(check_spec(id, with("http://x", 50), &[]));
+    assert_eq!(field.as_deref(), Some("deadline_ms"));
+}

@@ -263,6 +263,38 @@ CREATE TABLE attendance_corrections (
     PRIMARY KEY (school_date, person_id)
 );
 "#,
+    // 6: visitors' passes; the guard's note on a passage without a card.
+    r#"
+ALTER TABLE passages ADD COLUMN note TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE visitor_passes (
+    pass_id TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL,
+    card_key TEXT NOT NULL,
+    document TEXT NOT NULL,
+    visiting TEXT NOT NULL,
+    issued_at_us INTEGER NOT NULL,
+    valid_until_us INTEGER NOT NULL,
+    closed_at_us INTEGER
+);
+CREATE INDEX visitor_passes_person ON visitor_passes (person_id, closed_at_us);
+CREATE INDEX visitor_passes_open ON visitor_passes (closed_at_us);
+"#,
+    // 7: roll-calls at the assembly point: who was inside, who has been seen.
+    r#"
+CREATE TABLE roll_calls (
+    roll_call_id TEXT PRIMARY KEY,
+    started_at_us INTEGER NOT NULL,
+    ended_at_us INTEGER
+);
+CREATE TABLE roll_call_people (
+    roll_call_id TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    present INTEGER NOT NULL DEFAULT 0,
+    marked_at_us INTEGER,
+    PRIMARY KEY (roll_call_id, person_id)
+);
+"#,
 ];
 
 /// The tables `projection::apply` writes: emptied and refilled by a rebuild.
@@ -282,4 +314,7 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "attendance_corrections",
     "emergency",
     "access_rules",
+    "visitor_passes",
+    "roll_calls",
+    "roll_call_people",
 ];

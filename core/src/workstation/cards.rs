@@ -90,7 +90,7 @@ impl Workstation {
         self.get_person(person_id)
     }
 
-    fn exact_card(&self, card: &CardId) -> CoreResult<Option<CardRow>> {
+    pub(super) fn exact_card(&self, card: &CardId) -> CoreResult<Option<CardRow>> {
         Ok(self
             .store
             .conn()
@@ -152,9 +152,9 @@ impl Workstation {
     }
 }
 
-struct CardRow {
-    person_id: Option<PersonId>,
-    state: CardState,
+pub(super) struct CardRow {
+    pub(super) person_id: Option<PersonId>,
+    pub(super) state: CardState,
 }
 
 /// Who holds a presented card, and in what state the card is.

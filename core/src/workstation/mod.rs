@@ -16,6 +16,8 @@
 //! - `devices`: this workstation's readers and gates (`crate::peripherals`);
 //! - `security`: the guard's post on screen — the access rules, who is inside, the
 //!   day's counters and last passages, attendance and its corrections;
+//! - `visitors`: visitors' passes on visitor cards;
+//! - `roll_call`: the roll-call at the assembly point;
 //! - `journal_view`: the journal's check and its pages (secrets' hashes blanked out);
 //! - `checks`: input validation shared with the roster import; every refusal carries a
 //!   `Refusal` code and the values its sentence needs (`crate::error`).
@@ -25,12 +27,14 @@ mod checks;
 mod devices;
 mod journal_view;
 mod people;
+mod roll_call;
 mod school;
 mod security;
 mod sign_in;
 mod staff;
 #[cfg(test)]
 mod tests;
+mod visitors;
 
 pub use cards::CardHolder;
 // Outside this module only the demo's tests call it; the path stays for them.
@@ -45,6 +49,15 @@ pub(crate) use checks::{
 pub use people::PersonSummary;
 pub(crate) use security::stored_access_rules;
 pub use security::PersonInside;
+
+/// Longest note the guard writes on a passage without a card.
+pub const PASSAGE_NOTE_LEN_MAX_CHARS: usize = 200;
+
+/// The guard's note on a passage without a card: 1 to
+/// [`PASSAGE_NOTE_LEN_MAX_CHARS`] characters.
+pub fn check_note(note: &str) -> CoreResult<String> {
+    check_title("note", note, PASSAGE_NOTE_LEN_MAX_CHARS)
+}
 pub(crate) use staff::append_staff;
 
 use crate::auth::Session;
@@ -297,6 +310,49 @@ pub enum Command {
         mark: crate::access::CorrectedMark,
         reason: String,
     },
+
+    /// The day's exceptions for the director (today by default): passages without a
+    /// card, overrides, the guard's denials, anomalies.
+    ExceptionsReport {
+        #[serde(default)]
+        date: Option<String>,
+    },
+
+    /// A roll-call of everyone inside, at the assembly point.
+    StartRollCall,
+    MarkRollCall {
+        roll_call_id: uuid::Uuid,
+        person_id: PersonId,
+        #[serde(default = "yes")]
+        present: bool,
+    },
+    EndRollCall {
+        roll_call_id: uuid::Uuid,
+    },
+    /// The running roll-call (or the one asked for); `null` when none runs.
+    RollCallState {
+        #[serde(default)]
+        roll_call_id: Option<uuid::Uuid>,
+    },
+
+    /// A visitor let in on a visitor card from the guard's stack.
+    IssueVisitorPass {
+        name: NameInput,
+        document: String,
+        visiting: String,
+        card: String,
+        /// Until the end of the school day when not given.
+        #[serde(default)]
+        valid_until: Option<DateTime<Utc>>,
+    },
+    CloseVisitorPass {
+        pass_id: uuid::Uuid,
+    },
+    /// Visitors' open passes (and closed ones too, if asked), newest first.
+    ListVisitors {
+        #[serde(default)]
+        include_closed: bool,
+    },
     /// Records that the signed-in person opens a gate by hand; the shell then opens it.
     OpenGate {
         device_id: PeripheralId,
@@ -324,6 +380,10 @@ pub struct DetailsInput {
     pub email: Option<String>,
     #[serde(default)]
     pub position: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Who may run a command.
@@ -389,8 +449,13 @@ impl Command {
             OpenGate { .. } | EndEmergency => Access::Roles(GUARD_ADMIN),
             GetAccessRules => Access::SignedIn,
             ConfigureAccessRules { .. } | CorrectAttendance { .. } => Access::Roles(ADMIN),
-            GuardSummary | InsideNow => Access::Roles(GUARD_ADMIN_DIRECTOR),
-            DayAttendance { .. } => Access::Roles(ADMIN_DIRECTOR),
+            GuardSummary | InsideNow | ListVisitors { .. } => Access::Roles(GUARD_ADMIN_DIRECTOR),
+            IssueVisitorPass { .. } | CloseVisitorPass { .. } => Access::Roles(GUARD_ADMIN),
+            StartRollCall | MarkRollCall { .. } | EndRollCall { .. } => {
+                Access::Roles(GUARD_ADMIN_DIRECTOR)
+            }
+            RollCallState { .. } => Access::Roles(GUARD_ADMIN_DIRECTOR),
+            DayAttendance { .. } | ExceptionsReport { .. } => Access::Roles(ADMIN_DIRECTOR),
         }
     }
 }
@@ -588,6 +653,26 @@ impl Workstation {
                 mark,
                 reason,
             } => self.correct_attendance(&actor, person_id, &date, mark, &reason, now),
+            IssueVisitorPass {
+                name,
+                document,
+                visiting,
+                card,
+                valid_until,
+            } => {
+                self.issue_visitor_pass(&actor, name, &document, &visiting, &card, valid_until, now)
+            }
+            CloseVisitorPass { pass_id } => self.close_visitor_pass(&actor, pass_id, now),
+            ExceptionsReport { date } => self.exceptions_report(date.as_deref(), now),
+            StartRollCall => self.start_roll_call(&actor, now),
+            MarkRollCall {
+                roll_call_id,
+                person_id,
+                present,
+            } => self.mark_roll_call(&actor, roll_call_id, person_id, present, now),
+            EndRollCall { roll_call_id } => self.end_roll_call(&actor, roll_call_id, now),
+            RollCallState { roll_call_id } => self.roll_call_state(roll_call_id),
+            ListVisitors { include_closed } => self.list_visitors(include_closed),
         }
     }
 

@@ -47,6 +47,9 @@ impl Workstation {
         if let Some(kind) = kind {
             args.push(kind.as_str().into());
             sql.push_str(&format!(" AND p.kind = ?{}", args.len()));
+        } else {
+            // Visitors are the guard's list, not the school's people.
+            sql.push_str(" AND p.kind != 'visitor'");
         }
         if let Some(class_id) = class_id {
             args.push(class_id.to_string());

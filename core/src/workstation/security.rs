@@ -206,7 +206,10 @@ impl Workstation {
         let conn = self.store.conn();
         let mut statement = conn.prepare_cached(
             "SELECT p.id, p.kind, p.surname, p.name, p.patronymic, p.position, c.id, c.grade,
-                    c.letter, pr.at_us, pe.name
+                    c.letter, pr.at_us, pe.name,
+                    (SELECT v.visiting FROM visitor_passes v
+                     WHERE v.person_id = p.id AND v.closed_at_us IS NULL
+                     ORDER BY v.issued_at_us DESC LIMIT 1)
              FROM presence pr
              JOIN persons p ON p.id = pr.person_id
              LEFT JOIN classes c ON c.id = p.class_id
@@ -236,6 +239,7 @@ impl Workstation {
                 class_name: grade.zip(letter).map(|(g, l)| format!("{g}{l}")),
                 since: from_micros(r.get(9)?),
                 gate: r.get(10)?,
+                visiting: r.get(11)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -262,6 +266,7 @@ impl Workstation {
                 "position": person.position,
                 "since": person.since,
                 "gate": person.gate,
+                "visiting": person.visiting,
             });
             match groups.iter_mut().find(|g| g.0 == key) {
                 Some(group) => group.3.push(row),
@@ -510,6 +515,8 @@ pub struct PersonInside {
     pub since: DateTime<Utc>,
     /// The gate they came in through, by name.
     pub gate: Option<String>,
+    /// A visitor's purpose («к директору»).
+    pub visiting: Option<String>,
 }
 
 /// One pupil as the attendance table lists them.
@@ -526,4 +533,132 @@ fn parse_day(text: &str) -> CoreResult<NaiveDate> {
         CoreError::invalid("date", Refusal::NotADate, format!("{text:?} is not a date"))
             .with("value", text)
     })
+}
+
+/// Two taps of one card at two different readers within this many seconds: one card in
+/// two hands (a copied or lent card).
+pub const TWO_READERS_WINDOW_S: i64 = 10;
+
+impl Workstation {
+    /// The day's exceptions for the director: passages without a card (with the guard's
+    /// note), guard overrides, denials by the guard, and anomalies — one card at two
+    /// readers within seconds, a second entry without an exit.
+    pub(super) fn exceptions_report(
+        &self,
+        date: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        let tz = self.school_tz()?;
+        let date = match date {
+            Some(text) => parse_day(text)?,
+            None => tz.school_date(now).0,
+        };
+        let conn = self.store.conn();
+        let mut statement = conn.prepare_cached(
+            "SELECT ps.passage_id, ps.decided_at_us, ps.person_id, ps.card_key, ps.reader_id,
+                    pe.name, ps.direction, ps.allowed, ps.reason, ps.flags, ps.verified_by,
+                    ps.outcome, ps.note, p.surname, p.name, p.patronymic, c.grade, c.letter
+             FROM passages ps
+             LEFT JOIN persons p ON p.id = ps.person_id
+             LEFT JOIN classes c ON c.id = p.class_id
+             LEFT JOIN peripherals pe ON pe.id = ps.reader_id
+             WHERE ps.school_date = ?1
+             ORDER BY ps.decided_at_us",
+        )?;
+        struct Row {
+            json: Value,
+            at_us: i64,
+            person: Option<String>,
+            card: Option<String>,
+            reader: Option<String>,
+            flags: String,
+            reason: String,
+            verified_by: String,
+            note: String,
+        }
+        let rows = statement.query_map([date.to_string()], |r| {
+            let names: [Option<String>; 3] = [r.get(13)?, r.get(14)?, r.get(15)?];
+            let grade: Option<u8> = r.get(16)?;
+            let letter: Option<String> = r.get(17)?;
+            let full_name = names
+                .iter()
+                .flatten()
+                .filter(|n| !n.is_empty())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let at_us: i64 = r.get(1)?;
+            Ok(Row {
+                json: json!({
+                    "passage_id": r.get::<_, String>(0)?,
+                    "at": from_micros(at_us),
+                    "person_id": r.get::<_, Option<String>>(2)?,
+                    "full_name": full_name,
+                    "class_name": grade.zip(letter).map(|(g, l)| format!("{g}{l}")),
+                    "card": r.get::<_, Option<String>>(3)?,
+                    "reader": r.get::<_, Option<String>>(5)?,
+                    "direction": r.get::<_, String>(6)?,
+                    "allowed": r.get::<_, bool>(7)?,
+                    "reason": r.get::<_, String>(8)?,
+                    "outcome": r.get::<_, String>(11)?,
+                    "note": r.get::<_, String>(12)?,
+                }),
+                at_us,
+                person: r.get(2)?,
+                card: r.get(3)?,
+                reader: r.get(4)?,
+                flags: r.get(9)?,
+                reason: r.get(8)?,
+                verified_by: r.get(10)?,
+                note: r.get(12)?,
+            })
+        })?;
+        let rows: Vec<Row> = rows.collect::<Result<_, _>>()?;
+        let without_card: Vec<&Value> = rows
+            .iter()
+            .filter(|r| r.card.is_none() && !r.note.is_empty())
+            .map(|r| &r.json)
+            .collect();
+        let overrides: Vec<&Value> = rows
+            .iter()
+            .filter(|r| r.verified_by == "override")
+            .map(|r| &r.json)
+            .collect();
+        let guard_denials: Vec<&Value> = rows
+            .iter()
+            .filter(|r| r.reason == "guard_denied")
+            .map(|r| &r.json)
+            .collect();
+        let mut anomalies: Vec<Value> = Vec::new();
+        let window_us = TWO_READERS_WINDOW_S * 1_000_000;
+        for (i, a) in rows.iter().enumerate() {
+            let Some(card) = &a.card else { continue };
+            let twin = rows[i + 1..]
+                .iter()
+                .take_while(|b| b.at_us - a.at_us <= window_us)
+                .find(|b| b.card.as_ref() == Some(card) && b.reader != a.reader);
+            if let Some(b) = twin {
+                anomalies.push(json!({
+                    "kind": "two_readers",
+                    "first": a.json,
+                    "second": b.json,
+                    "seconds": (b.at_us - a.at_us) / 1_000_000,
+                }));
+            }
+        }
+        for row in &rows {
+            let passback =
+                row.reason == "passback" || row.flags.split(',').any(|f| f == "passback_soft");
+            if passback && row.person.is_some() {
+                anomalies.push(json!({ "kind": "repeated_entry", "first": row.json }));
+            }
+        }
+        Ok(json!({
+            "date": date,
+            "without_card": without_card,
+            "overrides": overrides,
+            "guard_denials": guard_denials,
+            "anomalies": anomalies,
+        }))
+    }
 }

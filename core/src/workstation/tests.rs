@@ -651,7 +651,7 @@ fn migration_2_fills_card_holdings_as_a_rebuild_would() {
         // Back to schema 1: what a database written by the previous version holds.
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE access_rules; DROP TABLE emergency; DROP TABLE attendance_corrections; DROP TABLE attendance_days;
+            "DROP TABLE roll_call_people; DROP TABLE roll_calls; DROP TABLE visitor_passes; DROP TABLE access_rules; DROP TABLE emergency; DROP TABLE attendance_corrections; DROP TABLE attendance_days;
              DROP TABLE presence; DROP TABLE passages; DROP TABLE local_secrets; DROP TABLE peripherals; DROP TABLE card_holdings; ALTER TABLE school DROP COLUMN demo;
              PRAGMA user_version = 1;",
         )

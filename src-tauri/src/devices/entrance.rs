@@ -15,8 +15,8 @@
 use super::{lock, wiring, Driver, Shared};
 use chrono::Utc;
 use schoolcard_core::events::PassOutcome;
-use schoolcard_core::gatepost::post::Presented;
-use schoolcard_core::peripherals::{Direction, Peripheral, PeripheralId, Post};
+use schoolcard_core::gatepost::post::{Presented, AWAITING_EXTERNAL};
+use schoolcard_core::peripherals::{Direction, Peripheral, PeripheralId, Post, VerificationMode};
 use schoolcard_core::{CardId, CoreError};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -59,7 +59,77 @@ pub fn on_card(shared: &Arc<Shared>, reader: &Peripheral, card: &CardId, raw: &s
         }
     } else {
         emit_passage(shared, &presented);
+        if presented.awaiting == Some(AWAITING_EXTERNAL) {
+            ask_verifier(shared, reader, &presented);
+        }
     }
+}
+
+/// Asks the reader's external verifier about `presented` on a thread of its own; its
+/// answer (or its silence past the deadline) comes back through the gate post.
+fn ask_verifier(shared: &Arc<Shared>, reader: &Peripheral, presented: &Presented) {
+    let VerificationMode::External {
+        url,
+        deadline_ms,
+        timeout_s,
+    } = &reader.spec.verification
+    else {
+        return;
+    };
+    let (url, deadline, guard_timeout) = (
+        url.clone(),
+        std::time::Duration::from_millis(u64::from(*deadline_ms)),
+        chrono::Duration::seconds(i64::from(*timeout_s)),
+    );
+    let question = json!({
+        "passage_id": presented.passage_id,
+        "at": presented.at,
+        "reader": presented.reader.name,
+        "direction": presented.direction,
+        "card": presented.card,
+        "person": presented.person.as_ref().map(|p| json!({
+            "id": p.id,
+            "full_name": p.full_name,
+            "kind": p.kind,
+            "class_name": p.class_name,
+        })),
+        "decision": presented.decision,
+    });
+    let passage_id = presented.passage_id;
+    let shared = Arc::clone(shared);
+    let _ = thread::Builder::new()
+        .name("external verifier".into())
+        .spawn(move || {
+            let answer = verifier_answer(&url, &question, deadline);
+            if answer.is_none() {
+                tracing::warn!(%url, "the external verifier did not answer in time; asking the guard");
+            }
+            let Some(post) = &shared.post else { return };
+            let decided = lock(post).external_answer(passage_id, answer, guard_timeout, Utc::now());
+            let Some(mut decided) = decided else { return };
+            if decided.opens_gate() {
+                let outcome = open_for(&shared, &mut decided);
+                emit_passage(&shared, &decided);
+                if let Some(outcome) = outcome {
+                    emit_outcome(&shared, &outcome);
+                }
+            } else {
+                emit_passage(&shared, &decided);
+            }
+        });
+}
+
+/// POSTs `question` to the verifier and reads `{"allow": bool}`; `None` for no answer
+/// within `deadline`, an error, or an answer without a verdict.
+fn verifier_answer(url: &str, question: &Value, deadline: std::time::Duration) -> Option<bool> {
+    let agent = ureq::AgentBuilder::new().timeout(deadline).build();
+    let reply: Value = agent
+        .post(url)
+        .send_json(question.clone())
+        .ok()?
+        .into_json()
+        .ok()?;
+    reply.get("allow")?.as_bool()
 }
 
 /// The guard's answer: `allow` lets an awaiting passage through (an override when the
@@ -94,6 +164,37 @@ pub fn guard_decide(
     };
     if presented.outcome.is_some() {
         emit_outcome(shared, &presented);
+        return Ok(presented);
+    }
+    let outcome = open_for(shared, &mut presented);
+    emit_passage(shared, &presented);
+    if let Some(outcome) = outcome {
+        emit_outcome(shared, &outcome);
+    }
+    Ok(presented)
+}
+
+/// A person let through by the guard without a card, through `reader_id`'s gate, with
+/// the guard's note (a forgotten card).
+pub fn without_card(
+    shared: &Arc<Shared>,
+    person_id: schoolcard_core::domain::PersonId,
+    reader_id: PeripheralId,
+    note: &str,
+) -> Result<Presented, CoreError> {
+    let post = shared
+        .post
+        .as_ref()
+        .ok_or_else(|| CoreError::not_found("the gate post"))?;
+    let reader = lock(&shared.routes)
+        .by_id
+        .get(&reader_id.to_string())
+        .cloned()
+        .filter(is_entrance_reader)
+        .ok_or_else(|| CoreError::not_found(format!("entrance reader {reader_id}")))?;
+    let mut presented = lock(post).present_without_card(person_id, &reader, note, Utc::now())?;
+    if presented.outcome.is_some() {
+        emit_passage(shared, &presented);
         return Ok(presented);
     }
     let outcome = open_for(shared, &mut presented);

@@ -526,6 +526,16 @@ impl DeviceHub {
         entrance::guard_decide(&self.shared, passage_id, allow)
     }
 
+    /// A person let through without a card (see `entrance::without_card`).
+    pub fn pass_without_card(
+        &self,
+        person_id: schoolcard_core::domain::PersonId,
+        reader_id: PeripheralId,
+        note: &str,
+    ) -> Result<Presented, schoolcard_core::CoreError> {
+        entrance::without_card(&self.shared, person_id, reader_id, note)
+    }
+
     /// Reads the school's zone, the access rules and who is where again.
     pub fn reload_rules(&self) {
         if let Some(post) = &self.shared.post {

@@ -636,6 +636,25 @@ impl Entrance {
             .unwrap()
     }
 
+    /// The holder of `card` goes out through an exit reader without a gate.
+    fn pass_out(&mut self, card: &CardId) {
+        let exit = peripheral(
+            "Выход",
+            Post::Entrance,
+            Some(Direction::Exit),
+            Connection::SimulatedReader,
+        );
+        let post = self.hub.shared.post.as_ref().unwrap();
+        let mut post = lock(post);
+        let out = post.present(card, "", &exit, Utc::now()).unwrap();
+        assert!(out.decision.allowed, "{out:?}");
+        post.outcome(
+            out.passage_id,
+            schoolcard_core::events::PassOutcome::Passed,
+            Utc::now(),
+        );
+    }
+
     fn passages(&self) -> Vec<(String, String, String)> {
         assert!(self.journal.flush(Duration::from_millis(WAIT_MS_MAX)));
         let store = schoolcard_core::Store::open(&self.db).unwrap();
@@ -806,4 +825,140 @@ fn a_relay_board_unplugged_goes_offline_and_works_again_when_plugged_back() {
     let frames = read_frames(&mut board, 2);
     assert_eq!(frames, [[0xA0, 0x01, 0x01, 0xA2], [0xA0, 0x01, 0x00, 0xA1]]);
     drop(hub);
+}
+
+/// An external verifier on loopback: answers each POST with `{"allow": …}` as told, or
+/// too late.
+struct Verifier {
+    url: String,
+    answer: Arc<Mutex<&'static str>>,
+    asked: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Verifier {
+    fn start() -> Verifier {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/verify", listener.local_addr().unwrap());
+        let answer = Arc::new(Mutex::new("allow"));
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let (mode, log) = (Arc::clone(&answer), Arc::clone(&asked));
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                // Headers, then as many body bytes as Content-Length says.
+                let body = loop {
+                    let n = stream.read(&mut buffer).unwrap_or(0);
+                    if n == 0 {
+                        break None;
+                    }
+                    request.extend_from_slice(&buffer[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break Some(body.to_owned());
+                    }
+                };
+                let Some(body) = body else { continue };
+                lock(&log).push(serde_json::from_str(&body).unwrap_or(Value::Null));
+                let reply = match *lock(&mode) {
+                    "deny" => r#"{"allow": false}"#,
+                    "slow" => {
+                        thread::sleep(Duration::from_millis(1_000));
+                        r#"{"allow": true}"#
+                    }
+                    _ => r#"{"allow": true}"#,
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+            }
+        });
+        Verifier { url, answer, asked }
+    }
+}
+
+#[test]
+fn an_external_verifier_decides_and_its_silence_falls_back_to_the_guard() {
+    let verifier = Verifier::start();
+    let mut entrance = Entrance::start(schoolcard_core::peripherals::VerificationMode::External {
+        url: verifier.url.clone(),
+        deadline_ms: 300,
+        timeout_s: 30,
+    });
+    let (card, surname) = entrance.pupil_card("active");
+
+    // Allowed: the gate opens on the verifier's word.
+    entrance
+        .hub
+        .simulate_card(entrance.reader.id, &card)
+        .unwrap();
+    let asking = next_event(&entrance.events, entrance::PASSAGE_EVENT);
+    assert_eq!(asking["awaiting"], "external");
+    let decided = next_event(&entrance.events, entrance::PASSAGE_EVENT);
+    assert_eq!(decided["verified_by"], "external");
+    assert_eq!(
+        read_frames(&mut entrance.board, 2),
+        [[0xA0, 0x01, 0x01, 0xA2], [0xA0, 0x01, 0x00, 0xA1]]
+    );
+    let outcome = next_event(&entrance.events, entrance::PASSAGE_OUTCOME_EVENT);
+    assert_eq!(outcome["outcome"], "passed");
+    let question = lock(&verifier.asked)[0].clone();
+    assert!(question["person"]["full_name"]
+        .as_str()
+        .unwrap()
+        .starts_with(&surname));
+    // The card as the reader read it (a 24-bit enrolment reads back as the full id).
+    let read = CardId::parse_canonical(question["card"].as_str().unwrap()).unwrap();
+    assert!(read.matches(&card), "{read} is not {card}");
+
+    // Denied by the verifier: no relay moves. (She goes out first: a second entry would
+    // be a passback, which the rules deny without asking anyone.)
+    entrance.pass_out(&card);
+    *lock(&verifier.answer) = "deny";
+    entrance
+        .hub
+        .simulate_card(entrance.reader.id, &card)
+        .unwrap();
+    next_event(&entrance.events, entrance::PASSAGE_EVENT);
+    let denied = next_event(&entrance.events, entrance::PASSAGE_EVENT);
+    assert_eq!(denied["outcome"], "denied");
+    assert_eq!(denied["verified_by"], "external");
+
+    // Too slow: the guard is asked instead and lets the pupil through.
+    entrance.pass_out(&card);
+    *lock(&verifier.answer) = "slow";
+    entrance
+        .hub
+        .simulate_card(entrance.reader.id, &card)
+        .unwrap();
+    next_event(&entrance.events, entrance::PASSAGE_EVENT);
+    let to_guard = next_event(&entrance.events, entrance::PASSAGE_EVENT);
+    assert_eq!(to_guard["awaiting"], "guard");
+    let id: uuid::Uuid = to_guard["passage_id"].as_str().unwrap().parse().unwrap();
+    entrance.hub.guard_decide(id, true).unwrap();
+    assert_eq!(
+        read_frames(&mut entrance.board, 2),
+        [[0xA0, 0x01, 0x01, 0xA2], [0xA0, 0x01, 0x00, 0xA1]]
+    );
+    let outcome = next_event(&entrance.events, entrance::PASSAGE_OUTCOME_EVENT);
+    assert_eq!(outcome["outcome"], "passed");
+    let verified: Vec<String> = entrance.passages().into_iter().map(|p| p.1).collect();
+    assert_eq!(
+        verified,
+        ["external", "automatic", "external", "automatic", "guard"]
+    );
 }
