@@ -247,7 +247,7 @@ fn open_for(shared: &Arc<Shared>, presented: &mut Presented) -> Option<Presented
             .iter()
             .find(|r| r.peripheral.id == gate_id)
             .and_then(|r| match &r.driver {
-                Driver::Gate(run) => run.gate.clone().map(|g| (gate_id, g)),
+                Driver::Gate(run) => run.opener.clone().map(|opener| (gate_id, opener)),
                 _ => None,
             })
     });
@@ -259,22 +259,15 @@ fn open_for(shared: &Arc<Shared>, presented: &mut Presented) -> Option<Presented
             tracing::warn!("the passage's gate is not running; nobody can pass");
             finish_now(PassOutcome::NoPass)
         }
-        (Some((gate_id, gate)), _, false) => {
+        (Some((gate_id, opener)), _, false) => {
             lock(&shared.gate_waits)
                 .entry((gate_id, direction))
                 .or_default()
                 .push_back(presented.passage_id);
-            // A relay pulse holds its caller for the pulse: not the card reads' thread.
-            let to_open = Arc::clone(&gate);
-            let failed = Arc::clone(shared);
-            let _ = thread::Builder::new()
-                .name("gate open".into())
-                .spawn(move || {
-                    if let Err(e) = to_open.open(wiring::gate_direction(direction)) {
-                        tracing::error!("the gate did not open: {e}");
-                        super::gate_failed(&failed, gate_id, &e);
-                    }
-                });
+            // The gate's own thread opens it: a relay pulse holds its caller.
+            if opener.send(wiring::gate_direction(direction)).is_err() {
+                tracing::error!("the gate's opener has stopped; nobody can pass");
+            }
             None
         }
     }

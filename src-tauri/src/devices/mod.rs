@@ -144,6 +144,8 @@ type OpenGate = Box<dyn Fn() -> Result<Arc<dyn Gate>, String> + Send>;
 
 struct GateRun {
     gate: Option<Arc<dyn Gate>>,
+    /// Opens `gate` for passages on a thread kept for it (see [`start_opener`]).
+    opener: Option<mpsc::Sender<schoolcard_readers::gate::Direction>>,
     /// How to open it again after a failure (relay boards); `None`: it does not fail.
     reopen: Option<OpenGate>,
     error: Option<String>,
@@ -435,17 +437,19 @@ impl DeviceHub {
                 };
                 let mut run = GateRun {
                     gate: None,
+                    opener: None,
                     reopen: Some(Box::new(open)),
                     error: None,
                     retry_at: Instant::now(),
                     _simulator: None,
                     port: Some(port_path),
                 };
-                open_gate_run(&mut run);
+                open_gate_run(&self.shared, p.id, &mut run);
                 Driver::Gate(run)
             }
             Connection::SimulatedTurnstile => match simulated_turnstile(&self.shared, p.id) {
                 Ok((gate, simulator)) => Driver::Gate(GateRun {
+                    opener: start_opener(&self.shared, p.id, &gate),
                     gate: Some(gate),
                     reopen: None,
                     error: None,
@@ -779,6 +783,7 @@ fn mark_gate_failed(run: &mut GateRun, error: String) {
         return;
     }
     run.gate = None;
+    run.opener = None;
     run.error = Some(error);
     run.retry_at = Instant::now() + port_retry();
 }
@@ -808,10 +813,38 @@ fn gate_failed(shared: &Shared, id: PeripheralId, error: &schoolcard_readers::ga
     lock(&shared.counters).entry(id).or_default().errors += 1;
 }
 
-fn open_gate_run(run: &mut GateRun) {
+/// A thread that opens `gate` for each direction sent to it, one after another (a relay
+/// pulse holds its caller for the pulse): the card reads' thread hands over and goes on,
+/// and no thread is started per card. It ends when the gate's run is dropped.
+fn start_opener(
+    shared: &Arc<Shared>,
+    id: PeripheralId,
+    gate: &Arc<dyn Gate>,
+) -> Option<mpsc::Sender<schoolcard_readers::gate::Direction>> {
+    let (requests, directions) = mpsc::channel();
+    let (gate, shared) = (Arc::clone(gate), Arc::downgrade(shared));
+    thread::Builder::new()
+        .name(format!("gate {id} opener"))
+        .spawn(move || {
+            for direction in directions {
+                if let Err(e) = gate.open(direction) {
+                    tracing::error!("the gate did not open: {e}");
+                    if let Some(shared) = shared.upgrade() {
+                        gate_failed(&shared, id, &e);
+                    }
+                }
+            }
+        })
+        .inspect_err(|e| tracing::error!("no thread for a gate's opener: {e}"))
+        .ok()?;
+    Some(requests)
+}
+
+fn open_gate_run(shared: &Arc<Shared>, id: PeripheralId, run: &mut GateRun) {
     let Some(open) = &run.reopen else { return };
     match open() {
         Ok(gate) => {
+            run.opener = start_opener(shared, id, &gate);
             run.gate = Some(gate);
             run.error = None;
         }
@@ -839,7 +872,7 @@ fn start_line(run: &mut LineRun) {
 }
 
 /// Reopens relay boards and OSDP lines whose port failed, once their wait is over.
-fn retry_failed(shared: &Shared) {
+fn retry_failed(shared: &Arc<Shared>) {
     let now = Instant::now();
     let mut fleet = lock(&shared.fleet);
     for running in &mut fleet.devices {
@@ -857,7 +890,7 @@ fn retry_failed(shared: &Shared) {
                     .errors += 1;
             }
             if run.gate.is_none() && run.reopen.is_some() && now >= run.retry_at {
-                open_gate_run(run);
+                open_gate_run(shared, running.peripheral.id, run);
                 if let Some(gate) = &run.gate {
                     lock(&shared.counters)
                         .entry(running.peripheral.id)
