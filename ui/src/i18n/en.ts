@@ -770,6 +770,7 @@ export const en: Catalogue = {
   'day.bad': 'Type the day as DD/MM/YYYY, today or earlier.',
 
   'sim.typed': 'Present a card by its number',
+  'sim.typed_placeholder': 'card number',
   'sim.typed_present': 'Present',
 
   'visitors.title': 'Visitors',

@@ -778,6 +778,7 @@ export const ru = {
   'day.bad': 'Введите день как ДД.ММ.ГГГГ, не позже сегодняшнего.',
 
   'sim.typed': 'Приложить карту по номеру',
+  'sim.typed_placeholder': 'номер карты',
   'sim.typed_present': 'Приложить',
 
   'visitors.title': 'Посетители',
