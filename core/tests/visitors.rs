@@ -274,6 +274,7 @@ fn the_days_exceptions_list_cardless_passes_overrides_and_anomalies() {
     assert_eq!(names(&report["without_card"]), ["Забывкина Ира"]);
     assert_eq!(report["without_card"][0]["note"], "забыла карту");
     assert_eq!(names(&report["overrides"]), ["Карточкина Ира"]);
+    assert_eq!(report["overrides"][0]["overridden"], "passback");
     let kinds: Vec<&str> = report["anomalies"]
         .as_array()
         .unwrap()

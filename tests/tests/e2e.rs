@@ -690,3 +690,122 @@ async fn guard_confirms_a_pupil_at_the_gate_and_unlocks_every_gate_for_a_fire() 
     );
     assert!(schoolcard_core::journal::verify(conn).unwrap().is_intact());
 }
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the built app, Xvfb and tauri-driver: run by `make test`"]
+async fn guard_lets_a_visitor_in_on_a_visitor_card_and_ticks_them_at_the_roll_call() {
+    use schoolcard_core::demo;
+
+    const VISITOR: &str = "Гостева Ирина";
+    /// A card from the guard's stack of visitor cards: nobody's in the demo school.
+    const VISITOR_CARD: &str = "40:00C0FFEE01";
+
+    let app = app_bin();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.sqlite");
+    demo::ensure_demo(&db, demo::DEMO_SEED, chrono::Utc::now())
+        .unwrap()
+        .expect("a fresh demo school");
+    let entrance_reader = {
+        let mut ws = Workstation::open(&db).unwrap();
+        core(
+            &mut ws,
+            json!({"type": "sign_in_password", "login": "admin", "password": demo::DEMO_PASSWORD}),
+        );
+        let devices = core(&mut ws, json!({"type": "list_devices"}));
+        devices["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| {
+                d["connection"]["type"] == "simulated_reader"
+                    && d["post"] == "entrance"
+                    && d["direction"] == "entry"
+            })
+            .unwrap_or_else(|| panic!("the demo has a simulated entrance reader: {devices}"))
+            ["device_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    let driver = Driver::start(&db);
+    let caps = json!({"tauri:options": {"application": app, "args": ["--demo", "--db", db]}});
+    let client = ClientBuilder::native()
+        .capabilities(caps.as_object().unwrap().clone())
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session with the app");
+
+    type_into(&client, "login-input", "guard").await;
+    type_into(&client, "password-input", demo::DEMO_PASSWORD).await;
+    click(&client, "signin-submit").await;
+    wait_text(&client, "guard-post", "").await;
+
+    // The guard issues a pass on a visitor card: until the end of the day by default.
+    click(&client, "nav-visitors").await;
+    click(&client, "visitor-issue").await;
+    type_into(&client, "visitor-surname", "Гостева").await;
+    type_into(&client, "visitor-name", "Ирина").await;
+    type_into(&client, "visitor-document", "паспорт 4510 123456").await;
+    type_into(&client, "visitor-visiting", "классный руководитель 5А").await;
+    type_into(&client, "visitor-card", VISITOR_CARD).await;
+    click(&client, "visitor-submit").await;
+    let row = wait_text(&client, "visitor-row", VISITOR).await;
+    assert_eq!(row.attr("data-inside").await.unwrap().as_deref(), Some("false"));
+
+    // The visitor presents the card at the entrance: the post shows them let in.
+    click(&client, "nav-guard").await;
+    click(&client, "topbar-simulator").await;
+    wait_text(&client, "sim-reader", "")
+        .await
+        .select_by_value(&entrance_reader)
+        .await
+        .expect("choosing the entrance reader");
+    type_into(&client, "sim-card-input", VISITOR_CARD).await;
+    click(&client, "sim-card-present").await;
+    wait_text(&client, "guard-name", VISITOR).await;
+    wait_text(&client, "guard-class", "Посетитель").await;
+    wait_text(&client, "guard-outcome", "прошёл").await;
+    click(&client, "sim-close").await;
+
+    // The roll-call, from the post's evacuation area: the visitor is on it, and ticked.
+    click(&client, "guard-roll-call").await;
+    click(&client, "rollcall-start").await;
+    let counters = wait_text(&client, "rollcall-counters", "Отмечено 0 из").await;
+    let total = counters.attr("data-total").await.unwrap().unwrap();
+    let person = wait_text(&client, "rollcall-person", VISITOR).await;
+    scroll_to(&client, &person).await;
+    person.click().await.expect("ticking the visitor");
+    wait_text(&client, "rollcall-counters", &format!("Отмечено 1 из {total}")).await;
+    assert_eq!(
+        person.attr("data-present").await.unwrap().as_deref(),
+        Some("true")
+    );
+
+    client.close().await.unwrap();
+    drop(driver);
+
+    // The journal: the pass, the visitor's passage through the gate, the tick.
+    let ws = Workstation::open(&db).unwrap();
+    let conn = ws.store().conn();
+    let payloads = |kind: &str| -> Vec<serde_json::Value> {
+        conn.prepare("SELECT payload FROM journal WHERE kind = ?1 ORDER BY seq")
+            .unwrap()
+            .query_map([kind], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(|p| serde_json::from_str(&p.unwrap()).unwrap())
+            .collect()
+    };
+    let issued = payloads("visitor_pass_issued");
+    assert_eq!(issued.len(), 1, "{issued:?}");
+    let passages = payloads("passage");
+    assert_eq!(passages.len(), 1, "one passage: {passages:?}");
+    assert_eq!(passages[0]["person_id"], issued[0]["person_id"]);
+    assert_eq!(passages[0]["outcome"], "passed", "{}", passages[0]);
+    let marked = payloads("roll_call_marked");
+    assert_eq!(marked.len(), 1, "{marked:?}");
+    assert_eq!(marked[0]["person_id"], issued[0]["person_id"]);
+    assert_eq!(marked[0]["present"], true);
+    assert!(schoolcard_core::journal::verify(conn).unwrap().is_intact());
+}

@@ -602,6 +602,12 @@ impl Workstation {
                     "reason": r.get::<_, String>(8)?,
                     "outcome": r.get::<_, String>(11)?,
                     "note": r.get::<_, String>(12)?,
+                    // The rule a guard's override set aside.
+                    "overridden": r
+                        .get::<_, String>(9)?
+                        .split(',')
+                        .find_map(|f| f.strip_prefix("overridden:"))
+                        .map(str::to_owned),
                 }),
                 at_us,
                 person: r.get(2)?,

@@ -776,6 +776,7 @@ export const en: Catalogue = {
   'day.bad': 'Type the day as DD/MM/YYYY, today or earlier.',
 
   'sim.typed': 'Present a card by its number',
+  'sim.typed_placeholder': 'card number',
   'sim.typed_present': 'Present',
 
   'visitors.title': 'Visitors',
@@ -805,6 +806,9 @@ export const en: Catalogue = {
   'visitors.outside': 'not inside',
   'visitors.closed_at': 'closed at {time}',
   'visitors.expired': 'expired',
+  'visitors.card_col': 'Card',
+  'visitors.close_short': 'Close',
+  'visitors.end_of': 'to the end of {date}',
   'visitors.close': 'Close the pass',
   'visitors.close_title': 'Close the visitor\'s pass?',
   'visitors.close_text': 'Has {name} handed card {card} back? The pass closes and the card may be issued again.',

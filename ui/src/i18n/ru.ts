@@ -784,6 +784,7 @@ export const ru = {
   'day.bad': 'Введите день как ДД.ММ.ГГГГ, не позже сегодняшнего.',
 
   'sim.typed': 'Приложить карту по номеру',
+  'sim.typed_placeholder': 'номер карты',
   'sim.typed_present': 'Приложить',
 
   'visitors.title': 'Посетители',
@@ -813,6 +814,9 @@ export const ru = {
   'visitors.outside': 'не в здании',
   'visitors.closed_at': 'закрыт в {time}',
   'visitors.expired': 'истёк',
+  'visitors.card_col': 'Карта',
+  'visitors.close_short': 'Закрыть',
+  'visitors.end_of': 'до конца {date}',
   'visitors.close': 'Закрыть пропуск',
   'visitors.close_title': 'Закрыть пропуск посетителя?',
   'visitors.close_text': '{name} сдал карту {card}? Пропуск закроется, карту можно будет выдать снова.',

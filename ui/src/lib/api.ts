@@ -6,7 +6,8 @@ import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 
 export type Role = 'guard' | 'cashier' | 'librarian' | 'director' | 'admin';
 export const ROLES: Role[] = ['admin', 'director', 'guard', 'cashier', 'librarian'];
-export type PersonKind = 'pupil' | 'staff' | 'guardian';
+/** `visitor`: someone on a visitor card, enrolled when the guard issues the pass. */
+export type PersonKind = 'pupil' | 'staff' | 'guardian' | 'visitor';
 export type PersonStatus = 'active' | 'suspended' | 'left';
 export type CardState = 'active' | 'lost' | 'blocked' | 'returned';
 
@@ -420,6 +421,8 @@ export interface Passage {
   deadline: string | null;
   verified_by: VerifiedBy | null;
   outcome: PassOutcome | null;
+  /** The guard's note: why someone passed without their card (empty otherwise). */
+  note?: string;
 }
 
 export interface PassageOutcomeEvent {
@@ -536,4 +539,85 @@ export function onPassageOutcome(handler: (o: PassageOutcomeEvent) => void): Pro
 
 export function onEmergency(handler: (e: EmergencyEvent) => void): Promise<UnlistenFn> {
   return listen<EmergencyEvent>('emergency', (event) => handler(event.payload)).catch(() => () => {});
+}
+
+/** Lets someone through without their card (forgotten at home): the entrance reader's gate
+ * opens if the rules allow, and the passage carries the guard's note. */
+export function passWithoutCard(personId: string, readerId: string, note: string): Promise<Passage> {
+  return shellCall<Passage>('pass_without_card', { personId, readerId, note });
+}
+
+// ─── Visitors, the day's exceptions, the roll-call ──────────────────────────────────────
+
+/** A visitor's temporary pass on a visitor card (`list_visitors`). */
+export interface VisitorPass {
+  pass_id: string;
+  person_id: string;
+  full_name: string;
+  /** Canonical. */
+  card: string;
+  document: string;
+  visiting: string;
+  issued_at: string;
+  valid_until: string;
+  closed_at: string | null;
+  inside: boolean;
+}
+
+/** One passage in the day's exceptions report. */
+export interface ExceptionRow {
+  passage_id: string;
+  at: string;
+  person_id: string | null;
+  full_name: string;
+  class_name: string | null;
+  card: string | null;
+  reader: string | null;
+  direction: Direction;
+  allowed: boolean;
+  reason: string;
+  outcome: PassOutcome;
+  note: string;
+  /** The refusal a guard's override set aside, when the core names it. */
+  overridden?: string | null;
+}
+
+export interface Anomaly {
+  kind: 'two_readers' | 'repeated_entry';
+  first: ExceptionRow;
+  second?: ExceptionRow;
+  seconds?: number;
+}
+
+export interface ExceptionsReport {
+  date: string;
+  without_card: ExceptionRow[];
+  overrides: ExceptionRow[];
+  guard_denials: ExceptionRow[];
+  anomalies: Anomaly[];
+}
+
+export interface RollCallPerson {
+  id: string;
+  full_name: string;
+  position: string | null;
+  present: boolean;
+}
+
+export interface RollCallGroup {
+  /** A class's name (`5А`), or a kind for everyone else: `staff`, `visitor`, `guardian`, `pupil`. */
+  key: string;
+  title: string;
+  missing: number;
+  people: RollCallPerson[];
+}
+
+export interface RollCall {
+  roll_call_id: string;
+  started_at: string;
+  ended_at: string | null;
+  total: number;
+  present: number;
+  missing: number;
+  groups: RollCallGroup[];
 }

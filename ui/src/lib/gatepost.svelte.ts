@@ -58,7 +58,7 @@ function applyOutcome(o: PassageOutcomeEvent): void {
 
 /**
  * The core's list (after a refresh) replaces ours, except for what only the events
- * brought: photos, and passages newer than the core's answer.
+ * brought: photos, the guard's notes, and passages newer than the core's answer.
  */
 export function mergeRecent(fromCore: Passage[]): void {
   const known = new Set(fromCore.map((p) => p.passage_id));
@@ -70,7 +70,9 @@ export function mergeRecent(fromCore: Passage[]): void {
     // Our copy may be fresher (an outcome the core had not yet journaled).
     const outcome = p.outcome ?? mine.outcome;
     const person = p.person && mine.person ? { ...p.person, photo: mine.person.photo } : p.person;
-    return { ...p, person, outcome, awaiting: outcome ? null : p.awaiting };
+    // The guard's note («забыл карту») may come with the event only.
+    const note = p.note || mine.note;
+    return { ...p, person, outcome, note, awaiting: outcome ? null : p.awaiting };
   });
   gatepost.recent = [...newer, ...merged].slice(0, RECENT_PASSAGES_MAX);
 }

@@ -14,7 +14,9 @@ export type SectionId =
   | 'import'
   | 'journal'
   | 'school'
-  | 'devices';
+  | 'devices'
+  | 'visitors'
+  | 'exceptions';
 
 /** Canonical order: the first section a person may see is their home. */
 /** New sections go last, so the Alt+digit people have learnt keep their meaning. */
@@ -31,12 +33,15 @@ const ORDER: SectionId[] = [
   'guard',
   'inside',
   'attendance',
+  'visitors',
+  'exceptions',
 ];
 
 const BY_ROLE: Record<Role, SectionId[]> = {
-  admin: ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance'],
-  director: ['summary', 'lookup', 'pupils', 'staff', 'journal', 'inside', 'attendance'],
-  guard: ['guard', 'inside', 'lookup', 'pupils'],
+  admin: ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance', 'visitors', 'exceptions'],
+  // The director reads the visitors' passes; issuing and closing them is the post's.
+  director: ['summary', 'lookup', 'pupils', 'staff', 'journal', 'inside', 'attendance', 'visitors', 'exceptions'],
+  guard: ['guard', 'inside', 'lookup', 'pupils', 'visitors'],
   cashier: ['lookup', 'pupils'],
   librarian: ['lookup', 'pupils'],
 };
