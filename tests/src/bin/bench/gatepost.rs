@@ -7,7 +7,8 @@
 //!   pseudo-terminal, opened as the app opens a board; timed until the relay's ON frame
 //!   has been written and flushed to the port (the pulse that follows holds the gate
 //!   100 ms and is not the software's). Two paths in turn: `open` on the thread that
-//!   decided, and the shell's shape (a thread started for `open`);
+//!   decided, and the shell's shape (the direction sent to the gate's opener thread, one
+//!   per gate and started once, which calls `open`);
 //! - *morning rush*: 2,000 pupils through four entrance readers, each with its own gate,
 //!   on four threads sharing one [`GatePost`] behind a mutex (the app's shape): every card
 //!   decided and its passage queued to the gates' [`JournalQueue`], timed until `flush`
@@ -278,8 +279,6 @@ struct Turnstile {
     /// The board's side the bench reads the frames back from, at the end.
     master: TTYPort,
     _slave: TTYPort,
-    /// The thread of the last `open` (busy for its pulse).
-    opening: Option<thread::JoinHandle<()>>,
 }
 
 fn turnstile(n: usize, stamps: mpsc::Sender<Instant>) -> Turnstile {
@@ -311,7 +310,6 @@ fn turnstile(n: usize, stamps: mpsc::Sender<Instant>) -> Turnstile {
         exit: reader(format!("Выход {n} — считыватель"), Direction::Exit, gate_id),
         master,
         _slave: slave,
-        opening: None,
     }
 }
 
@@ -370,16 +368,17 @@ fn ns(duration: Duration) -> u64 {
 struct GateFigures {
     /// On the card's thread: `present`, then `open` on the same thread.
     same_thread: Latency,
-    /// As the shell does: `present`, then a thread started for `open`.
-    spawned: Latency,
+    /// As the shell does: `present`, then the direction sent to the gate's opener thread,
+    /// which calls `open`.
+    handed_over: Latency,
     /// `present` alone (both paths' samples).
     decision: Latency,
     /// The CPU time of `present` (its thread's clock): the work, without preemption.
     decision_cpu: Latency,
     /// Same-thread path: from `present` returning to the ON frame flushed.
     command: Latency,
-    /// Spawned path: from `spawn` to the new thread running.
-    thread_start: Latency,
+    /// Shell's shape: from `send` to the opener thread starting `open` (the hand-over).
+    hand_over: Latency,
     frames_checked: usize,
 }
 
@@ -441,6 +440,25 @@ fn card_thread(
     }
 }
 
+/// The gate's opener as the shell keeps one per gate (`start_opener` in
+/// `src-tauri/src/devices/mod.rs`): started once with the gate, it opens the gate for each
+/// direction sent to it, one after another, and ends when its sender is dropped. For the
+/// bench it stamps when it took a direction, just before `open`, and sends the stamp once
+/// `open` has returned (the pulse over): nothing is added between the hand-over and the
+/// ON frame, and the bench learns that the board is free again.
+fn opener_thread(
+    gate: Arc<dyn Gate>,
+    directions: mpsc::Receiver<gate::Direction>,
+    opened: mpsc::Sender<Instant>,
+) {
+    for direction in directions {
+        let took = Instant::now();
+        gate.open(direction)
+            .expect("the relay board takes the frame");
+        let _ = opened.send(took);
+    }
+}
+
 fn gate_direction(direction: Direction) -> gate::Direction {
     match direction {
         Direction::Entry => gate::Direction::Entry,
@@ -480,15 +498,37 @@ fn card_to_gate(path: &Path, holders: &[Holder], samples: usize) -> GateFigures 
         })
         .collect();
     let mut worker_busy = [false; GATES_RING];
+    // The shell's shape: each board's opener thread, started once before any card, as the
+    // shell starts one when it opens a gate.
+    let mut openers: Vec<(
+        mpsc::Sender<gate::Direction>,
+        mpsc::Receiver<Instant>,
+        thread::JoinHandle<()>,
+    )> = ring
+        .iter()
+        .enumerate()
+        .map(|(n, t)| {
+            let (requests, directions) = mpsc::channel();
+            let (opened_tx, opened) = mpsc::channel();
+            let gate: Arc<dyn Gate> = t.gate.clone();
+            let handle = thread::Builder::new()
+                .name(format!("gate {} opener", n + 1))
+                .spawn(move || opener_thread(gate, directions, opened_tx))
+                .expect("a gate's opener starts");
+            (requests, opened, handle)
+        })
+        .collect();
+    // A direction handed to a board's opener whose pulse has not been seen to end: when it
+    // was sent, and whether its sample is timed.
+    let mut handed: [Option<(Instant, bool)>; GATES_RING] = [None; GATES_RING];
     let mut choices = Choices(CHOICE_SEED);
     let mut inside: HashSet<usize> = HashSet::new();
     let mut same_thread_ns = Vec::with_capacity(samples);
-    let mut spawned_ns = Vec::with_capacity(samples);
+    let mut handed_over_ns = Vec::with_capacity(samples);
     let mut decision_ns = Vec::with_capacity(2 * samples);
     let mut decision_cpu_ns = Vec::with_capacity(2 * samples);
     let mut command_ns = Vec::with_capacity(samples);
-    let mut thread_start_ns = Vec::with_capacity(samples);
-    let (running, running_rx) = mpsc::channel::<Instant>();
+    let mut hand_over_ns = Vec::with_capacity(samples);
     // From 07:30, when pupils may come in, a card every 200 ms of the school's time: all
     // of it before the first lesson.
     let mut at = morning() + chrono::Duration::minutes(30);
@@ -497,8 +537,11 @@ fn card_to_gate(path: &Path, holders: &[Holder], samples: usize) -> GateFigures 
         let timed = sample >= 2 * LATENCY_WARMUP;
         let t = sample % GATES_RING;
         // The turnstile is idle: its last pulse is over, whoever gave it.
-        if let Some(opening) = ring[t].opening.take() {
-            opening.join().expect("the gate's pulse ended");
+        if let Some((sent, timed)) = handed[t].take() {
+            let took = openers[t].1.recv_timeout(wait).expect("the pulse ended");
+            if timed {
+                hand_over_ns.push(ns(took - sent));
+            }
         }
         if std::mem::take(&mut worker_busy[t]) {
             workers[t].1.recv_timeout(wait).expect("the pulse ended");
@@ -529,7 +572,7 @@ fn card_to_gate(path: &Path, holders: &[Holder], samples: usize) -> GateFigures 
             }
             decided.presented.passage_id
         } else {
-            let turnstile = &mut ring[t];
+            let turnstile = &ring[t];
             let reader = if going_out {
                 &turnstile.exit
             } else {
@@ -551,30 +594,19 @@ fn card_to_gate(path: &Path, holders: &[Holder], samples: usize) -> GateFigures 
                 holders[who].kind,
                 presented.decision
             );
-            // As the shell does: the relay's pulse holds its caller, so not this thread.
-            let gate = Arc::clone(&turnstile.gate);
-            let direction = gate_direction(presented.direction);
-            let running = running.clone();
-            let spawning = Instant::now();
-            turnstile.opening = Some(
-                thread::Builder::new()
-                    .name("gate open".into())
-                    .spawn(move || {
-                        let _ = running.send(Instant::now());
-                        gate.open(direction)
-                            .expect("the relay board takes the frame")
-                    })
-                    .expect("the gate's thread starts"),
-            );
+            // As the shell does: the relay's pulse holds its caller, so the gate's own
+            // thread opens it; this one hands over and goes on.
+            let sent = Instant::now();
+            openers[t]
+                .0
+                .send(gate_direction(presented.direction))
+                .expect("the gate's opener runs");
+            handed[t] = Some((sent, timed));
             let commanded = stamped.recv_timeout(wait).expect("the ON frame is written");
-            let ran = running_rx
-                .recv_timeout(wait)
-                .expect("the gate's thread ran");
             if timed {
-                spawned_ns.push(ns(commanded - started));
+                handed_over_ns.push(ns(commanded - started));
                 decision_ns.push(ns(decided));
                 decision_cpu_ns.push(cpu_ns);
-                thread_start_ns.push(ns(ran - spawning));
             }
             presented.passage_id
         };
@@ -597,13 +629,20 @@ fn card_to_gate(path: &Path, holders: &[Holder], samples: usize) -> GateFigures 
         drop(jobs);
         handle.join().expect("the card thread ends");
     }
+    for (t, (requests, opened, handle)) in openers.drain(..).enumerate() {
+        if let Some((sent, timed)) = handed[t].take() {
+            let took = opened.recv_timeout(wait).expect("the pulse ended");
+            if timed {
+                hand_over_ns.push(ns(took - sent));
+            }
+        }
+        drop(requests);
+        handle.join().expect("the gate's opener ends");
+    }
     // Every ON frame went out with its OFF, on the right relay: read back what each
     // board received.
     let mut frames_checked = 0;
     for turnstile in &mut ring {
-        if let Some(opening) = turnstile.opening.take() {
-            opening.join().expect("the gate's pulse ended");
-        }
         turnstile
             .master
             .set_timeout(Duration::from_millis(50))
@@ -630,11 +669,11 @@ fn card_to_gate(path: &Path, holders: &[Holder], samples: usize) -> GateFigures 
     assert!(queue.flush(Duration::from_millis(FLUSH_WAIT_MS)));
     GateFigures {
         same_thread: Latency::of(same_thread_ns),
-        spawned: Latency::of(spawned_ns),
+        handed_over: Latency::of(handed_over_ns),
         decision: Latency::of(decision_ns),
         decision_cpu: Latency::of(decision_cpu_ns),
         command: Latency::of(command_ns),
-        thread_start: Latency::of(thread_start_ns),
+        hand_over: Latency::of(hand_over_ns),
         frames_checked,
     }
 }
@@ -1038,8 +1077,8 @@ pub fn section(dir: &Path, scale: usize) -> String {
             true,
         ),
         (
-            "the shell's shape: card read → `present` → a thread started for `open` → ON frame flushed",
-            &figures.spawned,
+            "the shell's shape: card read → `present` → `send` to the gate's opener thread → `open` there → ON frame flushed",
+            &figures.handed_over,
             true,
         ),
         ("decision alone (`present`), both paths", &figures.decision, false),
@@ -1054,8 +1093,8 @@ pub fn section(dir: &Path, scale: usize) -> String {
             false,
         ),
         (
-            "of the shell's shape: `spawn` until the new thread runs",
-            &figures.thread_start,
+            "of the shell's shape: `send` until the opener thread starts `open` (the hand-over)",
+            &figures.hand_over,
             false,
         ),
     ];
@@ -1079,12 +1118,13 @@ pub fn section(dir: &Path, scale: usize) -> String {
     // What the card figures show, measured in the same run: the work of a decision (its
     // CPU time) and what the machine added.
     let reading_cards = format!(
-        "Reading the card figures. The decision's own work is its CPU time: p99 {}. The rest of the wall-clock tail is time the bench's threads spent waiting for a core, on 2 cores shared with the journal writer (committing the previous passage) and with other work (the load average above): the same decision measured by the wall clock has a p99 of {}, and the command after it (the board's lock, `write(2)`, `tcdrain`) p50 {}, p99 {} (a `write` to a pseudo-terminal queues a kernel worker to carry the bytes across: one more task wanting a core). Each card here comes after the journal writer has committed the previous passage, and in WAL mode a commit by another connection empties the read connection's page cache: every card's lookup (card, then person with class) reads its pages again from the file (the same decisions with no commit between them took about a third less CPU when tried). *The shell's shape* adds starting a thread per card: a new thread waits for a core behind the running ones (p99 {} from `spawn` to running), where the same-thread path needs no new thread; a gate thread per turnstile, started once and woken per card, would remove it.",
+        "Reading the card figures. The decision's own work is its CPU time: p99 {}. The rest of the wall-clock tail is time the bench's threads spent waiting for a core, on 2 cores shared with the journal writer (committing the previous passage) and with other work (the load average above): the same decision measured by the wall clock has a p99 of {}, and the command after it (the board's lock, `write(2)`, `tcdrain`) p50 {}, p99 {} (a `write` to a pseudo-terminal queues a kernel worker to carry the bytes across: one more task wanting a core). Each card here comes after the journal writer has committed the previous passage, and in WAL mode a commit by another connection empties the read connection's page cache: every card's lookup (card, then person with class) reads its pages again from the file (the same decisions with no commit between them took about a third less CPU when tried). *The shell's shape* hands each card's direction to its gate's opener thread, which sleeps on its channel between cards: `send` wakes it, and it may wait for a core behind the running ones before it starts `open` (p50 {}, p99 {} from `send` to `open` starting), inside the clock; the same-thread path's thread is woken too, but before its clock starts.",
         human(figures.decision_cpu.p99_ns),
         human(figures.decision.p99_ns),
         human(figures.command.p50_ns),
         human(figures.command.p99_ns),
-        human(figures.thread_start.p99_ns),
+        human(figures.hand_over.p50_ns),
+        human(figures.hand_over.p99_ns),
     );
 
     let rush = morning_rush(&rush_path, &template, dir, &holders);
@@ -1119,7 +1159,7 @@ pub fn section(dir: &Path, scale: usize) -> String {
     let mut out = String::new();
     writeln!(out, "## The gate post (issue 4)\n").unwrap();
     writeln!(out, "A release build, on the demo school plus {extra} pupils with an Em-Marine card each (added in one `Store::write`, {:.1} s): {} active people with an active card. Load average when the measurements began: {load}.\n", build_took.as_secs_f64(), holders.len()).unwrap();
-    writeln!(out, "**Card read → decision → gate command.** A card at random among the {} handed to `GatePost::present` (card → holder in SQLite → `access::decide`), then `open` called on a real `LcusRelayGate` whose board is the slave side of a pseudo-terminal, opened as the app opens a board (9600 8N1); timed until the relay's ON frame has been written and flushed to the port. The wire (4 bytes, 4.2 ms at 9600 baud) is not included, nor the 100 ms pulse that follows. Two paths, card by card in turn so both see the same machine: *same thread*, the card decided and the gate opened on one thread (a long-lived thread per turnstile, woken with the card; the clock starts when it has it); *the shell's shape*, what `src-tauri/src/devices/entrance.rs` does: `present` under the post's mutex, then a new thread started for `open`, because the pulse holds its caller. Whoever is inside goes out through the exit reader, so every card opens the gate; each passage's outcome is queued to the journal writer, which commits beside the measurements as in the app. The cards rotate over {GATES_RING} boards so none is still in its pulse when its turn comes (one board takes ten cards a second). Every board's frames are read back afterwards: {} frames, each ON followed by its OFF on the same relay. {} cards timed per path after {LATENCY_WARMUP} untimed ones, 200 ms of school time apart from 07:30 on a school day.\n", holders.len(), figures.frames_checked, figures.same_thread.samples).unwrap();
+    writeln!(out, "**Card read → decision → gate command.** A card at random among the {} handed to `GatePost::present` (card → holder in SQLite → `access::decide`), then `open` called on a real `LcusRelayGate` whose board is the slave side of a pseudo-terminal, opened as the app opens a board (9600 8N1); timed until the relay's ON frame has been written and flushed to the port. The wire (4 bytes, 4.2 ms at 9600 baud) is not included, nor the 100 ms pulse that follows. Two paths, card by card in turn so both see the same machine: *same thread*, the card decided and the gate opened on one thread (a long-lived thread per turnstile, woken with the card; the clock starts when it has it); *the shell's shape*, what `src-tauri/src/devices/entrance.rs` does: `present` under the post's mutex, then the direction sent on a channel to the gate's opener thread, which calls `open` because the pulse holds its caller (`start_opener` in `src-tauri/src/devices/mod.rs`: one thread per gate, started with the gate; here one per board, all started before the first card), while the card's thread goes on; the clock runs from `present` through the `send` to the ON frame flushed by the opener. Whoever is inside goes out through the exit reader, so every card opens the gate; each passage's outcome is queued to the journal writer, which commits beside the measurements as in the app. The cards rotate over {GATES_RING} boards so none is still in its pulse when its turn comes (one board takes ten cards a second). Every board's frames are read back afterwards: {} frames, each ON followed by its OFF on the same relay. {} cards timed per path after {LATENCY_WARMUP} untimed ones, 200 ms of school time apart from 07:30 on a school day.\n", holders.len(), figures.frames_checked, figures.same_thread.samples).unwrap();
     writeln!(out, "| path | cardholders | p50 | p99 | max | goal |").unwrap();
     writeln!(out, "|---|---:|---:|---:|---:|---|").unwrap();
     for (label, l, goal) in &rows {
