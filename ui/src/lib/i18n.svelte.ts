@@ -4,6 +4,7 @@
 import { ru, type Key, type PluralKey, type Plural } from '../i18n/ru';
 import { en } from '../i18n/en';
 import { CommandError } from './api';
+import { parsePath } from './rules';
 
 export type Lang = 'ru' | 'en';
 const CATALOGUES = { ru, en } as const;
@@ -121,10 +122,31 @@ function localParams(params: Record<string, string>): Record<string, string> {
   for (const key of ['issue', 'first_issue']) {
     if (params[key]) out[key] = lowerFirst(tryT(`reason.${params[key]}`, params[key]));
   }
+  // The access rules' problem and where it is (`bells.first_shift.lessons[3]`).
+  if (params.problem) out.problem = tryT(`access.problem.${params.problem}`, params.problem);
+  if (params.at) out.at = rulesPathWords(params.at);
   for (const key of NUMBER_PARAMS) {
     if (params[key] && /^\d+$/.test(params[key])) out[key] = num(Number(params[key]));
   }
   return out;
+}
+
+/** A path into the access rules in words: «Звонки → первая смена → обычный день → урок 4». */
+export function rulesPathWords(at: string): string {
+  const { steps, band } = parsePath(at);
+  if (steps.length === 0) return at;
+  const words: string[] = [];
+  let previous = '';
+  for (const step of steps) {
+    if ('field' in step) {
+      words.push(tryT(`access.path.${step.field}`, step.field));
+      previous = step.field;
+    } else {
+      const lesson = previous === 'lessons' || previous === 'shortened';
+      words.push(t(lesson ? 'access.path.lesson' : 'access.path.row', { n: step.index + 1 }));
+    }
+  }
+  return words.join(' → ') + (band ? ` (${band.first}–${band.last})` : '');
 }
 
 /**

@@ -16,7 +16,8 @@ export type SectionId =
   | 'school'
   | 'devices'
   | 'visitors'
-  | 'exceptions';
+  | 'exceptions'
+  | 'rules';
 
 /** Canonical order: the first section a person may see is their home. */
 /** New sections go last, so the Alt+digit people have learnt keep their meaning. */
@@ -35,10 +36,11 @@ const ORDER: SectionId[] = [
   'attendance',
   'visitors',
   'exceptions',
+  'rules',
 ];
 
 const BY_ROLE: Record<Role, SectionId[]> = {
-  admin: ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance', 'visitors', 'exceptions'],
+  admin: ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance', 'visitors', 'exceptions', 'rules'],
   // The director reads the visitors' passes; issuing and closing them is the post's.
   director: ['summary', 'lookup', 'pupils', 'staff', 'journal', 'inside', 'attendance', 'visitors', 'exceptions'],
   guard: ['guard', 'inside', 'lookup', 'pupils', 'visitors'],
