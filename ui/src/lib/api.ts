@@ -384,8 +384,16 @@ export function onDeviceHealth(handler: (health: DeviceHealth[]) => void): Promi
 // ─── The guard's post (СКУД): passages, the emergency, attendance ───────────────────────
 
 /** How a reader's passages are let through: by the rules alone, or after the guard looks. */
-export type Verification = { mode: 'automatic' } | { mode: 'guard'; timeout_s: number };
+export type Verification =
+  | { mode: 'automatic' }
+  | { mode: 'guard'; timeout_s: number }
+  /** An external verifier (face recognition) asked over HTTP; its silence goes to the guard. */
+  | { mode: 'external'; url: string; deadline_ms: number; timeout_s: number };
 export const GUARD_TIMEOUT_DEFAULT_S = 10;
+/** How long an external verifier has, by default and at most/least (core/src/peripherals.rs). */
+export const EXTERNAL_DEADLINE_DEFAULT_MS = 1000;
+export const EXTERNAL_DEADLINE_MIN_MS = 100;
+export const EXTERNAL_DEADLINE_MAX_MS = 10000;
 
 export type VerifiedBy = 'automatic' | 'guard' | 'external' | 'override';
 export type PassOutcome = 'passed' | 'no_pass' | 'denied';
