@@ -549,6 +549,36 @@ fn the_fire_alarm_unlocks_every_gate_while_the_database_is_locked() {
     drop(peer);
 }
 
+/// The school's rules made to let pupils in and out at any hour of any day: these tests
+/// run at night, at weekends and during lessons too, when the school's own rules would
+/// deny (and the guard's answer would become an override).
+fn open_at_all_hours(db: &std::path::Path) {
+    let mut ws = schoolcard_core::Workstation::open(db).unwrap();
+    let mut run = |command: Value| -> Value {
+        ws.execute(
+            serde_json::from_value(command).unwrap(),
+            Utc::now(),
+            &|_| {},
+        )
+        .unwrap()
+    };
+    run(json!({"type": "sign_in_password", "login": "admin",
+               "password": schoolcard_core::demo::DEMO_PASSWORD}));
+    let mut rules = run(json!({"type": "get_access_rules"}))["rules"].clone();
+    let always = rules["policy"]["role_windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["role"] == "guard")
+        .expect("the default policy lets the guard in at any hour")["window"]
+        .clone();
+    rules["policy"]["pupils"] = always;
+    rules["policy"]["grade_windows"] = json!([]);
+    rules["policy"]["class_windows"] = json!([]);
+    rules["policy"]["no_leaving"] = json!([]);
+    run(json!({"type": "configure_access_rules", "rules": rules}));
+}
+
 /// The demo school in a temporary database, a gate post on it, and a hub deciding its
 /// entrance with a relay board on a pty (the test holds the board's side).
 struct Entrance {
@@ -568,6 +598,7 @@ impl Entrance {
         let db = dir.path().join("ws.sqlite");
         schoolcard_core::demo::ensure_demo(&db, schoolcard_core::demo::DEMO_SEED, Utc::now())
             .unwrap();
+        open_at_all_hours(&db);
         let journal = Arc::new(JournalQueue::start(&db).unwrap());
         let post = GatePost::open(&db, Arc::clone(&journal), Utc::now()).unwrap();
         let (tx, events) = mpsc::channel();
@@ -961,4 +992,35 @@ fn an_external_verifier_decides_and_its_silence_falls_back_to_the_guard() {
         verified,
         ["external", "automatic", "external", "automatic", "guard"]
     );
+}
+
+#[test]
+fn the_tests_rules_let_pupils_through_at_night_on_a_sunday_during_lessons() {
+    use chrono::TimeZone;
+    let entrance = Entrance::start(Default::default());
+    let (card, _) = entrance.pupil_card("active");
+    let journal = Arc::new(JournalQueue::start(&entrance.db).unwrap());
+    // Sunday 29 November 2026, 03:00 in Moscow; then Tuesday 10:00, in the second lesson.
+    for at in [
+        Utc.with_ymd_and_hms(2026, 11, 29, 0, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(2026, 12, 1, 7, 0, 0).unwrap(),
+    ] {
+        let mut post = GatePost::open(&entrance.db, Arc::clone(&journal), at).unwrap();
+        let entry = post.present(&card, "", &entrance.reader, at).unwrap();
+        assert!(entry.decision.allowed, "{at}: {:?}", entry.decision);
+        post.outcome(
+            entry.passage_id,
+            schoolcard_core::events::PassOutcome::Passed,
+            at,
+        );
+        let mut exit = entrance.reader.clone();
+        exit.spec.direction = Some(Direction::Exit);
+        let out = post.present(&card, "", &exit, at).unwrap();
+        assert!(out.decision.allowed, "{at}: {:?}", out.decision);
+        post.outcome(
+            out.passage_id,
+            schoolcard_core::events::PassOutcome::Passed,
+            at,
+        );
+    }
 }
