@@ -891,6 +891,8 @@ export const en: Catalogue = {
   'rules.add_class_window': 'A class with its own hours',
   'rules.add_class_timetable': 'A class with its own shift and lessons',
   'rules.date': 'Date',
+  'rules.date_placeholder': 'DD/MM/YYYY',
+  'rules.time_placeholder': 'HH:MM',
   'rules.name': 'Name',
   'rules.from_day': 'From',
   'rules.to_day': 'To',

@@ -899,6 +899,8 @@ export const ru = {
   'rules.add_class_window': 'Класс со своим временем',
   'rules.add_class_timetable': 'Класс со своими сменой и уроками',
   'rules.date': 'Дата',
+  'rules.date_placeholder': 'ДД.ММ.ГГГГ',
+  'rules.time_placeholder': 'ЧЧ:ММ',
   'rules.name': 'Название',
   'rules.from_day': 'С',
   'rules.to_day': 'По',
