@@ -37,8 +37,13 @@ pub const RETRY_DELAY_INITIAL_MS: u64 = 20;
 /// Longest wait between attempts to write a failed batch, in milliseconds.
 pub const RETRY_DELAY_MAX_MS: u64 = 1_000;
 
-/// How often the idle writer looks at its stop signal, in milliseconds.
-const IDLE_POLL_MS: u64 = 100;
+/// The WAL may grow to this many pages (4 KiB each: 40 MiB) before a commit of the gates'
+/// writer checkpoints it; normally the writer checkpoints when idle for
+/// [`IDLE_POLL_MS`], long before. Bounds the WAL if the gates are never idle.
+pub const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
+
+/// How often the idle writer looks at its stop signal (and checkpoints), in milliseconds.
+pub const IDLE_POLL_MS: u64 = 100;
 
 /// One event to append.
 struct Pending {
@@ -67,6 +72,8 @@ pub struct QueueStats {
     pub last_error: Option<String>,
     /// Events waiting in a batch that failed and will be retried.
     pub held: usize,
+    /// Checkpoints made in quiet moments.
+    pub checkpoints: u64,
 }
 
 /// The journal writer of the gates.
@@ -151,6 +158,16 @@ impl Drop for JournalQueue {
 }
 
 fn run(mut store: Store, jobs: &mpsc::Receiver<Job>, stats: &Mutex<QueueStats>) {
+    // Checkpoints (copying the WAL into the database file) wait for a quiet moment
+    // instead of landing on whichever commit crosses SQLite's default 1,000 pages: in
+    // the morning rush that commit would hold every pass behind it.
+    if let Err(e) = store
+        .conn()
+        .pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
+    {
+        tracing::warn!("cannot defer checkpoints of the gates' writer: {e}");
+    }
+    let mut written_since_checkpoint = false;
     let mut batch: Vec<Pending> = Vec::new();
     let mut waiting: Vec<mpsc::Sender<()>> = Vec::new();
     let mut open = true;
@@ -159,7 +176,24 @@ fn run(mut store: Store, jobs: &mpsc::Receiver<Job>, stats: &Mutex<QueueStats>) 
         if batch.is_empty() && waiting.is_empty() {
             match jobs.recv_timeout(Duration::from_millis(IDLE_POLL_MS)) {
                 Ok(job) => take(job, &mut batch, &mut waiting),
-                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Timeout) => {
+                    if written_since_checkpoint {
+                        // Passive: never waits for readers, never blocks a writer.
+                        let done = store.conn().query_row(
+                            "PRAGMA wal_checkpoint(PASSIVE)",
+                            [],
+                            |_| Ok(()),
+                        );
+                        if done.is_ok() {
+                            stats
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .checkpoints += 1;
+                        }
+                        written_since_checkpoint = false;
+                    }
+                    continue;
+                }
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
@@ -190,6 +224,7 @@ fn run(mut store: Store, jobs: &mpsc::Receiver<Job>, stats: &Mutex<QueueStats>) 
         let mut stats = stats.lock().unwrap_or_else(PoisonError::into_inner);
         match written {
             Ok(()) => {
+                written_since_checkpoint = true;
                 stats.written += batch.len() as u64;
                 stats.batches += 1;
                 stats.held = 0;

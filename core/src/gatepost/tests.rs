@@ -231,3 +231,27 @@ fn a_card_is_found_in_every_form_it_was_enrolled_in() {
         (None, None)
     );
 }
+
+#[test]
+fn the_writer_checkpoints_when_the_gates_are_quiet_not_in_the_rush() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.sqlite");
+    let queue = JournalQueue::start(&path).unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 9, 1, 5, 0, 0).unwrap();
+    for n in 0..1_500 {
+        queue.append("device:gate", at, passage(n));
+    }
+    assert!(queue.flush(Duration::from_millis(FLUSH_WAIT_MS)));
+    // 1,500 passages are well over SQLite's default 1,000 WAL pages, where a commit would
+    // have checkpointed in the middle of the rush; the writer does it in the quiet moment
+    // after it (its stats count only those).
+    assert_eq!(queue.stats().checkpoints, 0);
+    let deadline = Instant::now() + Duration::from_millis(FLUSH_WAIT_MS);
+    while queue.stats().checkpoints == 0 {
+        assert!(Instant::now() < deadline, "no checkpoint when idle");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Nothing written since: no second checkpoint.
+    std::thread::sleep(Duration::from_millis(3 * super::queue::IDLE_POLL_MS));
+    assert_eq!(queue.stats().checkpoints, 1);
+}
