@@ -292,7 +292,11 @@ fn an_external_verifier_needs_an_http_address_and_a_sane_deadline() {
     ));
     for bad in ["10.0.0.5/verify", "ftp://x", "http://", "http:// x"] {
         let (field, reason) = refusal(check_spec(id, with(bad, 500), &[]));
-        assert_eq!((field.as_deref(), reason), (Some("url"), Refusal::BadUrl), "{bad}");
+        assert_eq!(
+            (field.as_deref(), reason),
+            (Some("url"), Refusal::BadUrl),
+            "{bad}"
+        );
     }
     let (field, _) = refusal(check_spec(id, with("http://x", 50), &[]));
     assert_eq!(field.as_deref(), Some("deadline_ms"));
