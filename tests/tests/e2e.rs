@@ -472,6 +472,26 @@ async fn press(client: &Client, key: fantoccini::key::Key) {
     client.perform_actions(keys).await.expect("pressing a key");
 }
 
+/// Pupils may pass at any hour on any day: their window becomes the guard's (always, in
+/// the default policy). The tests run at night and on Sundays too, when the school's own
+/// hours would deny. Needs someone signed in who may configure the rules (the admin).
+fn open_pupils_at_all_hours(ws: &mut Workstation) {
+    let mut rules = core(ws, json!({"type": "get_access_rules"}))["rules"].clone();
+    let always = rules["policy"]["role_windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["role"] == "guard")
+        .unwrap_or_else(|| panic!("the default policy lets the guard in at any hour: {rules}"))
+        ["window"]
+        .clone();
+    rules["policy"]["pupils"] = always;
+    core(
+        ws,
+        json!({"type": "configure_access_rules", "rules": rules}),
+    );
+}
+
 #[tokio::test(flavor = "current_thread")]
 #[ignore = "needs the built app, Xvfb and tauri-driver: run by `make test`"]
 async fn guard_confirms_a_pupil_at_the_gate_and_unlocks_every_gate_for_a_fire() {
@@ -536,20 +556,7 @@ async fn guard_confirms_a_pupil_at_the_gate_and_unlocks_every_gate_for_a_fire() 
             &mut ws,
             json!({"type": "save_device", "device_id": reader_id, "device": spec}),
         );
-        let mut rules = core(&mut ws, json!({"type": "get_access_rules"}))["rules"].clone();
-        let always = rules["policy"]["role_windows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|w| w["role"] == "guard")
-            .unwrap_or_else(|| panic!("the default policy lets the guard in at any hour: {rules}"))
-            ["window"]
-            .clone();
-        rules["policy"]["pupils"] = always;
-        core(
-            &mut ws,
-            json!({"type": "configure_access_rules", "rules": rules}),
-        );
+        open_pupils_at_all_hours(&mut ws);
         (pupil, reader_id)
     };
     let surname = pupil.split(' ').next().unwrap().to_owned();
@@ -752,7 +759,10 @@ async fn guard_lets_a_visitor_in_on_a_visitor_card_and_ticks_them_at_the_roll_ca
     type_into(&client, "visitor-card", VISITOR_CARD).await;
     click(&client, "visitor-submit").await;
     let row = wait_text(&client, "visitor-row", VISITOR).await;
-    assert_eq!(row.attr("data-inside").await.unwrap().as_deref(), Some("false"));
+    assert_eq!(
+        row.attr("data-inside").await.unwrap().as_deref(),
+        Some("false")
+    );
 
     // The visitor presents the card at the entrance: the post shows them let in.
     click(&client, "nav-guard").await;
@@ -777,7 +787,12 @@ async fn guard_lets_a_visitor_in_on_a_visitor_card_and_ticks_them_at_the_roll_ca
     let person = wait_text(&client, "rollcall-person", VISITOR).await;
     scroll_to(&client, &person).await;
     person.click().await.expect("ticking the visitor");
-    wait_text(&client, "rollcall-counters", &format!("Отмечено 1 из {total}")).await;
+    wait_text(
+        &client,
+        "rollcall-counters",
+        &format!("Отмечено 1 из {total}"),
+    )
+    .await;
     assert_eq!(
         person.attr("data-present").await.unwrap().as_deref(),
         Some("true")
@@ -807,5 +822,147 @@ async fn guard_lets_a_visitor_in_on_a_visitor_card_and_ticks_them_at_the_roll_ca
     assert_eq!(marked.len(), 1, "{marked:?}");
     assert_eq!(marked[0]["person_id"], issued[0]["person_id"]);
     assert_eq!(marked[0]["present"], true);
+    assert!(schoolcard_core::journal::verify(conn).unwrap().is_intact());
+}
+
+/// Signs in by login and password and waits for the workplace (its sign-out button).
+async fn sign_in(client: &Client, login: &str, password: &str) {
+    type_into(client, "login-input", login).await;
+    type_into(client, "password-input", password).await;
+    click(client, "signin-submit").await;
+    wait_text(client, "signout", "").await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the built app, Xvfb and tauri-driver: run by `make test`"]
+async fn guard_lets_a_pupil_through_without_a_card_and_the_director_sees_it() {
+    use schoolcard_core::demo;
+
+    const NOTE: &str = "забыл карту дома";
+
+    let app = app_bin();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.sqlite");
+    demo::ensure_demo(&db, demo::DEMO_SEED, chrono::Utc::now())
+        .unwrap()
+        .expect("a fresh demo school");
+    let (pupil_id, pupil) = {
+        let mut ws = Workstation::open(&db).unwrap();
+        let pupil: (String, String) = ws
+            .store()
+            .conn()
+            .query_row(
+                "SELECT p.id, p.surname || ' ' || p.name FROM persons p
+                 WHERE p.kind = 'pupil' AND p.status = 'active'
+                 ORDER BY p.surname, p.name LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        core(
+            &mut ws,
+            json!({"type": "sign_in_password", "login": "admin", "password": demo::DEMO_PASSWORD}),
+        );
+        open_pupils_at_all_hours(&mut ws);
+        pupil
+    };
+    let surname = pupil.split(' ').next().unwrap().to_owned();
+
+    let driver = Driver::start(&db);
+    let caps = json!({"tauri:options": {"application": app, "args": ["--demo", "--db", db]}});
+    let client = ClientBuilder::native()
+        .capabilities(caps.as_object().unwrap().clone())
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session with the app");
+
+    sign_in(&client, "guard", demo::DEMO_PASSWORD).await;
+    wait_text(&client, "guard-idle", "").await;
+
+    // «Без карты»: find the pupil, the entrance's entry reader, the guard's own words.
+    click(&client, "guard-without-card").await;
+    type_into(&client, "without-card-search", &surname).await;
+    let person = client
+        .wait()
+        .at_most(STEP_TIMEOUT)
+        .for_element(Locator::Css(&format!(
+            "{}[data-person-id='{pupil_id}']",
+            testid("without-card-person")
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("{pupil} among the names found: {e}"));
+    scroll_to(&client, &person).await;
+    person.click().await.expect("picking the pupil");
+    wait_text(&client, "without-card-name", &pupil).await;
+    let entry = client
+        .wait()
+        .at_most(STEP_TIMEOUT)
+        .for_element(Locator::Css(&format!(
+            "{}[data-direction='entry']",
+            testid("without-card-reader")
+        )))
+        .await
+        .expect("the entrance's entry reader");
+    scroll_to(&client, &entry).await;
+    entry.click().await.expect("choosing the entry reader");
+    type_into(&client, "without-card-note", NOTE).await;
+    click(&client, "without-card-confirm").await;
+
+    // The post shows the pupil let in, with the note; the simulated turnstile reports.
+    wait_text(&client, "guard-name", &pupil).await;
+    wait_text(&client, "guard-note", NOTE).await;
+    wait_text(&client, "guard-outcome", "прошёл").await;
+    wait_text(&client, "guard-passage-row", &pupil).await;
+
+    // The director sees it among the day's exceptions.
+    click(&client, "signout").await;
+    sign_in(&client, "director", demo::DEMO_PASSWORD).await;
+    click(&client, "nav-exceptions").await;
+    let rows = format!(
+        "{} {}",
+        testid("exceptions-without-card"),
+        testid("exceptions-row")
+    );
+    let row = wait_for(
+        "the pupil among the passes without a card",
+        || async {
+            let rows = client.find_all(Locator::Css(&rows)).await.ok()?;
+            let mut texts = Vec::new();
+            for row in rows {
+                texts.push(row.text().await.ok()?);
+            }
+            Some(texts)
+        },
+        |texts: &Vec<String>| texts.len() == 1,
+    )
+    .await
+    .remove(0);
+    assert!(
+        row.contains(&pupil) && row.contains(NOTE),
+        "the row names the pupil and the note: {row:?}"
+    );
+
+    client.close().await.unwrap();
+    drop(driver);
+
+    // The journal: one passage, without a card, the guard's, with the note, passed.
+    let ws = Workstation::open(&db).unwrap();
+    let conn = ws.store().conn();
+    let passages: Vec<serde_json::Value> = conn
+        .prepare("SELECT payload FROM journal WHERE kind = 'passage' ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|p| serde_json::from_str(&p.unwrap()).unwrap())
+        .collect();
+    assert_eq!(passages.len(), 1, "one passage: {passages:?}");
+    let passage = &passages[0];
+    assert_eq!(passage["person_id"], pupil_id.as_str(), "{passage}");
+    assert!(passage["card"].is_null(), "{passage}");
+    assert_eq!(passage["note"], NOTE, "{passage}");
+    assert_eq!(passage["verified_by"], "guard", "{passage}");
+    assert_eq!(passage["outcome"], "passed", "{passage}");
+    assert_eq!(passage["allowed"], true, "{passage}");
+    assert_eq!(passage["direction"], "entry", "{passage}");
     assert!(schoolcard_core::journal::verify(conn).unwrap().is_intact());
 }
