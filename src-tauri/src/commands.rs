@@ -148,6 +148,15 @@ pub async fn execute(
 /// The devices of this workstation, running; `None` when the hub could not start.
 pub struct Devices(pub Option<Arc<DeviceHub>>);
 
+impl Devices {
+    /// The hub, or the error the window shows when it could not start.
+    fn hub(&self) -> Result<&Arc<DeviceHub>, ErrorDto> {
+        self.0
+            .as_ref()
+            .ok_or_else(|| ErrorDto::new("devices", "the devices are not running"))
+    }
+}
+
 /// Commands that change the device configuration: the hub restarts from it after them.
 fn changes_devices(command: &Command) -> bool {
     matches!(
@@ -236,10 +245,7 @@ pub fn simulate_card(
 ) -> Result<(), ErrorDto> {
     let card = CardId::parse_canonical(&card)
         .map_err(|e| ErrorDto::new("invalid", format!("{card:?} is not a card id: {e}")))?;
-    let hub = devices
-        .0
-        .as_ref()
-        .ok_or_else(|| ErrorDto::new("devices", "the devices are not running"))?;
+    let hub = devices.hub()?;
     hub.simulate_card(device_id, &card)
         .map_err(|e| ErrorDto::new("devices", e.to_string()))
 }
@@ -267,10 +273,7 @@ pub async fn open_gate(
                 &|_| {},
             )?;
         let devices = app.state::<Devices>();
-        let hub = devices
-            .0
-            .as_ref()
-            .ok_or_else(|| ErrorDto::new("devices", "the devices are not running"))?;
+        let hub = devices.hub()?;
         hub.open_gate(device_id, direction)
             .map_err(|e| ErrorDto::new("devices", e.to_string()))
     })
@@ -283,10 +286,7 @@ pub async fn open_gate(
 /// the core: the journal hears of it afterwards.
 #[tauri::command]
 pub fn fire_unlock(devices: State<'_, Devices>) -> Result<EmergencyReport, ErrorDto> {
-    let hub = devices
-        .0
-        .as_ref()
-        .ok_or_else(|| ErrorDto::new("devices", "the devices are not running"))?;
+    let hub = devices.hub()?;
     Ok(hub.emergency_unlock(EmergencySource::Button))
 }
 
@@ -304,10 +304,7 @@ pub async fn end_emergency(
             .unwrap_or_else(PoisonError::into_inner)
             .execute(Command::EndEmergency, Utc::now(), &|_| {})?;
         let devices = app.state::<Devices>();
-        let hub = devices
-            .0
-            .as_ref()
-            .ok_or_else(|| ErrorDto::new("devices", "the devices are not running"))?;
+        let hub = devices.hub()?;
         Ok(hub.end_emergency())
     })
     .await
@@ -335,10 +332,7 @@ pub async fn guard_decide(
             .unwrap_or_else(PoisonError::into_inner)
             .require_roles(schoolcard_core::workstation::GUARD_ADMIN)?;
         let devices = app.state::<Devices>();
-        let hub = devices
-            .0
-            .as_ref()
-            .ok_or_else(|| ErrorDto::new("devices", "the devices are not running"))?;
+        let hub = devices.hub()?;
         let presented = hub.guard_decide(passage_id, allow)?;
         Ok(serde_json::to_value(presented).expect("passages serialize"))
     })
@@ -364,10 +358,7 @@ pub async fn pass_without_card(
             .require_roles(schoolcard_core::workstation::GUARD_ADMIN)?;
         let note = schoolcard_core::workstation::check_note(&note)?;
         let devices = app.state::<Devices>();
-        let hub = devices
-            .0
-            .as_ref()
-            .ok_or_else(|| ErrorDto::new("devices", "the devices are not running"))?;
+        let hub = devices.hub()?;
         let presented = hub.pass_without_card(person_id, reader_id, &note)?;
         Ok(serde_json::to_value(presented).expect("passages serialize"))
     })

@@ -95,6 +95,37 @@ pub struct Presented {
 }
 
 impl Presented {
+    /// A fresh passage at `reader` with `decision`: no card, nobody asked, no outcome yet.
+    fn at_reader(
+        reader: &Peripheral,
+        direction: Direction,
+        decision: Decision,
+        now: DateTime<Utc>,
+    ) -> Presented {
+        Presented {
+            passage_id: Uuid::now_v7(),
+            at: now,
+            reader: ReaderView {
+                device_id: reader.id,
+                name: reader.spec.name.clone(),
+                direction: reader.spec.direction,
+                post: reader.spec.post,
+            },
+            gate_id: reader.spec.gate_id,
+            card: None,
+            raw: String::new(),
+            card_state: None,
+            person: None,
+            decision,
+            awaiting: None,
+            deadline: None,
+            verified_by: None,
+            outcome: None,
+            direction,
+            note: String::new(),
+        }
+    }
+
     /// Whether the gate should open now: allowed, and nobody is still to answer.
     pub fn opens_gate(&self) -> bool {
         self.decision.allowed && self.awaiting.is_none() && self.outcome.is_none()
@@ -233,15 +264,6 @@ impl GatePost {
             _ => (None, None),
         };
         let presented = Presented {
-            passage_id: Uuid::now_v7(),
-            at: now,
-            reader: ReaderView {
-                device_id: reader.id,
-                name: reader.spec.name.clone(),
-                direction: reader.spec.direction,
-                post: reader.spec.post,
-            },
-            gate_id: reader.spec.gate_id,
             card: Some(card.to_string()),
             raw: raw.to_owned(),
             card_state,
@@ -249,18 +271,9 @@ impl GatePost {
             awaiting,
             deadline: wait.map(|wait| now + wait),
             verified_by: awaiting.is_none().then_some(Verification::Automatic),
-            outcome: None,
-            direction,
-            decision,
-            note: String::new(),
+            ..Presented::at_reader(reader, direction, decision, now)
         };
-        if presented.awaiting.is_none() && !presented.decision.allowed {
-            let mut denied = presented;
-            self.finish(&mut denied, PassOutcome::Denied, now);
-            return Ok(denied);
-        }
-        self.remember(presented.clone(), now);
-        Ok(presented)
+        Ok(self.settle(presented, now))
     }
 
     /// The guard's answer to a passage awaiting them: `allow` lets it through (an
@@ -582,34 +595,24 @@ impl GatePost {
             guard_override: false,
         };
         let decision = decide(&self.rules, self.tz, &request);
-        let mut presented = Presented {
-            passage_id: Uuid::now_v7(),
-            at: now,
-            reader: ReaderView {
-                device_id: reader.id,
-                name: reader.spec.name.clone(),
-                direction: reader.spec.direction,
-                post: reader.spec.post,
-            },
-            gate_id: reader.spec.gate_id,
-            card: None,
-            raw: String::new(),
-            card_state: None,
+        let presented = Presented {
             person: Some(view),
-            decision,
-            awaiting: None,
-            deadline: None,
             verified_by: Some(Verification::Guard),
-            outcome: None,
-            direction,
             note: note.to_owned(),
+            ..Presented::at_reader(reader, direction, decision, now)
         };
-        if !presented.decision.allowed {
+        Ok(self.settle(presented, now))
+    }
+
+    /// A decided passage nobody is asked about: a denial is written at once, anything
+    /// else waits for its outcome.
+    fn settle(&mut self, mut presented: Presented, now: DateTime<Utc>) -> Presented {
+        if presented.awaiting.is_none() && !presented.decision.allowed {
             self.finish(&mut presented, PassOutcome::Denied, now);
-            return Ok(presented);
+            return presented;
         }
         self.remember(presented.clone(), now);
-        Ok(presented)
+        presented
     }
 
     /// The card's state and holder, if the card is known.

@@ -705,6 +705,24 @@ impl Workstation {
     }
 }
 
+/// A person's full name from three consecutive columns (surname, name, patronymic)
+/// starting at `first`; parts that are empty or NULL (a LEFT JOIN that found no one) are
+/// left out.
+pub(crate) fn name_at(r: &Row<'_>, first: usize) -> rusqlite::Result<String> {
+    let mut parts = Vec::with_capacity(3);
+    for i in first..first + 3 {
+        if let Some(part) = r.get::<_, Option<String>>(i)?.filter(|p| !p.is_empty()) {
+            parts.push(part);
+        }
+    }
+    Ok(parts.join(" "))
+}
+
+/// A class's name («5А») from its grade and letter, when the person has a class.
+pub(crate) fn class_label(grade: Option<u8>, letter: Option<String>) -> Option<String> {
+    grade.zip(letter).map(|(g, l)| format!("{g}{l}"))
+}
+
 /// Reads a text column holding an id (or anything else parsed from text).
 fn parse_col<T: std::str::FromStr>(r: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
     let s: String = r.get(idx)?;

@@ -1,7 +1,7 @@
 //! Roll-call at the assembly point: the guard starts it from who is inside, ticks people
 //! as they are seen, and sees by class who is still missing.
 
-use super::Workstation;
+use super::{class_label, name_at, Workstation};
 use crate::domain::PersonId;
 use crate::error::{CoreError, CoreResult, Refusal};
 use crate::events::EventBody;
@@ -105,20 +105,13 @@ impl Workstation {
              ORDER BY p.kind, c.grade, c.letter, p.surname, p.name",
         )?;
         let rows = statement.query_map([&id], |r| {
-            let names = [
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-            ];
-            let grade: Option<u8> = r.get(7)?;
-            let letter: Option<String> = r.get(8)?;
             Ok((
                 r.get::<_, String>(2)?,
-                grade.zip(letter).map(|(g, l)| format!("{g}{l}")),
+                class_label(r.get(7)?, r.get(8)?),
                 json!({
                     "id": r.get::<_, String>(0)?,
                     "present": r.get::<_, bool>(1)?,
-                    "full_name": names.iter().filter(|n| !n.is_empty()).cloned().collect::<Vec<_>>().join(" "),
+                    "full_name": name_at(r, 3)?,
                     "position": r.get::<_, Option<String>>(6)?,
                 }),
             ))

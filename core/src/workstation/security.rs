@@ -2,7 +2,7 @@
 //! counters and last passages, each class's attendance and an admin's corrections.
 //! (Deciding a card at a gate is `crate::gatepost`, on its own connection.)
 
-use super::Workstation;
+use super::{class_label, name_at, Workstation};
 use crate::access::{
     pupil_attendance, AccessRules, AttendanceCorrection, ClassRef, ConfirmedPass, CorrectedMark,
     Presence,
@@ -143,14 +143,7 @@ impl Workstation {
         )?;
         let rows = statement.query_map([limit], |r| {
             let person_id: Option<String> = r.get(3)?;
-            let names: [Option<String>; 3] = [r.get(15)?, r.get(16)?, r.get(17)?];
-            let full_name = names
-                .iter()
-                .flatten()
-                .filter(|n| !n.is_empty())
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" ");
+            let full_name = name_at(r, 15)?;
             let grade: Option<u8> = r.get(21)?;
             let letter: Option<String> = r.get(22)?;
             let flags: String = r.get(12)?;
@@ -178,7 +171,7 @@ impl Workstation {
                     "id": id,
                     "full_name": full_name,
                     "kind": r.get::<_, Option<String>>(18).ok().flatten(),
-                    "class_name": grade.zip(letter).map(|(g, l)| format!("{g}{l}")),
+                    "class_name": class_label(grade, letter),
                     "position": r.get::<_, Option<String>>(19).ok().flatten(),
                     "status": r.get::<_, Option<String>>(20).ok().flatten(),
                     "photo": Value::Null,
@@ -218,25 +211,13 @@ impl Workstation {
              ORDER BY p.kind, c.grade, c.letter, p.surname, p.name",
         )?;
         let rows = statement.query_map([], |r| {
-            let names = [
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-            ];
-            let grade: Option<u8> = r.get(7)?;
-            let letter: Option<String> = r.get(8)?;
             Ok(PersonInside {
                 person_id: r.get(0)?,
                 kind: r.get(1)?,
-                full_name: names
-                    .iter()
-                    .filter(|n| !n.is_empty())
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                full_name: name_at(r, 2)?,
                 position: r.get(5)?,
                 class_id: r.get(6)?,
-                class_name: grade.zip(letter).map(|(g, l)| format!("{g}{l}")),
+                class_name: class_label(r.get(7)?, r.get(8)?),
                 since: from_micros(r.get(9)?),
                 gate: r.get(10)?,
                 visiting: r.get(11)?,
@@ -346,16 +327,7 @@ impl Workstation {
         let rows = statement.query_map([class_id.map(|c| c.to_string())], |r| {
             Ok(PupilRow {
                 person_id: r.get(0)?,
-                full_name: [
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                ]
-                .iter()
-                .filter(|n| !n.is_empty())
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" "),
+                full_name: name_at(r, 1)?,
                 class_id: r.get(4)?,
                 class_name: format!("{}{}", r.get::<_, u8>(5)?, r.get::<_, String>(6)?),
                 grade: r.get(5)?,
@@ -577,16 +549,9 @@ impl Workstation {
             note: String,
         }
         let rows = statement.query_map([date.to_string()], |r| {
-            let names: [Option<String>; 3] = [r.get(13)?, r.get(14)?, r.get(15)?];
             let grade: Option<u8> = r.get(16)?;
             let letter: Option<String> = r.get(17)?;
-            let full_name = names
-                .iter()
-                .flatten()
-                .filter(|n| !n.is_empty())
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" ");
+            let full_name = name_at(r, 13)?;
             let at_us: i64 = r.get(1)?;
             Ok(Row {
                 json: json!({
@@ -594,7 +559,7 @@ impl Workstation {
                     "at": from_micros(at_us),
                     "person_id": r.get::<_, Option<String>>(2)?,
                     "full_name": full_name,
-                    "class_name": grade.zip(letter).map(|(g, l)| format!("{g}{l}")),
+                    "class_name": class_label(grade, letter),
                     "card": r.get::<_, Option<String>>(3)?,
                     "reader": r.get::<_, Option<String>>(5)?,
                     "direction": r.get::<_, String>(6)?,

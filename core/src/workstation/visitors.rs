@@ -2,7 +2,7 @@
 //! whom they visit, valid until), closed when they hand the card back at the exit (the
 //! gate post does that on their exit) or by the guard.
 
-use super::{check_card, check_name, check_title, NameInput, Workstation};
+use super::{check_card, check_name, check_title, name_at, NameInput, Workstation};
 use crate::domain::{CardState, PersonId, PersonKind};
 use crate::error::{CoreError, CoreResult, Refusal};
 use crate::events::{EventBody, PersonDetails};
@@ -155,15 +155,10 @@ impl Workstation {
         let rows = statement.query_map(
             rusqlite::params![include_closed, VISITORS_LISTED_MAX],
             |r| {
-                let names = [
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                ];
                 Ok(json!({
                     "pass_id": r.get::<_, String>(0)?,
                     "person_id": r.get::<_, String>(1)?,
-                    "full_name": names.iter().filter(|n| !n.is_empty()).cloned().collect::<Vec<_>>().join(" "),
+                    "full_name": name_at(r, 2)?,
                     "card": r.get::<_, String>(5)?,
                     "document": r.get::<_, String>(6)?,
                     "visiting": r.get::<_, String>(7)?,

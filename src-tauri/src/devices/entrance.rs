@@ -52,11 +52,7 @@ pub fn on_card(shared: &Arc<Shared>, reader: &Peripheral, card: &CardId, raw: &s
     }
     if presented.opens_gate() {
         let mut opened = presented.clone();
-        let outcome = open_for(shared, &mut opened);
-        emit_passage(shared, &opened);
-        if let Some(outcome) = outcome {
-            emit_outcome(shared, &outcome);
-        }
+        open_and_tell(shared, &mut opened);
     } else {
         emit_passage(shared, &presented);
         if presented.awaiting == Some(AWAITING_EXTERNAL) {
@@ -108,11 +104,7 @@ fn ask_verifier(shared: &Arc<Shared>, reader: &Peripheral, presented: &Presented
             let decided = lock(post).external_answer(passage_id, answer, guard_timeout, Utc::now());
             let Some(mut decided) = decided else { return };
             if decided.opens_gate() {
-                let outcome = open_for(&shared, &mut decided);
-                emit_passage(&shared, &decided);
-                if let Some(outcome) = outcome {
-                    emit_outcome(&shared, &outcome);
-                }
+                open_and_tell(&shared, &mut decided);
             } else {
                 emit_passage(&shared, &decided);
             }
@@ -166,11 +158,7 @@ pub fn guard_decide(
         emit_outcome(shared, &presented);
         return Ok(presented);
     }
-    let outcome = open_for(shared, &mut presented);
-    emit_passage(shared, &presented);
-    if let Some(outcome) = outcome {
-        emit_outcome(shared, &outcome);
-    }
+    open_and_tell(shared, &mut presented);
     Ok(presented)
 }
 
@@ -197,11 +185,7 @@ pub fn without_card(
         emit_passage(shared, &presented);
         return Ok(presented);
     }
-    let outcome = open_for(shared, &mut presented);
-    emit_passage(shared, &presented);
-    if let Some(outcome) = outcome {
-        emit_outcome(shared, &outcome);
-    }
+    open_and_tell(shared, &mut presented);
     Ok(presented)
 }
 
@@ -231,6 +215,16 @@ pub fn expire(shared: &Shared) {
     let expired = lock(post).expire(Utc::now());
     for presented in expired {
         emit_outcome(shared, &presented);
+    }
+}
+
+/// Opens the passage's gate and tells the window: the passage, and its outcome when it is
+/// already known (no gate, an emergency).
+fn open_and_tell(shared: &Arc<Shared>, presented: &mut Presented) {
+    let outcome = open_for(shared, presented);
+    emit_passage(shared, presented);
+    if let Some(outcome) = outcome {
+        emit_outcome(shared, &outcome);
     }
 }
 
