@@ -4,6 +4,7 @@
 use crate::devices::{DeviceHealth, DeviceHub, EmergencyReport};
 use chrono::{DateTime, Utc};
 use schoolcard_core::events::EmergencySource;
+use schoolcard_core::gatepost::post::Presented;
 use schoolcard_core::peripherals::{Direction, PeripheralId};
 use schoolcard_core::workstation::Progress;
 use schoolcard_core::CardId;
@@ -317,13 +318,12 @@ pub fn emergency_state(devices: State<'_, Devices>) -> bool {
     devices.0.as_ref().is_some_and(|hub| hub.in_emergency())
 }
 
-/// The guard's answer to a passage: allow (an override if the rules denied) or deny.
-#[tauri::command]
-pub async fn guard_decide(
+/// Runs a guard's action at the gate on a blocking thread: the signed-in person must be a
+/// guard or an admin; `action` gets the hub and answers with a passage.
+async fn guard_action(
     app: AppHandle,
     shell: State<'_, Shell>,
-    passage_id: uuid::Uuid,
-    allow: bool,
+    action: impl FnOnce(&DeviceHub) -> Result<Presented, ErrorDto> + Send + 'static,
 ) -> Result<Value, ErrorDto> {
     let workstation = shell.workstation.clone()?;
     tauri::async_runtime::spawn_blocking(move || {
@@ -332,12 +332,25 @@ pub async fn guard_decide(
             .unwrap_or_else(PoisonError::into_inner)
             .require_roles(schoolcard_core::workstation::GUARD_ADMIN)?;
         let devices = app.state::<Devices>();
-        let hub = devices.hub()?;
-        let presented = hub.guard_decide(passage_id, allow)?;
+        let presented = action(devices.hub()?)?;
         Ok(serde_json::to_value(presented).expect("passages serialize"))
     })
     .await
     .map_err(|e| ErrorDto::new("internal", format!("the command failed inside: {e}")))?
+}
+
+/// The guard's answer to a passage: allow (an override if the rules denied) or deny.
+#[tauri::command]
+pub async fn guard_decide(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    passage_id: uuid::Uuid,
+    allow: bool,
+) -> Result<Value, ErrorDto> {
+    guard_action(app, shell, move |hub| {
+        Ok(hub.guard_decide(passage_id, allow)?)
+    })
+    .await
 }
 
 /// The guard lets someone through without their card (forgotten at home), through the
@@ -350,20 +363,11 @@ pub async fn pass_without_card(
     reader_id: PeripheralId,
     note: String,
 ) -> Result<Value, ErrorDto> {
-    let workstation = shell.workstation.clone()?;
-    tauri::async_runtime::spawn_blocking(move || {
-        workstation
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .require_roles(schoolcard_core::workstation::GUARD_ADMIN)?;
+    guard_action(app, shell, move |hub| {
         let note = schoolcard_core::workstation::check_note(&note)?;
-        let devices = app.state::<Devices>();
-        let hub = devices.hub()?;
-        let presented = hub.pass_without_card(person_id, reader_id, &note)?;
-        Ok(serde_json::to_value(presented).expect("passages serialize"))
+        Ok(hub.pass_without_card(person_id, reader_id, &note)?)
     })
     .await
-    .map_err(|e| ErrorDto::new("internal", format!("the command failed inside: {e}")))?
 }
 
 /// How the evacuation list names a pupil's parent inside the building.
