@@ -33,14 +33,43 @@ fn peripheral(
     }
 }
 
-/// A hub whose events land on a channel.
-fn hub() -> (DeviceHub, Receiver<(&'static str, Value)>) {
+/// What the hub tells the window, as the tests receive it.
+type Events = Receiver<(&'static str, Value)>;
+
+/// A hub whose events land on a channel, with the gates' journal and the gate post given.
+fn hub_with(journal: Option<Arc<JournalQueue>>, post: Option<GatePost>) -> (DeviceHub, Events) {
     let (tx, rx) = mpsc::channel();
     let tx = Mutex::new(tx);
     let emit: Emit = Arc::new(move |name, payload| {
         let _ = lock(&tx).send((name, payload));
     });
-    (DeviceHub::new(emit, None, None).unwrap(), rx)
+    (DeviceHub::new(emit, journal, post).unwrap(), rx)
+}
+
+/// A hub without a database.
+fn hub() -> (DeviceHub, Events) {
+    hub_with(None, None)
+}
+
+/// A relay board on a pseudo-terminal: the board's side (read what the gate writes), the
+/// slave side held open, and the gate configured on its path (relay 1 entry, 2 exit).
+fn relay_board(name: &str, pulse_ms: u32) -> (TTYPort, TTYPort, Peripheral) {
+    let (mut board, slave) = TTYPort::pair().unwrap();
+    board
+        .set_timeout(Duration::from_millis(WAIT_MS_MAX))
+        .unwrap();
+    let gate = peripheral(
+        name,
+        Post::Entrance,
+        None,
+        Connection::RelayGate {
+            port: slave.name().unwrap(),
+            entry_channel: 1,
+            exit_channel: 2,
+            pulse_ms,
+        },
+    );
+    (board, slave, gate)
 }
 
 fn next_event(rx: &Receiver<(&'static str, Value)>, wanted: &str) -> Value {
@@ -220,21 +249,7 @@ fn a_serial_reader_that_goes_away_goes_offline_and_comes_back() {
 #[test]
 fn gates_open_by_hand_and_report_passes() {
     let (hub, events) = hub();
-    let (mut board, board_slave) = TTYPort::pair().unwrap();
-    board
-        .set_timeout(Duration::from_millis(WAIT_MS_MAX))
-        .unwrap();
-    let relay = peripheral(
-        "Реле",
-        Post::Entrance,
-        None,
-        Connection::RelayGate {
-            port: board_slave.name().unwrap(),
-            entry_channel: 1,
-            exit_channel: 2,
-            pulse_ms: 100,
-        },
-    );
+    let (mut board, _board_slave, relay) = relay_board("Реле", 100);
     let turnstile = peripheral(
         "Турникет",
         Post::Entrance,
@@ -430,12 +445,7 @@ fn the_fire_alarm_unlocks_every_gate_while_the_database_is_locked() {
     let db = dir.path().join("ws.sqlite");
     let mut other_writer = schoolcard_core::Store::open(&db).unwrap();
     let journal = Arc::new(JournalQueue::start(&db).unwrap());
-    let (tx, events) = mpsc::channel();
-    let tx = Mutex::new(tx);
-    let emit: Emit = Arc::new(move |name, payload| {
-        let _ = lock(&tx).send((name, payload));
-    });
-    let hub = DeviceHub::new(emit, Some(Arc::clone(&journal)), None).unwrap();
+    let (hub, events) = hub_with(Some(Arc::clone(&journal)), None);
 
     let line = NullModem::new();
     let mut peer = OsdpPeer::start(&line.b);
@@ -454,21 +464,8 @@ fn the_fire_alarm_unlocks_every_gate_while_the_database_is_locked() {
     let mut boards = Vec::new();
     let mut gates = Vec::new();
     for name in ["Турникет 1", "Турникет 2"] {
-        let (mut board, slave) = TTYPort::pair().unwrap();
-        board
-            .set_timeout(Duration::from_millis(WAIT_MS_MAX))
-            .unwrap();
-        gates.push(peripheral(
-            name,
-            Post::Entrance,
-            None,
-            Connection::RelayGate {
-                port: slave.name().unwrap(),
-                entry_channel: 1,
-                exit_channel: 2,
-                pulse_ms: 300,
-            },
-        ));
+        let (board, slave, gate) = relay_board(name, 300);
+        gates.push(gate);
         boards.push((board, slave));
     }
     let turnstile = peripheral(
@@ -586,7 +583,7 @@ struct Entrance {
     db: std::path::PathBuf,
     journal: Arc<JournalQueue>,
     hub: DeviceHub,
-    events: Receiver<(&'static str, Value)>,
+    events: Events,
     board: TTYPort,
     _board_slave: TTYPort,
     reader: Peripheral,
@@ -601,27 +598,8 @@ impl Entrance {
         open_at_all_hours(&db);
         let journal = Arc::new(JournalQueue::start(&db).unwrap());
         let post = GatePost::open(&db, Arc::clone(&journal), Utc::now()).unwrap();
-        let (tx, events) = mpsc::channel();
-        let tx = Mutex::new(tx);
-        let emit: Emit = Arc::new(move |name, payload| {
-            let _ = lock(&tx).send((name, payload));
-        });
-        let hub = DeviceHub::new(emit, Some(Arc::clone(&journal)), Some(post)).unwrap();
-        let (mut board, board_slave) = TTYPort::pair().unwrap();
-        board
-            .set_timeout(Duration::from_millis(WAIT_MS_MAX))
-            .unwrap();
-        let gate = peripheral(
-            "Турникет",
-            Post::Entrance,
-            None,
-            Connection::RelayGate {
-                port: board_slave.name().unwrap(),
-                entry_channel: 1,
-                exit_channel: 2,
-                pulse_ms: 100,
-            },
-        );
+        let (hub, events) = hub_with(Some(Arc::clone(&journal)), Some(post));
+        let (board, board_slave, gate) = relay_board("Турникет", 100);
         let mut reader = peripheral(
             "Вход",
             Post::Entrance,
