@@ -180,13 +180,7 @@ async fn admin_imports_a_roster_and_binds_a_card() {
     let bad = data.join("roster-with-error.csv");
     let good = data.join("roster.csv");
 
-    let driver = Driver::start(&db);
-    let caps = json!({"tauri:options": {"application": app, "args": ["--db", db]}});
-    let client = ClientBuilder::native()
-        .capabilities(caps.as_object().unwrap().clone())
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a WebDriver session with the app");
+    let (driver, client) = open_app(&app, &db, false).await;
 
     // Sign in as the admin.
     type_into(&client, "login-input", "admin").await;
@@ -275,6 +269,32 @@ async fn admin_imports_a_roster_and_binds_a_card() {
 }
 
 /// Runs one core command on the test's own connection to the database.
+/// A fresh demo school in a temporary folder (kept while the `TempDir` lives).
+fn demo_school() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.sqlite");
+    schoolcard_core::demo::ensure_demo(&db, schoolcard_core::demo::DEMO_SEED, chrono::Utc::now())
+        .unwrap()
+        .expect("a fresh demo school");
+    (dir, db)
+}
+
+/// The app on `db` (as the demo, if asked) in a WebDriver session through tauri-driver.
+async fn open_app(app: &Path, db: &Path, demo: bool) -> (Driver, Client) {
+    let driver = Driver::start(db);
+    let mut args = vec![json!("--db"), json!(db)];
+    if demo {
+        args.insert(0, json!("--demo"));
+    }
+    let caps = json!({"tauri:options": {"application": app, "args": args}});
+    let client = ClientBuilder::native()
+        .capabilities(caps.as_object().unwrap().clone())
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session with the app");
+    (driver, client)
+}
+
 fn core(ws: &mut Workstation, cmd: serde_json::Value) -> serde_json::Value {
     let what = cmd.to_string();
     ws.execute(
@@ -337,11 +357,7 @@ async fn demo_simulator_presents_a_pupils_card_to_the_entrance_reader() {
     use schoolcard_core::demo;
 
     let app = app_bin();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("demo.sqlite");
-    demo::ensure_demo(&db, demo::DEMO_SEED, chrono::Utc::now())
-        .unwrap()
-        .expect("a fresh demo school");
+    let (_dir, db) = demo_school();
 
     // From the generated school: a pupil whose card is active, and the entrance's
     // simulated entry reader.
@@ -382,13 +398,7 @@ async fn demo_simulator_presents_a_pupils_card_to_the_entrance_reader() {
     };
     let surname = pupil.split(' ').next().unwrap().to_owned();
 
-    let driver = Driver::start(&db);
-    let caps = json!({"tauri:options": {"application": app, "args": ["--demo", "--db", db]}});
-    let client = ClientBuilder::native()
-        .capabilities(caps.as_object().unwrap().clone())
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a WebDriver session with the app");
+    let (driver, client) = open_app(&app, &db, true).await;
 
     type_into(&client, "login-input", "admin").await;
     type_into(&client, "password-input", demo::DEMO_PASSWORD).await;
@@ -499,11 +509,7 @@ async fn guard_confirms_a_pupil_at_the_gate_and_unlocks_every_gate_for_a_fire() 
     use schoolcard_core::demo;
 
     let app = app_bin();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("demo.sqlite");
-    demo::ensure_demo(&db, demo::DEMO_SEED, chrono::Utc::now())
-        .unwrap()
-        .expect("a fresh demo school");
+    let (_dir, db) = demo_school();
 
     // Before the app starts: the entrance's entry reader asks the guard, and pupils may
     // pass at any hour on any day (the test runs at night and on Sundays too, when the
@@ -561,13 +567,7 @@ async fn guard_confirms_a_pupil_at_the_gate_and_unlocks_every_gate_for_a_fire() 
     };
     let surname = pupil.split(' ').next().unwrap().to_owned();
 
-    let driver = Driver::start(&db);
-    let caps = json!({"tauri:options": {"application": app, "args": ["--demo", "--db", db]}});
-    let client = ClientBuilder::native()
-        .capabilities(caps.as_object().unwrap().clone())
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a WebDriver session with the app");
+    let (driver, client) = open_app(&app, &db, true).await;
 
     // The guard signs in and lands on the post.
     type_into(&client, "login-input", "guard").await;
@@ -708,11 +708,7 @@ async fn guard_lets_a_visitor_in_on_a_visitor_card_and_ticks_them_at_the_roll_ca
     const VISITOR_CARD: &str = "40:00C0FFEE01";
 
     let app = app_bin();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("demo.sqlite");
-    demo::ensure_demo(&db, demo::DEMO_SEED, chrono::Utc::now())
-        .unwrap()
-        .expect("a fresh demo school");
+    let (_dir, db) = demo_school();
     let entrance_reader = {
         let mut ws = Workstation::open(&db).unwrap();
         core(
@@ -736,13 +732,7 @@ async fn guard_lets_a_visitor_in_on_a_visitor_card_and_ticks_them_at_the_roll_ca
             .to_owned()
     };
 
-    let driver = Driver::start(&db);
-    let caps = json!({"tauri:options": {"application": app, "args": ["--demo", "--db", db]}});
-    let client = ClientBuilder::native()
-        .capabilities(caps.as_object().unwrap().clone())
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a WebDriver session with the app");
+    let (driver, client) = open_app(&app, &db, true).await;
 
     type_into(&client, "login-input", "guard").await;
     type_into(&client, "password-input", demo::DEMO_PASSWORD).await;
@@ -841,11 +831,7 @@ async fn guard_lets_a_pupil_through_without_a_card_and_the_director_sees_it() {
     const NOTE: &str = "забыл карту дома";
 
     let app = app_bin();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("demo.sqlite");
-    demo::ensure_demo(&db, demo::DEMO_SEED, chrono::Utc::now())
-        .unwrap()
-        .expect("a fresh demo school");
+    let (_dir, db) = demo_school();
     let (pupil_id, pupil) = {
         let mut ws = Workstation::open(&db).unwrap();
         let pupil: (String, String) = ws
@@ -868,13 +854,7 @@ async fn guard_lets_a_pupil_through_without_a_card_and_the_director_sees_it() {
     };
     let surname = pupil.split(' ').next().unwrap().to_owned();
 
-    let driver = Driver::start(&db);
-    let caps = json!({"tauri:options": {"application": app, "args": ["--demo", "--db", db]}});
-    let client = ClientBuilder::native()
-        .capabilities(caps.as_object().unwrap().clone())
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a WebDriver session with the app");
+    let (driver, client) = open_app(&app, &db, true).await;
 
     sign_in(&client, "guard", demo::DEMO_PASSWORD).await;
     wait_text(&client, "guard-idle", "").await;
