@@ -424,7 +424,11 @@ impl FromStr for CardId {
         let (trimmed, offset_chars) = bounded_trim(text)?;
         if let Some((bits, hex)) = trimmed.split_once(':') {
             // Hex bytes in groups have exactly two digits after a colon; more is canonical.
-            if !hex.contains(':') && hex.len() > 2 && !bits.is_empty() && bits.bytes().all(|b| b.is_ascii_digit()) {
+            if !hex.contains(':')
+                && hex.len() > 2
+                && !bits.is_empty()
+                && bits.bytes().all(|b| b.is_ascii_digit())
+            {
                 return CardId::parse_canonical(trimmed);
             }
         }

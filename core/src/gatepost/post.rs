@@ -14,15 +14,13 @@
 //! through the gates' own journal writer, so neither a tap nor a gate ever waits for a
 //! write. A pass counts (presence, attendance) only with outcome `passed`.
 
+use super::holders::{read_person, Holders, IndexedCard};
 use super::queue::JournalQueue;
-use crate::access::{
-    decide, AccessRules, ClassRef, Decision, Holder, LastPass, PassRequest, ZoneId,
-};
-use crate::domain::{CardState, ClassId, PersonId, PersonKind, PersonStatus};
+use crate::access::{decide, AccessRules, Decision, Holder, LastPass, PassRequest, ZoneId};
+use crate::domain::{CardState, PersonId, PersonKind, PersonStatus};
 use crate::error::{CoreError, CoreResult, Refusal};
 use crate::events::{EventBody, PassOutcome, Verification};
 use crate::peripherals::{Direction, Peripheral, PeripheralId, VerificationMode};
-use crate::projection::parse_roles_column;
 use crate::store::Store;
 use crate::time::{from_micros, SchoolTz};
 use chrono::{DateTime, Duration, Utc};
@@ -143,6 +141,8 @@ pub struct GatePost {
     /// Order of `pending`, oldest first, for the bound.
     pending_order: std::collections::VecDeque<Uuid>,
     last_pass: HashMap<PersonId, LastPass>,
+    /// Cards and cardholders in memory, kept current from `holder_changes`.
+    holders: Holders,
 }
 
 impl GatePost {
@@ -165,6 +165,7 @@ impl GatePost {
             pending: HashMap::new(),
             pending_order: std::collections::VecDeque::new(),
             last_pass: HashMap::new(),
+            holders: Holders::default(),
         };
         post.reload(now)?;
         Ok(post)
@@ -174,6 +175,7 @@ impl GatePost {
     /// settings change; at start).
     pub fn reload(&mut self, now: DateTime<Utc>) -> CoreResult<()> {
         let conn = self.store.conn();
+        self.holders = Holders::load(conn)?;
         let tz: Option<String> = conn
             .query_row("SELECT time_zone FROM school", [], |r| r.get(0))
             .optional()?;
@@ -226,6 +228,7 @@ impl GatePost {
         reader: &Peripheral,
         now: DateTime<Utc>,
     ) -> CoreResult<Presented> {
+        self.holders.catch_up(self.store.conn())?;
         let found = self.lookup(card)?;
         let direction = reader.spec.direction.unwrap_or(Direction::Entry);
         let (card_state, person, holder) = match found {
@@ -581,6 +584,7 @@ impl GatePost {
         note: &str,
         now: DateTime<Utc>,
     ) -> CoreResult<Presented> {
+        self.holders.catch_up(self.store.conn())?;
         let (view, holder) = self
             .person(person_id)?
             .ok_or_else(|| CoreError::not_found(format!("person {person_id}")))?;
@@ -621,126 +625,41 @@ impl GatePost {
         &self,
         card: &CardId,
     ) -> CoreResult<Option<(CardState, Option<PersonView>, Option<Holder>)>> {
-        let conn = self.store.conn();
-        // The card as enrolled, through a statement compiled once; a card enrolled in
-        // another form (a Wiegand pair for a full number) takes the general search.
-        let card_key = card.to_string();
-        let exact = conn
-            .prepare_cached(
-                "SELECT person_id, state FROM cards WHERE card_key = ?1 AND person_id IS NOT NULL",
-            )?
-            .query_row([&card_key], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .optional()?
-            .and_then(|(person, state)| {
-                person
-                    .parse()
-                    .ok()
-                    .map(|person_id| crate::workstation::CardHolder {
-                        card_key: card_key.clone(),
-                        person_id,
-                        state: CardState::parse(&state).unwrap_or(CardState::Blocked),
-                    })
-            });
-        let holder = match exact {
-            Some(holder) => Some(holder),
-            None => crate::workstation::find_card_holder(conn, card)?,
+        // The card as enrolled, from memory; a card enrolled in another form (a Wiegand
+        // pair for a full number) takes the general search.
+        // A card given back is known but nobody's, unless it matches someone's in
+        // another form.
+        let indexed = self.holders.card(&card.to_string());
+        let found = match indexed {
+            Some(IndexedCard {
+                state,
+                person_id: Some(person_id),
+            }) => Some((state, Some(person_id))),
+            _ => match crate::workstation::find_card_holder(self.store.conn(), card)? {
+                Some(holder) => Some((holder.state, Some(holder.person_id))),
+                None => indexed.map(|card| (card.state, None)),
+            },
         };
-        if let Some(holder) = holder {
-            let found = self.person(holder.person_id)?;
-            let (view, holder_facts) = match found {
+        Ok(found.map(|(state, person_id)| {
+            let (view, facts) = match person_id.and_then(|id| self.person(id).ok().flatten()) {
                 Some((view, facts)) => (Some(view), Some(facts)),
                 None => (None, None),
             };
-            return Ok(Some((holder.state, view, holder_facts)));
-        }
-        // A card given back: known, but nobody's.
-        let returned: Option<String> = conn
-            .prepare_cached("SELECT state FROM cards WHERE card_key = ?1")?
-            .query_row([card.to_string()], |r| r.get(0))
-            .optional()?;
-        Ok(returned
-            .and_then(|s| CardState::parse(&s))
-            .map(|state| (state, None, None)))
+            (state, view, facts)
+        }))
     }
 
     fn lookup_person(&self, person_id: PersonId) -> CoreResult<Option<Holder>> {
         Ok(self.person(person_id)?.map(|(_, holder)| holder))
     }
 
+    /// The person as the guard and the rules see them: from memory, or (someone the
+    /// index has not caught up with yet) from the projections.
     fn person(&self, person_id: PersonId) -> CoreResult<Option<(PersonView, Holder)>> {
-        let conn = self.store.conn();
-        let row = conn
-            .prepare_cached(
-                "SELECT p.kind, p.surname, p.name, p.patronymic, p.class_id, p.status, p.position,
-                        p.photo_sha256, c.grade, c.letter, s.roles
-                 FROM persons p
-                 LEFT JOIN classes c ON c.id = p.class_id
-                 LEFT JOIN staff_accounts s ON s.person_id = p.id
-                 WHERE p.id = ?1",
-            )?
-            .query_row([person_id.to_string()], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    [
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                    ],
-                    r.get::<_, Option<String>>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, Option<String>>(6)?,
-                    r.get::<_, Option<String>>(7)?,
-                    r.get::<_, Option<u8>>(8)?,
-                    r.get::<_, Option<String>>(9)?,
-                    r.get::<_, Option<String>>(10)?,
-                ))
-            })
-            .optional()?;
-        let Some((kind, names, class_id, status, position, photo, grade, letter, roles)) = row
-        else {
-            return Ok(None);
-        };
-        let kind = PersonKind::parse(&kind).unwrap_or(PersonKind::Pupil);
-        let status = PersonStatus::parse(&status).unwrap_or(PersonStatus::Suspended);
-        let class = match (class_id.and_then(|c| c.parse::<ClassId>().ok()), grade) {
-            (Some(id), Some(grade)) => Some(ClassRef { id, grade }),
-            _ => None,
-        };
-        let holder = match kind {
-            PersonKind::Pupil => Holder::Pupil { status, class },
-            PersonKind::Staff => Holder::Staff {
-                status,
-                roles: roles.as_deref().map(parse_roles_column).unwrap_or_default(),
-            },
-            PersonKind::Guardian => Holder::Guardian { status },
-            // A visitor without an open pass has none left: it ran out when it closed.
-            PersonKind::Visitor => Holder::Visitor {
-                valid_until: self
-                    .open_visitor_pass(person_id)?
-                    .map_or(DateTime::<Utc>::MIN_UTC, |(_, _, until)| until),
-            },
-        };
-        let full_name = names
-            .iter()
-            .filter(|part| !part.is_empty())
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let class_name = grade.zip(letter).map(|(g, l)| format!("{g}{l}"));
-        Ok(Some((
-            PersonView {
-                id: person_id,
-                full_name,
-                kind,
-                class_name,
-                position,
-                status,
-                photo_sha256: photo,
-            },
-            holder,
-        )))
+        match self.holders.person(person_id) {
+            Some(found) => Ok(Some(found.clone())),
+            None => read_person(self.store.conn(), person_id),
+        }
     }
 
     /// The photo of a person, as a `data:` URL, for the guard's screen.

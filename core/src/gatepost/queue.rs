@@ -178,6 +178,7 @@ fn run(mut store: Store, jobs: &mpsc::Receiver<Job>, stats: &Mutex<QueueStats>) 
                 Ok(job) => take(job, &mut batch, &mut waiting),
                 Err(RecvTimeoutError::Timeout) => {
                     if written_since_checkpoint {
+                        prune_holder_changes(&mut store);
                         // Passive: never waits for readers, never blocks a writer.
                         let done = store.conn().query_row(
                             "PRAGMA wal_checkpoint(PASSIVE)",
@@ -260,4 +261,18 @@ fn take(job: Job, batch: &mut Vec<Pending>, waiting: &mut Vec<mpsc::Sender<()>>)
         Job::Append(pending) => batch.push(*pending),
         Job::Flush(done) => waiting.push(done),
     }
+}
+
+/// Trims the gate post's change log while the gates are quiet, without waiting for
+/// another writer: if the database is busy, it is trimmed next time.
+fn prune_holder_changes(store: &mut Store) {
+    let _ = store.conn().busy_timeout(Duration::ZERO);
+    let pruned = store
+        .write(|w| super::holders::prune_changes(w.conn()).map_err(crate::error::StoreError::from));
+    if let Err(e) = pruned {
+        tracing::debug!("the holder change log is trimmed later: {e}");
+    }
+    let _ = store
+        .conn()
+        .busy_timeout(Duration::from_millis(crate::store::BUSY_TIMEOUT_MS));
 }

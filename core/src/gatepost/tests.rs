@@ -28,6 +28,32 @@ fn passage(n: u32) -> EventBody {
     }
 }
 
+/// An entrance reader without a gate, deciding by itself.
+fn entry_reader(at: chrono::DateTime<Utc>) -> crate::peripherals::Peripheral {
+    use crate::peripherals::{
+        Connection, LineFormatName, Peripheral, PeripheralId, PeripheralSpec, Post,
+        VerificationMode,
+    };
+    Peripheral {
+        id: PeripheralId::new_v7(),
+        spec: PeripheralSpec {
+            name: "Вход".into(),
+            post: Post::Entrance,
+            direction: Some(Direction::Entry),
+            enabled: true,
+            connection: Connection::SerialReader {
+                port: "/dev/ttyUSB0".into(),
+                format: LineFormatName::IronLogicZ2,
+                pattern: None,
+                baud_rate: 9_600,
+            },
+            gate_id: None,
+            verification: VerificationMode::Automatic,
+        },
+        updated_at: at,
+    }
+}
+
 fn count(store: &Store, sql: &str) -> i64 {
     store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
 }
@@ -128,10 +154,6 @@ fn dropping_the_queue_writes_what_is_queued() {
 fn a_card_is_found_in_every_form_it_was_enrolled_in() {
     use super::post::GatePost;
     use crate::domain::{CardState, FullName, PersonId, PersonKind};
-    use crate::peripherals::{
-        Connection, LineFormatName, Peripheral, PeripheralId, PeripheralSpec, Post,
-        VerificationMode,
-    };
     use schoolcard_proto::CardId;
     use std::sync::Arc;
 
@@ -192,24 +214,7 @@ fn a_card_is_found_in_every_form_it_was_enrolled_in() {
         .unwrap();
     let queue = Arc::new(JournalQueue::start(&path).unwrap());
     let mut post = GatePost::open(&path, Arc::clone(&queue), at).unwrap();
-    let reader = Peripheral {
-        id: PeripheralId::new_v7(),
-        spec: PeripheralSpec {
-            name: "Вход".into(),
-            post: Post::Entrance,
-            direction: Some(Direction::Entry),
-            enabled: true,
-            connection: Connection::SerialReader {
-                port: "/dev/ttyUSB0".into(),
-                format: LineFormatName::IronLogicZ2,
-                pattern: None,
-                baud_rate: 9_600,
-            },
-            gate_id: None,
-            verification: VerificationMode::Automatic,
-        },
-        updated_at: at,
-    };
+    let reader = entry_reader(at);
     let found = |post: &mut GatePost, card: CardId| {
         let presented = post.present(&card, "", &reader, at).unwrap();
         (presented.card_state, presented.person.map(|p| p.id))
@@ -236,6 +241,16 @@ fn a_card_is_found_in_every_form_it_was_enrolled_in() {
 fn the_writer_checkpoints_when_the_gates_are_quiet_not_in_the_rush() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ws.sqlite");
+    // A long change log (an import of the whole school, say), trimmed in the same quiet
+    // moment down to what a post could still need.
+    let office = Store::open(&path).unwrap();
+    office
+        .conn()
+        .execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 12000)
+             INSERT INTO holder_changes (person_id) SELECT 'p' || i FROM n",
+        )
+        .unwrap();
     let queue = JournalQueue::start(&path).unwrap();
     let at = Utc.with_ymd_and_hms(2026, 9, 1, 5, 0, 0).unwrap();
     for n in 0..1_500 {
@@ -251,7 +266,161 @@ fn the_writer_checkpoints_when_the_gates_are_quiet_not_in_the_rush() {
         assert!(Instant::now() < deadline, "no checkpoint when idle");
         std::thread::sleep(Duration::from_millis(20));
     }
+    assert_eq!(
+        count(&office, "SELECT count(*) FROM holder_changes"),
+        super::holders::CHANGES_KEPT
+    );
+    assert_eq!(
+        count(
+            &office,
+            "SELECT count(*) FROM holder_changes WHERE seq = 12000"
+        ),
+        1,
+        "the newest change is kept"
+    );
     // Nothing written since: no second checkpoint.
     std::thread::sleep(Duration::from_millis(3 * super::queue::IDLE_POLL_MS));
     assert_eq!(queue.stats().checkpoints, 1);
+}
+
+/// The post decides from memory; whatever another connection changes about cards and
+/// people after it opened is seen from the very next card, one change at a time or (a
+/// class renamed, a log pruned past what the post had seen) by reading everything again.
+#[test]
+fn the_post_sees_what_another_writer_changed_after_it_opened() {
+    use super::post::GatePost;
+    use crate::access::Reason;
+    use crate::domain::{CardState, ClassId, FullName, PersonId, PersonKind, PersonStatus};
+    use schoolcard_proto::CardId;
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("changes.sqlite");
+    let mut office = Store::open(&path).unwrap();
+    // 07:45 in Moscow on Tuesday 15 September 2026: pupils may come in.
+    let at = Utc.with_ymd_and_hms(2026, 9, 15, 4, 45, 0).unwrap();
+    let write = |office: &mut Store, body: EventBody| {
+        office
+            .write(|w| w.append("test", at, body).map(|_| ()))
+            .unwrap();
+    };
+    let class_id = ClassId::new_v7();
+    write(
+        &mut office,
+        EventBody::ClassCreated {
+            class_id,
+            grade: 5,
+            letter: "А".into(),
+        },
+    );
+    let enrol = |office: &mut Store, person_id: PersonId, card: CardId, surname: &str| {
+        write(
+            office,
+            EventBody::PersonEnrolled {
+                person_id,
+                person_kind: PersonKind::Pupil,
+                name: FullName {
+                    surname: surname.into(),
+                    name: "Ольга".into(),
+                    patronymic: String::new(),
+                },
+                class_id: Some(class_id),
+                details: Default::default(),
+            },
+        );
+        write(
+            office,
+            EventBody::CardBound {
+                card,
+                person_id,
+                raw: String::new(),
+            },
+        );
+    };
+    let (first, first_card) = (PersonId::new_v7(), CardId::em_marine(0x5500, 1, 1));
+    enrol(&mut office, first, first_card, "Первая");
+    let queue = Arc::new(JournalQueue::start(&path).unwrap());
+    let mut post = GatePost::open(&path, Arc::clone(&queue), at).unwrap();
+    let reader = entry_reader(at);
+    let mut present = |card: CardId| {
+        let presented = post.present(&card, "", &reader, at).unwrap();
+        (
+            presented.decision.reason,
+            presented.person.map(|p| (p.full_name, p.class_name)),
+        )
+    };
+    let first_seen = Some(("Первая Ольга".to_owned(), Some("5А".to_owned())));
+    assert_eq!(present(first_card), (Reason::Allowed, first_seen.clone()));
+
+    // A pupil enrolled, with a card, after the post opened.
+    let (second, second_card) = (PersonId::new_v7(), CardId::em_marine(0x5500, 2, 2));
+    enrol(&mut office, second, second_card, "Вторая");
+    assert_eq!(
+        present(second_card).1,
+        Some(("Вторая Ольга".to_owned(), Some("5А".to_owned())))
+    );
+    // The first card blocked, the second pupil gone: refused at once.
+    write(
+        &mut office,
+        EventBody::CardStateChanged {
+            card: first_card,
+            state: CardState::Blocked,
+            reason: "потеряна".into(),
+        },
+    );
+    write(
+        &mut office,
+        EventBody::PersonStatusChanged {
+            person_id: second,
+            status: PersonStatus::Left,
+            reason: String::new(),
+        },
+    );
+    assert_eq!(present(first_card).0, Reason::CardBlocked);
+    assert_ne!(present(second_card).0, Reason::Allowed);
+
+    // A class renamed: every pupil of it is read again.
+    write(
+        &mut office,
+        EventBody::ClassRenamed {
+            class_id,
+            grade: 6,
+            letter: "Б".into(),
+        },
+    );
+    let third_card = CardId::em_marine(0x5500, 3, 3);
+    write(
+        &mut office,
+        EventBody::CardBound {
+            card: third_card,
+            person_id: first,
+            raw: String::new(),
+        },
+    );
+    assert_eq!(
+        present(third_card),
+        (
+            Reason::Allowed,
+            Some(("Первая Ольга".to_owned(), Some("6Б".to_owned())))
+        )
+    );
+
+    // The log pruned past what the post has seen (it lagged behind an import): the post
+    // notices the gap and reads everything again.
+    write(
+        &mut office,
+        EventBody::CardStateChanged {
+            card: third_card,
+            state: CardState::Blocked,
+            reason: String::new(),
+        },
+    );
+    office
+        .conn()
+        .execute(
+            "DELETE FROM holder_changes WHERE seq < (SELECT max(seq) FROM holder_changes)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(present(third_card).0, Reason::CardBlocked);
 }

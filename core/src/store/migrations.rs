@@ -295,6 +295,51 @@ CREATE TABLE roll_call_people (
     PRIMARY KEY (roll_call_id, person_id)
 );
 "#,
+    // 8: what changed about cards and cardholders, in commit order, for the gate post's
+    // in-memory index (`gatepost::holders`). A row names a person, a card, or neither
+    // (a class changed: everything is read again). Pruned by the gates' writer. A person
+    // enrolled is not logged: they reach a gate through a card, whose row is.
+    r#"
+CREATE TABLE holder_changes (
+    seq INTEGER PRIMARY KEY,
+    person_id TEXT,
+    card_key TEXT
+);
+CREATE TRIGGER holder_changes_person_update AFTER UPDATE ON persons
+BEGIN INSERT INTO holder_changes (person_id) VALUES (NEW.id); END;
+CREATE TRIGGER holder_changes_person_delete AFTER DELETE ON persons
+BEGIN INSERT INTO holder_changes (person_id) VALUES (OLD.id); END;
+CREATE TRIGGER holder_changes_card_insert AFTER INSERT ON cards
+BEGIN INSERT INTO holder_changes (card_key) VALUES (NEW.card_key); END;
+CREATE TRIGGER holder_changes_card_update AFTER UPDATE ON cards
+BEGIN
+    INSERT INTO holder_changes (card_key) VALUES (NEW.card_key);
+    INSERT INTO holder_changes (card_key)
+        SELECT OLD.card_key WHERE OLD.card_key IS NOT NEW.card_key;
+END;
+CREATE TRIGGER holder_changes_card_delete AFTER DELETE ON cards
+BEGIN INSERT INTO holder_changes (card_key) VALUES (OLD.card_key); END;
+CREATE TRIGGER holder_changes_account_insert AFTER INSERT ON staff_accounts
+BEGIN INSERT INTO holder_changes (person_id) VALUES (NEW.person_id); END;
+CREATE TRIGGER holder_changes_account_roles AFTER UPDATE OF roles, person_id ON staff_accounts
+BEGIN
+    INSERT INTO holder_changes (person_id) VALUES (NEW.person_id);
+    INSERT INTO holder_changes (person_id)
+        SELECT OLD.person_id WHERE OLD.person_id IS NOT NEW.person_id;
+END;
+CREATE TRIGGER holder_changes_account_delete AFTER DELETE ON staff_accounts
+BEGIN INSERT INTO holder_changes (person_id) VALUES (OLD.person_id); END;
+CREATE TRIGGER holder_changes_visitor_insert AFTER INSERT ON visitor_passes
+BEGIN INSERT INTO holder_changes (person_id) VALUES (NEW.person_id); END;
+CREATE TRIGGER holder_changes_visitor_update AFTER UPDATE ON visitor_passes
+BEGIN INSERT INTO holder_changes (person_id) VALUES (NEW.person_id); END;
+CREATE TRIGGER holder_changes_visitor_delete AFTER DELETE ON visitor_passes
+BEGIN INSERT INTO holder_changes (person_id) VALUES (OLD.person_id); END;
+CREATE TRIGGER holder_changes_class_update AFTER UPDATE ON classes
+BEGIN INSERT INTO holder_changes (person_id) VALUES (NULL); END;
+CREATE TRIGGER holder_changes_class_delete AFTER DELETE ON classes
+BEGIN INSERT INTO holder_changes (person_id) VALUES (NULL); END;
+"#,
 ];
 
 /// The tables `projection::apply` writes: emptied and refilled by a rebuild.

@@ -650,8 +650,19 @@ fn migration_2_fills_card_holdings_as_a_rebuild_would() {
     {
         // Back to schema 1: what a database written by the previous version holds.
         let conn = rusqlite::Connection::open(&path).unwrap();
+        let triggers: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'holder_changes_%'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for trigger in triggers {
+            conn.execute_batch(&format!("DROP TRIGGER {trigger}"))
+                .unwrap();
+        }
         conn.execute_batch(
-            "DROP TABLE roll_call_people; DROP TABLE roll_calls; DROP TABLE visitor_passes; DROP TABLE access_rules; DROP TABLE emergency; DROP TABLE attendance_corrections; DROP TABLE attendance_days;
+            "DROP TABLE holder_changes; DROP TABLE roll_call_people; DROP TABLE roll_calls; DROP TABLE visitor_passes; DROP TABLE access_rules; DROP TABLE emergency; DROP TABLE attendance_corrections; DROP TABLE attendance_days;
              DROP TABLE presence; DROP TABLE passages; DROP TABLE local_secrets; DROP TABLE peripherals; DROP TABLE card_holdings; ALTER TABLE school DROP COLUMN demo;
              PRAGMA user_version = 1;",
         )

@@ -2,7 +2,8 @@
 //! morning rush through four gates into a durable journal.
 //!
 //! - *card read → decision → gate command*: a school of 20,000 cardholders; a random
-//!   card presented to [`GatePost::present`] (card → holder in SQLite → the access rules),
+//!   card presented to [`GatePost::present`] (card → holder in its in-memory index, kept
+//!   current from SQLite's `holder_changes` → the access rules),
 //!   then [`Gate::open`] on a real [`LcusRelayGate`] whose board is the slave side of a
 //!   pseudo-terminal, opened as the app opens a board; timed until the relay's ON frame
 //!   has been written and flushed to the port (the pulse that follows holds the gate
@@ -75,6 +76,9 @@ const RUSH_WARMUP: usize = 40;
 /// The issue's goals for the rush: passes per second, and the share of raw inserts' rate.
 const RUSH_GOAL_PASSES_PER_S: f64 = 5_000.0;
 const RUSH_GOAL_RATIO: f64 = 0.5;
+/// Rushes run, each on a fresh copy of the school with its own raw inserts; the round of
+/// the median ratio is reported (one round swings with what else the machine does).
+const RUSH_ROUNDS: usize = 5;
 /// Longest wait for the journal to be durable after the rush.
 const FLUSH_WAIT_MS: u64 = 60_000;
 /// A seed for the bench's choice of cards: the same cards every run.
@@ -706,6 +710,11 @@ impl Rush {
         self.passes as f64 / self.raw_elapsed.as_secs_f64()
     }
 
+    /// The rush's rate against raw inserts into a fresh file: the goal's ratio.
+    fn ratio(&self) -> f64 {
+        self.rate() / self.raw_rate()
+    }
+
     fn raw_school_rate(&self) -> f64 {
         self.passes as f64 / self.raw_school_elapsed.as_secs_f64()
     }
@@ -713,6 +722,16 @@ impl Rush {
     fn writer_rate(&self) -> f64 {
         self.passes as f64 / self.writer_elapsed.as_secs_f64()
     }
+}
+
+/// `path` with no database there (nor a WAL or shared memory left by a previous round).
+fn fresh_file(path: PathBuf) -> PathBuf {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.clone().into_os_string();
+        name.push(suffix);
+        let _ = std::fs::remove_file(name);
+    }
+    path
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -875,7 +894,7 @@ fn morning_rush(path: &Path, template: &Path, dir: &Path, holders: &[Holder]) ->
 /// from one thread as fast as `append` returns, into a fresh copy of the school (after
 /// the same warm-up), until `flush` answers. Returns the time and the batches committed.
 fn writer_alone(rushed: &Connection, template: &Path, dir: &Path) -> (Duration, u64) {
-    let path = dir.join("gatepost-writer.sqlite");
+    let path = fresh_file(dir.join("gatepost-writer.sqlite"));
     std::fs::copy(template, &path).expect("the school is copied");
     let mut statement = rushed
         .prepare("SELECT actor, occurred_at_us, kind, payload FROM journal WHERE kind = 'passage' ORDER BY seq")
@@ -943,9 +962,9 @@ enum RawFile<'a> {
 /// to the last `COMMIT`.
 fn raw_inserts(store: &Connection, dir: &Path, file: RawFile<'_>, batches: usize) -> Duration {
     let raw_path = match file {
-        RawFile::Fresh => dir.join("raw-rush.sqlite"),
+        RawFile::Fresh => fresh_file(dir.join("raw-rush.sqlite")),
         RawFile::SchoolCopy(template) => {
-            let path = dir.join("raw-rush-school.sqlite");
+            let path = fresh_file(dir.join("raw-rush-school.sqlite"));
             std::fs::copy(template, &path).expect("the school is copied");
             path
         }
@@ -1062,7 +1081,6 @@ pub fn section(dir: &Path, scale: usize) -> String {
         path
     };
     let latency_path = copy("gatepost-latency.sqlite");
-    let rush_path = copy("gatepost-rush.sqlite");
     println!(
         "gate post: school of {} cardholders ({extra} pupils added in one write, {:.1} s)",
         holders.len(),
@@ -1118,7 +1136,7 @@ pub fn section(dir: &Path, scale: usize) -> String {
     // What the card figures show, measured in the same run: the work of a decision (its
     // CPU time) and what the machine added.
     let reading_cards = format!(
-        "Reading the card figures. The decision's own work is its CPU time: p99 {}. The rest of the wall-clock tail is time the bench's threads spent waiting for a core, on 2 cores shared with the journal writer (committing the previous passage) and with other work (the load average above): the same decision measured by the wall clock has a p99 of {}, and the command after it (the board's lock, `write(2)`, `tcdrain`) p50 {}, p99 {} (a `write` to a pseudo-terminal queues a kernel worker to carry the bytes across: one more task wanting a core). Each card here comes after the journal writer has committed the previous passage, and in WAL mode a commit by another connection empties the read connection's page cache: every card's lookup (card, then person with class) reads its pages again from the file (the same decisions with no commit between them took about a third less CPU when tried). *The shell's shape* hands each card's direction to its gate's opener thread, which sleeps on its channel between cards: `send` wakes it, and it may wait for a core behind the running ones before it starts `open` (p50 {}, p99 {} from `send` to `open` starting), inside the clock; the same-thread path's thread is woken too, but before its clock starts.",
+        "Reading the card figures. The decision's own work is its CPU time: p99 {}. The rest of the wall-clock tail is time the bench's threads spent waiting for a core, on 2 cores shared with the journal writer (committing the previous passage) and with other work (the load average above): the same decision measured by the wall clock has a p99 of {}, and the command after it (the board's lock, `write(2)`, `tcdrain`) p50 {}, p99 {} (a `write` to a pseudo-terminal queues a kernel worker to carry the bytes across: one more task wanting a core). The card and its holder come from the post's in-memory index of the school's cards and cardholders (`gatepost/holders.rs`); what SQLite still does per card is read the `holder_changes` log past the last row applied (empty here), and since each card comes after the journal writer has committed the previous passage, and in WAL mode a commit by another connection empties the read connection's page cache, that short read fetches its pages from the file again. *The shell's shape* hands each card's direction to its gate's opener thread, which sleeps on its channel between cards: `send` wakes it, and it may wait for a core behind the running ones before it starts `open` (p50 {}, p99 {} from `send` to `open` starting), inside the clock; the same-thread path's thread is woken too, but before its clock starts.",
         human(figures.decision_cpu.p99_ns),
         human(figures.decision.p99_ns),
         human(figures.command.p50_ns),
@@ -1127,8 +1145,23 @@ pub fn section(dir: &Path, scale: usize) -> String {
         human(figures.hand_over.p99_ns),
     );
 
-    let rush = morning_rush(&rush_path, &template, dir, &holders);
-    let ratio = rush.rate() / rush.raw_rate();
+    // Rounds on fresh copies of the school; the round of the median ratio is reported.
+    let mut rounds: Vec<Rush> = (0..RUSH_ROUNDS)
+        .map(|round| {
+            let path = copy(&format!("gatepost-rush-{round}.sqlite"));
+            let rush = morning_rush(&path, &template, dir, &holders);
+            let _ = std::fs::remove_file(&path);
+            rush
+        })
+        .collect();
+    rounds.sort_by(|a, b| a.ratio().total_cmp(&b.ratio()));
+    let all_ratios = rounds
+        .iter()
+        .map(|r| format!("{:.2}×", r.ratio()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rush = rounds.swap_remove(RUSH_ROUNDS / 2);
+    let ratio = rush.ratio();
     let rate_ok = rush.rate() >= RUSH_GOAL_PASSES_PER_S;
     let ratio_ok = ratio >= RUSH_GOAL_RATIO;
     println!(
@@ -1143,6 +1176,7 @@ pub fn section(dir: &Path, scale: usize) -> String {
         rush.raw_elapsed.as_secs_f64() * 1e3,
         rush.raw_rate(),
     );
+    println!("morning rush, ratios of the {RUSH_ROUNDS} rounds: {all_ratios}");
     println!(
         "raw inserts into a copy of the school: {:.0} ms = {:.0}/s; rush ratio {:.2}x",
         rush.raw_school_elapsed.as_secs_f64() * 1e3,
@@ -1159,7 +1193,7 @@ pub fn section(dir: &Path, scale: usize) -> String {
     let mut out = String::new();
     writeln!(out, "## The gate post (issue 4)\n").unwrap();
     writeln!(out, "A release build, on the demo school plus {extra} pupils with an Em-Marine card each (added in one `Store::write`, {:.1} s): {} active people with an active card. Load average when the measurements began: {load}.\n", build_took.as_secs_f64(), holders.len()).unwrap();
-    writeln!(out, "**Card read → decision → gate command.** A card at random among the {} handed to `GatePost::present` (card → holder in SQLite → `access::decide`), then `open` called on a real `LcusRelayGate` whose board is the slave side of a pseudo-terminal, opened as the app opens a board (9600 8N1); timed until the relay's ON frame has been written and flushed to the port. The wire (4 bytes, 4.2 ms at 9600 baud) is not included, nor the 100 ms pulse that follows. Two paths, card by card in turn so both see the same machine: *same thread*, the card decided and the gate opened on one thread (a long-lived thread per turnstile, woken with the card; the clock starts when it has it); *the shell's shape*, what `src-tauri/src/devices/entrance.rs` does: `present` under the post's mutex, then the direction sent on a channel to the gate's opener thread, which calls `open` because the pulse holds its caller (`start_opener` in `src-tauri/src/devices/mod.rs`: one thread per gate, started with the gate; here one per board, all started before the first card), while the card's thread goes on; the clock runs from `present` through the `send` to the ON frame flushed by the opener. Whoever is inside goes out through the exit reader, so every card opens the gate; each passage's outcome is queued to the journal writer, which commits beside the measurements as in the app. The cards rotate over {GATES_RING} boards so none is still in its pulse when its turn comes (one board takes ten cards a second). Every board's frames are read back afterwards: {} frames, each ON followed by its OFF on the same relay. {} cards timed per path after {LATENCY_WARMUP} untimed ones, 200 ms of school time apart from 07:30 on a school day.\n", holders.len(), figures.frames_checked, figures.same_thread.samples).unwrap();
+    writeln!(out, "**Card read → decision → gate command.** A card at random among the {} handed to `GatePost::present` (the `holder_changes` log read, card → holder in the post's in-memory index → `access::decide`), then `open` called on a real `LcusRelayGate` whose board is the slave side of a pseudo-terminal, opened as the app opens a board (9600 8N1); timed until the relay's ON frame has been written and flushed to the port. The wire (4 bytes, 4.2 ms at 9600 baud) is not included, nor the 100 ms pulse that follows. Two paths, card by card in turn so both see the same machine: *same thread*, the card decided and the gate opened on one thread (a long-lived thread per turnstile, woken with the card; the clock starts when it has it); *the shell's shape*, what `src-tauri/src/devices/entrance.rs` does: `present` under the post's mutex, then the direction sent on a channel to the gate's opener thread, which calls `open` because the pulse holds its caller (`start_opener` in `src-tauri/src/devices/mod.rs`: one thread per gate, started with the gate; here one per board, all started before the first card), while the card's thread goes on; the clock runs from `present` through the `send` to the ON frame flushed by the opener. Whoever is inside goes out through the exit reader, so every card opens the gate; each passage's outcome is queued to the journal writer, which commits beside the measurements as in the app. The cards rotate over {GATES_RING} boards so none is still in its pulse when its turn comes (one board takes ten cards a second). Every board's frames are read back afterwards: {} frames, each ON followed by its OFF on the same relay. {} cards timed per path after {LATENCY_WARMUP} untimed ones, 200 ms of school time apart from 07:30 on a school day.\n", holders.len(), figures.frames_checked, figures.same_thread.samples).unwrap();
     writeln!(out, "| path | cardholders | p50 | p99 | max | goal |").unwrap();
     writeln!(out, "|---|---:|---:|---:|---:|---|").unwrap();
     for (label, l, goal) in &rows {
@@ -1182,7 +1216,7 @@ pub fn section(dir: &Path, scale: usize) -> String {
         .unwrap();
     }
     writeln!(out, "\n{reading_cards}").unwrap();
-    writeln!(out, "\n**Morning rush.** {RUSH_PUPILS} different pupils at random among the school's, through {RUSH_GATES} entrance readers with a gate each, on {RUSH_GATES} threads at once sharing one `GatePost` behind a mutex (the app's shape), each thread taking its {} pupils in turn: `present`, then `outcome(passed)`, which queues the `passage` event to the gates' `JournalQueue` (group commit on its own connection). Timed from the first card to `flush` answering that every passage is committed (WAL, `synchronous=FULL`), after {RUSH_WARMUP} other pupils have gone through untimed and been committed (a warm connection, an existing WAL). The gates are not commanded here: a relay pulse holds a turnstile 100 ms, a limit of the hardware the first table times. *Raw* then reads back the rows the rush wrote (the journal's `passage` rows with their bytes as stored, and the `passages`, `presence` and `attendance_days` rows) and inserts them again with plain `INSERT`s into tables of the same columns and indexes (the store's DDL, without the journal's append-only triggers) in a fresh file of the same temporary directory, WAL, `synchronous=FULL`: the warm-up's rows first, untimed, in one transaction; then, timed, passage after passage, its four rows in turn, in as many transactions as the queue committed for the rush ({}), of equal size. No hash chain, serialization, lookups or decisions on that side. The goal is checked against that fresh file. *Raw into the school* does the same into the very tables of a copy of the school as it was before the rush (the file the rush wrote to, with its history: deeper B-trees, and a WAL that crosses SQLite's automatic checkpoint of 1000 pages as the rush's does).\n", RUSH_PUPILS / RUSH_GATES, rush.batches).unwrap();
+    writeln!(out, "\n**Morning rush.** {RUSH_ROUNDS} rounds, each on a fresh copy of the school with its own raw inserts measured right after it; the table gives the round with the median ratio (the ratios of all rounds, lowest first: {all_ratios}). In each, {RUSH_PUPILS} different pupils at random among the school's, through {RUSH_GATES} entrance readers with a gate each, on {RUSH_GATES} threads at once sharing one `GatePost` behind a mutex (the app's shape), each thread taking its {} pupils in turn: `present`, then `outcome(passed)`, which queues the `passage` event to the gates' `JournalQueue` (group commit on its own connection). Timed from the first card to `flush` answering that every passage is committed (WAL, `synchronous=FULL`), after {RUSH_WARMUP} other pupils have gone through untimed and been committed (a warm connection, an existing WAL). The gates are not commanded here: a relay pulse holds a turnstile 100 ms, a limit of the hardware the first table times. *Raw* then reads back the rows the rush wrote (the journal's `passage` rows with their bytes as stored, and the `passages`, `presence` and `attendance_days` rows) and inserts them again with plain `INSERT`s into tables of the same columns and indexes (the store's DDL, without the journal's append-only triggers) in a fresh file of the same temporary directory, WAL, `synchronous=FULL`: the warm-up's rows first, untimed, in one transaction; then, timed, passage after passage, its four rows in turn, in as many transactions as the queue committed for the rush ({}), of equal size. No hash chain, serialization, lookups or decisions on that side. The goal is checked against that fresh file. *Raw into the school* does the same into the very tables of a copy of the school as it was before the rush (the file the rush wrote to, with its history: deeper B-trees, and a WAL that crosses SQLite's automatic checkpoint of 1000 pages as the rush's does).\n", RUSH_PUPILS / RUSH_GATES, rush.batches).unwrap();
     writeln!(
         out,
         "| workload | passes | time | passes/s | goal | raw, fresh file, passages/s | ratio | goal | raw into the school, passages/s | ratio |"

@@ -384,7 +384,7 @@ fn journal_vs_raw(
     let (person_ddl, person_rows): (Vec<String>, Vec<Vec<SqlValue>>) = {
         let conn = store.conn();
         let mut ddl = conn
-            .prepare("SELECT sql FROM sqlite_master WHERE tbl_name = 'persons' AND sql IS NOT NULL ORDER BY type DESC")
+            .prepare("SELECT sql FROM sqlite_master WHERE tbl_name = 'persons' AND type IN ('table', 'index') AND sql IS NOT NULL ORDER BY type DESC")
             .unwrap();
         let ddl = ddl
             .query_map([], |r| r.get(0))
