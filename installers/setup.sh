@@ -19,7 +19,7 @@ apt_run=(build-essential pkg-config curl file libssl-dev libgtk-3-dev libwebkit2
          librsvg2-dev libayatana-appindicator3-dev libpcsclite-dev)
 # The real window under Xvfb, driven over WebDriver; pdftotext/pdftoppm for documents.
 # pcscd with the virtual reader vpcd is the PC/SC peer of the reader tests.
-apt_test=(xvfb xauth webkit2gtk-driver poppler-utils python3-venv pcscd vsmartcard-vpcd)
+apt_test=(xvfb xauth xdotool webkit2gtk-driver poppler-utils python3-venv pcscd vsmartcard-vpcd)
 
 wanted=("${apt_run[@]}")
 [ "$purpose" = run ] || wanted+=("${apt_test[@]}")

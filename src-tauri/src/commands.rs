@@ -151,7 +151,7 @@ pub struct Devices(pub Option<Arc<DeviceHub>>);
 
 impl Devices {
     /// The hub, or the error the window shows when it could not start.
-    fn hub(&self) -> Result<&Arc<DeviceHub>, ErrorDto> {
+    pub(crate) fn hub(&self) -> Result<&Arc<DeviceHub>, ErrorDto> {
         self.0
             .as_ref()
             .ok_or_else(|| ErrorDto::new("devices", "the devices are not running"))

@@ -10,6 +10,7 @@
 mod args;
 mod commands;
 mod devices;
+mod fire_hotkey;
 
 use args::{Environment, Invocation, Options};
 use chrono::Utc;
@@ -74,6 +75,7 @@ fn main() -> ExitCode {
     let workstation_for_devices = shell.workstation.clone().ok();
     let run = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        .plugin(fire_hotkey::plugin())
         .manage(shell)
         .setup(move |app| {
             app.manage(start_devices(app.handle(), workstation_for_devices));

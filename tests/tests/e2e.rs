@@ -946,3 +946,147 @@ async fn guard_lets_a_pupil_through_without_a_card_and_the_director_sees_it() {
     assert_eq!(passage["direction"], "entry", "{passage}");
     assert!(schoolcard_core::journal::verify(conn).unwrap().is_intact());
 }
+
+/// Presses `keys` (xdotool's names) on the X display the app runs on: the keyboard of the
+/// machine, not the page's (WebDriver would hand them to the web view).
+fn press_on_display(keys: &str) {
+    let status = Process::new("xdotool")
+        .args(["key", "--clearmodifiers", keys])
+        .status()
+        .expect("xdotool runs (installers/setup.sh installs it)");
+    assert!(status.success(), "xdotool key {keys}: {status}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the built app, Xvfb and tauri-driver: run by `make test`"]
+async fn the_fire_key_unlocks_every_gate_with_the_screen_frozen_and_the_database_locked() {
+    use serialport::{SerialPort as _, TTYPort};
+    use std::io::Read as _;
+
+    let app = app_bin();
+    let (_dir, db) = demo_school();
+    // A second turnstile behind a relay board whose other end the test holds.
+    let (mut board, slave) = TTYPort::pair().expect("a pseudo-terminal");
+    board.set_timeout(STEP_TIMEOUT).unwrap();
+    const BOARD: &str = "Турникет 2 (реле)";
+    {
+        let mut ws = Workstation::open(&db).unwrap();
+        core(
+            &mut ws,
+            json!({"type": "sign_in_password", "login": "admin", "password": schoolcard_core::demo::DEMO_PASSWORD}),
+        );
+        core(
+            &mut ws,
+            json!({"type": "save_device", "device": {
+                "name": BOARD, "post": "entrance", "direction": null, "enabled": true,
+                "connection": {"type": "relay_gate", "port": slave.name().unwrap(),
+                               "entry_channel": 1, "exit_channel": 2, "pulse_ms": 200},
+                "gate_id": null, "verification": {"mode": "automatic"}}}),
+        );
+    }
+    let (driver, client) = open_app(&app, &db, true).await;
+    wait_text(&client, "login-input", "").await;
+    // Nobody signs in: like the button, the key needs no one. The board is open first.
+    wait_for(
+        "the relay board online",
+        || async {
+            let health = client
+                .execute_async(
+                    "const done = arguments[arguments.length - 1];
+                     window.__TAURI_INTERNALS__.invoke('device_health').then(done, (e) => done(String(e)));",
+                    vec![],
+                )
+                .await
+                .ok()?;
+            health.as_array()?.iter().find(|d| d["name"] == BOARD).cloned()
+        },
+        |board: &serde_json::Value| board["state"] == "online",
+    )
+    .await;
+
+    // The screen frozen (its script busy for seconds) and the database held by another
+    // writer, as a long import would.
+    client
+        .execute(
+            "setTimeout(() => { const end = Date.now() + 6000; while (Date.now() < end) {} }, 0);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let mut other_writer = schoolcard_core::Store::open(&db).unwrap();
+    let holder = std::thread::spawn(move || {
+        other_writer
+            .write(|_| {
+                locked_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                Ok::<(), schoolcard_core::error::StoreError>(())
+            })
+            .unwrap();
+    });
+    locked_rx.recv().unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // The key once arms it; the second time, within three seconds, unlocks.
+    press_on_display("ctrl+shift+F12");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pressed = Instant::now();
+    press_on_display("ctrl+shift+F12");
+    let mut frames = [0u8; 8];
+    board
+        .read_exact(&mut frames)
+        .expect("the relay board hears the unlock");
+    let elapsed = pressed.elapsed();
+    // Both relays closed and kept closed: the turnstile's Unlock A and B held.
+    assert_eq!(
+        frames,
+        [0xA0, 0x01, 0x01, 0xA2, 0xA0, 0x02, 0x01, 0xA3],
+        "the unlock frames"
+    );
+    assert!(
+        elapsed < Duration::from_millis(500),
+        "the gates took {elapsed:?} after the key (xdotool included)"
+    );
+
+    // The journal hears of it once the other writer lets go; the screen, thawed, says so.
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    let banner = wait_text(&client, "emergency-banner", "")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        banner.to_uppercase().contains("ПОЖАРНАЯ ТРЕВОГА"),
+        "the banner: {banner:?}"
+    );
+    let unlocked: serde_json::Value = wait_for(
+        "the unlock in the journal",
+        || async {
+            let conn = rusqlite::Connection::open_with_flags(
+                &db,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .ok()?;
+            conn.query_row(
+                "SELECT payload FROM journal WHERE kind = 'emergency_unlocked'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .ok()
+            .and_then(|p| serde_json::from_str(&p).ok())
+        },
+        |_| true,
+    )
+    .await;
+    assert_eq!(unlocked["source"], "hotkey", "{unlocked}");
+    assert_eq!(
+        unlocked["gates"].as_array().map(Vec::len),
+        Some(2),
+        "the demo's turnstile and the relay board: {unlocked}"
+    );
+    client.close().await.unwrap();
+    drop(driver);
+    drop(slave);
+}

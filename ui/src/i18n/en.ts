@@ -668,6 +668,9 @@ export const en: Catalogue = {
   'guard.key_sound': 'sound on/off',
   'guard.key_evacuation': 'evacuation list',
   'guard.key_fire': 'fire alarm',
+  'guard.key_fire_anywhere': 'fire alarm, even with the screen frozen',
+  'guard.fire_key_again': 'Press {key} again to unlock every gate',
+  'guard.fire_key_left': '{n} s left',
 
   'emergency.banner': 'Gates unlocked: fire alarm',
   'emergency.failed': 'Gates that did not unlock: {n}. Open them by hand!',

@@ -676,6 +676,9 @@ export const ru = {
   'guard.key_sound': 'звук вкл./выкл.',
   'guard.key_evacuation': 'список для эвакуации',
   'guard.key_fire': 'пожарная тревога',
+  'guard.key_fire_anywhere': 'пожарная тревога, даже если экран завис',
+  'guard.fire_key_again': 'Нажмите {key} ещё раз — откроются все турникеты',
+  'guard.fire_key_left': 'осталось {n} с',
 
   'emergency.banner': 'Турникеты открыты — пожарная тревога',
   'emergency.failed': 'Не открылись турникеты: {n}. Откройте их вручную!',

@@ -549,6 +549,12 @@ export function onEmergency(handler: (e: EmergencyEvent) => void): Promise<Unlis
   return listen<EmergencyEvent>('emergency', (event) => handler(event.payload)).catch(() => () => {});
 }
 
+/** The fire key (Ctrl+Shift+F12, grabbed by the shell) pressed once: a second press
+ * within the given seconds unlocks every gate. */
+export function onFireKeyArmed(handler: (seconds: number) => void): Promise<UnlistenFn> {
+  return listen<number>('fire-hotkey-armed', (event) => handler(event.payload)).catch(() => () => {});
+}
+
 /** Lets someone through without their card (forgotten at home): the entrance reader's gate
  * opens if the rules allow, and the passage carries the guard's note. */
 export function passWithoutCard(personId: string, readerId: string, note: string): Promise<Passage> {

@@ -1,11 +1,13 @@
 // What the guard's post shares with the rest of the window: the passages the entrance
 // readers decided (the shell's `passage` and `passage-outcome` events), newest first, and
 // whether the gates stand unlocked for an emergency (`emergency`). The workspace listens
-// once for the whole session, so the guard screen, left and opened again, still shows
-// a passage that waits for the guard's answer.
+// to passages once for the whole session, so the guard screen, left and opened again,
+// still shows a passage that waits for the guard's answer; the window listens to the
+// emergency from its start, signed in or not (the fire key needs no one).
 import {
   emergencyState,
   onEmergency,
+  onFireKeyArmed,
   onPassage,
   onPassageOutcome,
   type EmergencyEvent,
@@ -28,6 +30,8 @@ export const gatepost = $state({
   emergency: false,
   /** The last `emergency` event (which gates took the command). */
   report: null as EmergencyEvent | null,
+  /** Until when (ms since the epoch) a second press of the fire key unlocks every gate. */
+  fireKeyArmedUntil: 0,
 });
 
 /** A passage still waiting for the guard's Enter or Esc. */
@@ -88,9 +92,26 @@ export function watchGatepost(): () => void {
     gatepost.seq += 1;
   }).then(keep);
   onPassageOutcome(applyOutcome).then(keep);
+  return () => {
+    stopped = true;
+    unlisteners.forEach((u) => u());
+    gatepost.recent = [];
+    gatepost.latestId = null;
+  };
+}
+
+/** Starts listening to the emergency and the fire key; the returned function stops. */
+export function watchEmergency(): () => void {
+  let stopped = false;
+  const unlisteners: (() => void)[] = [];
+  const keep = (u: () => void) => (stopped ? u() : unlisteners.push(u));
   onEmergency((e) => {
     gatepost.emergency = e.active;
     gatepost.report = e;
+    if (e.active) gatepost.fireKeyArmedUntil = 0;
+  }).then(keep);
+  onFireKeyArmed((seconds) => {
+    gatepost.fireKeyArmedUntil = Date.now() + seconds * 1000;
   }).then(keep);
   emergencyState().then(
     (active) => {
@@ -101,9 +122,5 @@ export function watchGatepost(): () => void {
   return () => {
     stopped = true;
     unlisteners.forEach((u) => u());
-    gatepost.recent = [];
-    gatepost.latestId = null;
-    gatepost.emergency = false;
-    gatepost.report = null;
   };
 }
