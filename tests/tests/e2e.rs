@@ -628,38 +628,16 @@ async fn guard_confirms_a_pupil_at_the_gate_and_unlocks_every_gate_for_a_fire() 
     click(&client, "fire-button").await;
     wait_text(&client, "fire-confirm", "").await;
     press(&client, Key::Enter).await;
-    let banner = wait_text(&client, "emergency-banner", "")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        banner.to_uppercase().contains("ПОЖАРНАЯ ТРЕВОГА"),
-        "the banner: {banner:?}"
-    );
+    wait_fire_banner(&client).await;
     wait_text(&client, "emergency-end", "").await;
 
     // The journal hears of an emergency unlock after the gates: give it its moment.
-    let deadline = Instant::now() + STEP_TIMEOUT;
-    let journaled = |kind: &str| -> i64 {
-        let conn =
-            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .unwrap();
-        conn.busy_timeout(Duration::from_secs(5)).unwrap();
-        conn.query_row(
-            "SELECT count(*) FROM journal WHERE kind = ?1",
-            [kind],
-            |r| r.get(0),
-        )
-        .unwrap()
-    };
-    while journaled("emergency_unlocked") == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "no emergency_unlocked in the journal"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for(
+        "the unlock in the journal",
+        || async { Some(journaled(&db, "emergency_unlocked").len()) },
+        |n| *n > 0,
+    )
+    .await;
 
     client.close().await.unwrap();
     drop(driver);
@@ -667,28 +645,16 @@ async fn guard_confirms_a_pupil_at_the_gate_and_unlocks_every_gate_for_a_fire() 
     // The journal holds the confirmed pass, verified by the guard, and the unlock.
     let ws = Workstation::open(&db).unwrap();
     let conn = ws.store().conn();
-    let passages: Vec<serde_json::Value> = conn
-        .prepare("SELECT payload FROM journal WHERE kind = 'passage' ORDER BY seq")
-        .unwrap()
-        .query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(|p| serde_json::from_str(&p.unwrap()).unwrap())
-        .collect();
+    let passages = journaled(&db, "passage");
     assert_eq!(passages.len(), 1, "one passage: {passages:?}");
     let passage = &passages[0];
     assert_eq!(passage["outcome"], "passed", "{passage}");
     assert_eq!(passage["verified_by"], "guard", "{passage}");
     assert_eq!(passage["allowed"], true, "{passage}");
     assert_eq!(passage["direction"], "entry", "{passage}");
-    assert_eq!(journaled("emergency_unlocked"), 1);
-    let unlocked: serde_json::Value = conn
-        .query_row(
-            "SELECT payload FROM journal WHERE kind = 'emergency_unlocked'",
-            [],
-            |r| r.get::<_, String>(0),
-        )
-        .map(|p| serde_json::from_str(&p).unwrap())
-        .unwrap();
+    let unlocks = journaled(&db, "emergency_unlocked");
+    assert_eq!(unlocks.len(), 1, "{unlocks:?}");
+    let unlocked = &unlocks[0];
     assert_eq!(unlocked["source"], "button", "{unlocked}");
     assert!(
         !unlocked["gates"].as_array().unwrap().is_empty()
@@ -928,13 +894,7 @@ async fn guard_lets_a_pupil_through_without_a_card_and_the_director_sees_it() {
     // The journal: one passage, without a card, the guard's, with the note, passed.
     let ws = Workstation::open(&db).unwrap();
     let conn = ws.store().conn();
-    let passages: Vec<serde_json::Value> = conn
-        .prepare("SELECT payload FROM journal WHERE kind = 'passage' ORDER BY seq")
-        .unwrap()
-        .query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(|p| serde_json::from_str(&p.unwrap()).unwrap())
-        .collect();
+    let passages = journaled(&db, "passage");
     assert_eq!(passages.len(), 1, "one passage: {passages:?}");
     let passage = &passages[0];
     assert_eq!(passage["person_id"], pupil_id.as_str(), "{passage}");
@@ -945,6 +905,41 @@ async fn guard_lets_a_pupil_through_without_a_card_and_the_director_sees_it() {
     assert_eq!(passage["allowed"], true, "{passage}");
     assert_eq!(passage["direction"], "entry", "{passage}");
     assert!(schoolcard_core::journal::verify(conn).unwrap().is_intact());
+}
+
+/// The red banner of an emergency, saying it is the fire alarm.
+async fn wait_fire_banner(client: &Client) {
+    let banner = wait_text(client, "emergency-banner", "")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        banner.to_uppercase().contains("ПОЖАРНАЯ ТРЕВОГА"),
+        "the banner: {banner:?}"
+    );
+}
+
+/// The payloads of the journal's events of `kind`, oldest first, read beside the app.
+fn journaled(db: &Path, kind: &str) -> Vec<serde_json::Value> {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return Vec::new();
+    };
+    let _ = conn.busy_timeout(Duration::from_secs(5));
+    let Ok(mut statement) =
+        conn.prepare("SELECT payload FROM journal WHERE kind = ?1 ORDER BY seq")
+    else {
+        return Vec::new();
+    };
+    statement
+        .query_map([kind], |r| r.get::<_, String>(0))
+        .map(|rows| {
+            rows.filter_map(|p| serde_json::from_str(&p.ok()?).ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Presses `keys` (xdotool's names) on the X display the app runs on: the keyboard of the
@@ -1052,31 +1047,10 @@ async fn the_fire_key_unlocks_every_gate_with_the_screen_frozen_and_the_database
     // The journal hears of it once the other writer lets go; the screen, thawed, says so.
     release_tx.send(()).unwrap();
     holder.join().unwrap();
-    let banner = wait_text(&client, "emergency-banner", "")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        banner.to_uppercase().contains("ПОЖАРНАЯ ТРЕВОГА"),
-        "the banner: {banner:?}"
-    );
-    let unlocked: serde_json::Value = wait_for(
+    wait_fire_banner(&client).await;
+    let unlocked = wait_for(
         "the unlock in the journal",
-        || async {
-            let conn = rusqlite::Connection::open_with_flags(
-                &db,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-            )
-            .ok()?;
-            conn.query_row(
-                "SELECT payload FROM journal WHERE kind = 'emergency_unlocked'",
-                [],
-                |r| r.get::<_, String>(0),
-            )
-            .ok()
-            .and_then(|p| serde_json::from_str(&p).ok())
-        },
+        || async { journaled(&db, "emergency_unlocked").into_iter().next() },
         |_| true,
     )
     .await;
