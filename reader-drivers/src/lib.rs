@@ -31,6 +31,8 @@
 //!   pass sensor optionally on a PD input), [`gate::SimulatedTurnstile`] plays a
 //!   turnstile with a pass sensor.
 //! - [`ports`] — the serial ports of the machine, described for an installer.
+//! - [`printer`] — a receipt printer as a byte sink: [`printer::ReceiptPrinter`] on a serial
+//!   port or a USB printer-class device node (`/dev/usb/lp0`), every stall bounded.
 //! - [`simulator`] — readers played on a pseudo-terminal in a real line protocol
 //!   ([`simulator::SimulatedSerialReader`]): the demo's readers, driven by a click.
 
@@ -43,6 +45,7 @@ pub mod gate;
 pub mod osdp;
 pub mod pcsc;
 pub mod ports;
+pub mod printer;
 pub mod serial;
 pub mod serial_line;
 pub mod simulator;
