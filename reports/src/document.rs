@@ -183,6 +183,8 @@ pub struct Document {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     groups: Vec<Group>,
     totals: Option<Vec<Cell>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<String>,
 }
 
 impl Document {
@@ -200,6 +202,7 @@ impl Document {
             rows: Vec::new(),
             groups: Vec::new(),
             totals: None,
+            notes: Vec::new(),
         })
     }
 
@@ -293,6 +296,18 @@ impl Document {
         }
         self.totals = Some(totals);
         Ok(())
+    }
+
+    /// Appends a line printed under the table: a remark, a summary, a signature line
+    /// («Директор ____________»). An empty note is an empty line. Notes are for people: the
+    /// PDF and the XLSX show them, the CSV (for machines) leaves them out.
+    pub fn push_note(&mut self, note: impl Into<String>) {
+        self.notes.push(note.into());
+    }
+
+    /// The lines under the table, in order.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// The organisation the report is about, if set.

@@ -219,14 +219,14 @@ impl PartialOrd for GroupKey {
 /// A class in school order: by grade number («2А» before «10А»), then by letter; classes
 /// without a leading number after all numbered ones.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct ClassKey {
+pub(crate) struct ClassKey {
     grade: u32,
     letter: String,
     name: String,
 }
 
 impl ClassKey {
-    fn parse(class: &str) -> ClassKey {
+    pub(crate) fn parse(class: &str) -> ClassKey {
         let name = class.trim().to_owned();
         let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
         let grade = digits.parse().unwrap_or(u32::MAX);

@@ -1,9 +1,9 @@
 //! Report documents and their renderings to PDF, XLSX and CSV.
 //!
-//! A report (attendance, meals and savings, sales, library, the evacuation list) is built
-//! once as a [`Document`] — the organisation, a title, a period, when it was made, typed
-//! columns, rows (optionally in groups under headings) and an optional totals row — and
-//! then rendered to whatever the reader wants. Rendering is deterministic: the same
+//! A report (attendance, meals and savings, sales, library, the evacuation list, the meal
+//! order) is built once as a [`Document`] — the organisation, a title, a period, when it
+//! was made, typed columns, rows (optionally in groups under headings), an optional totals
+//! row and notes under the table — and then rendered to whatever the reader wants. Rendering is deterministic: the same
 //! document gives the same bytes (no clock, no random ids), so outputs can be compared in
 //! tests and archived. The crate knows nothing of the database and reads no clock; `core`
 //! fills the documents and passes the time in. It does no I/O: renderers return bytes.
@@ -28,6 +28,12 @@
 //! - `evacuation.rs` — [`evacuation_list`]: the list of everyone inside ([`EvacuationInput`],
 //!   [`PersonInside`], [`Presence`]) grouped by class, then staff and visitors, for the
 //!   guard to print with the network down.
+//! - `meal_order.rs` — [`meal_order`]: the supplier's daily order (заявка на питание) from
+//!   [`MealOrderInput`]: per complex and class, free portions by [`BudgetSource`] and paid
+//!   ones, in portions and rubles, late corrections, subtotals, signature lines as notes.
+//! - `receipt.rs` — the canteen till's receipt ([`Receipt`]): [`receipt_escpos`] for 58/80
+//!   mm thermal printers (ESC/POS, PC866 by [`PrinterProfile`]) and [`receipt_pdf`], a
+//!   page as narrow as the roll; both lay out the same blocks.
 //!
 //! Invariants: renderers never fail on a document's shape (only on output, or a refused
 //! font); nothing here downloads or reads files at run time — the fonts are compiled in.
@@ -36,8 +42,10 @@ mod csv_file;
 mod document;
 mod evacuation;
 mod font;
+mod meal_order;
 mod money;
 mod pdf;
+mod receipt;
 mod xlsx;
 
 pub use csv_file::{
@@ -46,8 +54,17 @@ pub use csv_file::{
 };
 pub use document::{Cell, Column, ColumnKind, Document, DocumentError, Group, Section};
 pub use evacuation::{evacuation_list, EvacuationInput, PersonInside, Presence, EVACUATION_TITLE};
+pub use meal_order::{
+    meal_order, BudgetSource, ClassPortions, ComplexOrder, LateCorrection, MealOrderInput,
+    Portions, COMPLEX_TOTAL_LABEL, MEAL_ORDER_TITLE, ORDER_TOTAL_LABEL,
+};
 pub use money::{
     format_rubles, format_rubles_grouped, DecimalSeparator, KOPECKS_PER_RUBLE, THOUSANDS_SEPARATOR,
 };
 pub use pdf::{to_pdf_bytes, PdfError, MAX_CELL_LINES};
+pub use receipt::{
+    receipt_escpos, receipt_pdf, to_cp866_text, FreeMeal, PaperWidth, PrinterProfile, Receipt,
+    ReceiptLine, CODE_PAGE_PC866_EPSON, FEED_LINES_BEFORE_CUT, RECEIPT_COLUMNS_MAX,
+    RECEIPT_COLUMNS_MIN,
+};
 pub use xlsx::{to_xlsx_bytes, XlsxRenderError};

@@ -5,7 +5,8 @@
 //! money and dates are right-aligned; text wraps within its column (at most
 //! [`MAX_CELL_LINES`] lines, then an ellipsis), so nothing runs into the next column. Rows
 //! are striped; a group heading never stands alone at the bottom of a page, and a group
-//! that runs onto the next page repeats its heading there.
+//! that runs onto the next page repeats its heading there. The document's notes (remarks,
+//! signature lines) follow the table.
 //!
 //! The page turns landscape when the columns do not fit portrait comfortably. The fonts
 //! (see `font.rs`) are subset to the glyphs used. Output is deterministic: no clock, no
@@ -73,6 +74,10 @@ const GROUP_ROWS_KEPT_WITH_HEADING: usize = 2;
 
 /// Space above the totals row's rule.
 const TOTALS_GAP_PT: f32 = 2.0;
+/// Space between the table and the notes under it (signature lines need room to sign).
+const NOTES_GAP_PT: f32 = 12.0;
+/// Lines one note may wrap to.
+const MAX_NOTE_LINES: usize = 6;
 
 /// Grey levels (0 black, 1 white).
 const STRIPE_GRAY: f32 = 0.94;
@@ -105,22 +110,37 @@ impl From<FontParseError> for PdfError {
 
 /// Renders `document` as a PDF.
 pub fn to_pdf_bytes(document: &Document) -> Result<Vec<u8>, PdfError> {
-    let fonts = Fonts {
-        regular: FontFace::load(Weight::Regular)?,
-        bold: FontFace::load(Weight::Bold)?,
-    };
+    let fonts = Fonts::load()?;
     let layout = TableLayout::plan(document, &fonts);
     let pages = paginate(document, &fonts, &layout);
-    write_pdf(document, &fonts, &layout, &pages)
+    let info = PdfInfo {
+        title: document.title(),
+        author: document.organization(),
+        created: document.generated_at(),
+    };
+    let page_size = PageSize {
+        width_pt: layout.page_width_pt,
+        height_pt: layout.page_height_pt,
+    };
+    write_pdf(&info, &fonts, page_size, &pages)
 }
 
-struct Fonts {
-    regular: FontFace,
-    bold: FontFace,
+/// The two embedded faces.
+pub(crate) struct Fonts {
+    pub(crate) regular: FontFace,
+    pub(crate) bold: FontFace,
 }
 
 impl Fonts {
-    fn get(&self, weight: Weight) -> &FontFace {
+    /// Parses both embedded faces.
+    pub(crate) fn load() -> Result<Fonts, PdfError> {
+        Ok(Fonts {
+            regular: FontFace::load(Weight::Regular)?,
+            bold: FontFace::load(Weight::Bold)?,
+        })
+    }
+
+    pub(crate) fn get(&self, weight: Weight) -> &FontFace {
         match weight {
             Weight::Regular => &self.regular,
             Weight::Bold => &self.bold,
@@ -128,9 +148,24 @@ impl Fonts {
     }
 }
 
+/// What the PDF's document information says.
+pub(crate) struct PdfInfo<'a> {
+    pub(crate) title: &'a str,
+    pub(crate) author: Option<&'a str>,
+    /// Also the source of the file's creation date, so output stays deterministic.
+    pub(crate) created: Option<NaiveDateTime>,
+}
+
+/// A page's size in points.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct PageSize {
+    pub(crate) width_pt: f32,
+    pub(crate) height_pt: f32,
+}
+
 /// Something drawn on a page; coordinates in points from the page's top-left corner.
 #[derive(Debug, Clone, PartialEq)]
-enum Mark {
+pub(crate) enum Mark {
     /// One line of text; `baseline_pt` is measured down from the top.
     Text {
         weight: Weight,
@@ -334,13 +369,13 @@ fn cell_text(cell: &Cell) -> String {
 
 /// Text with control characters (tabs, line breaks, NUL) as spaces: a cell is laid out by
 /// this module, not by characters the font has no glyph for.
-fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
 }
 
-fn line_height_pt(size_pt: f32) -> f32 {
+pub(crate) fn line_height_pt(size_pt: f32) -> f32 {
     size_pt * LINE_HEIGHT_EM
 }
 
@@ -348,7 +383,13 @@ fn line_height_pt(size_pt: f32) -> f32 {
 /// after hyphens where possible («учебно-|воспитательной»), inside a word where it is too
 /// long, and with an ellipsis ending the last line when text is left over. Never returns an
 /// empty list.
-fn wrap(font: &FontFace, size_pt: f32, text: &str, width_pt: f32, max_lines: usize) -> Vec<String> {
+pub(crate) fn wrap(
+    font: &FontFace,
+    size_pt: f32,
+    text: &str,
+    width_pt: f32,
+    max_lines: usize,
+) -> Vec<String> {
     let space = font.char_width_pt(' ', size_pt);
     let text = printable(text);
     let mut pieces = break_opportunities(&text);
@@ -442,7 +483,7 @@ fn fitting_prefix_len(font: &FontFace, size_pt: f32, text: &str, width_pt: f32) 
 }
 
 /// `text` if it fits in `width_pt`, else its longest prefix that fits with «…» after it.
-fn ellipsize(font: &FontFace, size_pt: f32, text: &str, width_pt: f32) -> String {
+pub(crate) fn ellipsize(font: &FontFace, size_pt: f32, text: &str, width_pt: f32) -> String {
     let text = printable(text);
     if font.width_pt(&text, size_pt) <= width_pt {
         return text;
@@ -816,6 +857,20 @@ fn paginate(document: &Document, fonts: &Fonts, layout: &TableLayout) -> Vec<Vec
         pager.rule(top, 0.8);
         pager.draw_row(&row, Weight::Bold, false);
     }
+    if !document.notes().is_empty() {
+        pager.y_pt += NOTES_GAP_PT;
+        let width = layout.page_width_pt - 2.0 * MARGIN_PT;
+        for note in document.notes() {
+            for line in wrap(&fonts.regular, BODY_SIZE_PT, note, width, MAX_NOTE_LINES) {
+                if !pager.fits(line_height_pt(BODY_SIZE_PT)) {
+                    pager.start_page();
+                }
+                let top = pager.y_pt;
+                pager.text(Weight::Regular, BODY_SIZE_PT, MARGIN_PT, top, 0.0, line);
+                pager.y_pt += line_height_pt(BODY_SIZE_PT);
+            }
+        }
+    }
 
     let count = pager.pages.len();
     let footer_top = layout.page_height_pt - MARGIN_PT - line_height_pt(NOTE_SIZE_PT);
@@ -947,10 +1002,12 @@ fn font_resource_name(weight: Weight) -> Name<'static> {
     }
 }
 
-fn write_pdf(
-    document: &Document,
+/// Writes pages of marks as a PDF: the fonts subset to the glyphs the marks use, the file
+/// id a hash of the content.
+pub(crate) fn write_pdf(
+    info: &PdfInfo<'_>,
     fonts: &Fonts,
-    layout: &TableLayout,
+    page_size: PageSize,
     pages: &[Vec<Mark>],
 ) -> Result<Vec<u8>, PdfError> {
     let mut next_id = 1;
@@ -1033,19 +1090,14 @@ fn write_pdf(
         .kids(page_ids.iter().map(|(page, _)| *page))
         .count(i32::try_from(pages.len()).unwrap_or(i32::MAX));
     for (marks, (page_id, content_id)) in pages.iter().zip(&page_ids) {
-        let content = page_content(marks, layout.page_height_pt, fonts, &embedded);
+        let content = page_content(marks, page_size.height_pt, fonts, &embedded);
         let compressed = deflate(&content);
         file_hash.write(&compressed);
         pdf.stream(*content_id, &compressed)
             .filter(Filter::FlateDecode);
         let mut page = pdf.page(*page_id);
         page.parent(tree_id)
-            .media_box(Rect::new(
-                0.0,
-                0.0,
-                layout.page_width_pt,
-                layout.page_height_pt,
-            ))
+            .media_box(Rect::new(0.0, 0.0, page_size.width_pt, page_size.height_pt))
             .contents(*content_id);
         let mut resources = page.resources();
         let mut page_fonts = resources.fonts();
@@ -1055,16 +1107,17 @@ fn write_pdf(
     }
 
     pdf.catalog(catalog_id).pages(tree_id).lang(TextStr("ru"));
-    let mut info = pdf.document_info(info_id);
-    info.title(TextStr(document.title()))
+    let mut information = pdf.document_info(info_id);
+    information
+        .title(TextStr(info.title))
         .producer(TextStr("schoolcard-reports"));
-    if let Some(organization) = document.organization() {
-        info.author(TextStr(organization));
+    if let Some(author) = info.author {
+        information.author(TextStr(author));
     }
-    if let Some(date) = document.generated_at().and_then(pdf_date) {
-        info.creation_date(date);
+    if let Some(date) = info.created.and_then(pdf_date) {
+        information.creation_date(date);
     }
-    info.finish();
+    information.finish();
     let id = file_hash.value().to_be_bytes();
     let mut second = Fnv64::new();
     second.write(&id);

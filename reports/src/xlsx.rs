@@ -4,7 +4,7 @@
 //! format, so sums and filters work), dates are Excel dates. Above the table stand the
 //! organisation, the title (bold), the period and when the report was made; the column
 //! headings are bold, frozen and carry an autofilter; groups are bold heading rows; the
-//! totals row is bold under a rule. The workbook's creation date is the document's
+//! totals row is bold under a rule; the notes follow under it, one a row. The workbook's creation date is the document's
 //! generated-at time (or a fixed date), so the same document gives the same bytes.
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
@@ -102,7 +102,8 @@ pub fn to_xlsx_bytes(document: &Document) -> Result<Vec<u8>, XlsxRenderError> {
 
     let sections = document.sections();
     let headings = sections.iter().filter(|s| s.heading.is_some()).count();
-    let needed = row as usize + 1 + document.rows().len() + headings + 1;
+    let notes = document.notes().len() + usize::from(!document.notes().is_empty());
+    let needed = row as usize + 1 + document.rows().len() + headings + 1 + notes;
     if needed > SHEET_ROWS_MAX {
         return Err(XlsxRenderError::TooManyRows { rows: needed });
     }
@@ -138,6 +139,17 @@ pub fn to_xlsx_bytes(document: &Document) -> Result<Vec<u8>, XlsxRenderError> {
     sheet.autofilter(header_row, 0, last_data_row, last_column)?;
     if let Some(totals) = document.totals() {
         write_row(sheet, row, totals, &formats, true)?;
+        row += 1;
+    }
+    if !document.notes().is_empty() {
+        // One empty row between the table and its notes.
+        row += 1;
+        for note in document.notes() {
+            if !note.is_empty() {
+                sheet.write_string(row, 0, clip(note))?;
+            }
+            row += 1;
+        }
     }
 
     for (index, width) in column_widths(document).into_iter().enumerate() {
