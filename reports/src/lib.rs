@@ -56,7 +56,7 @@ pub use document::{Cell, Column, ColumnKind, Document, DocumentError, Group, Sec
 pub use evacuation::{evacuation_list, EvacuationInput, PersonInside, Presence, EVACUATION_TITLE};
 pub use meal_order::{
     meal_order, BudgetSource, ClassPortions, ComplexOrder, LateCorrection, MealOrderInput,
-    Portions, COMPLEX_TOTAL_LABEL, MEAL_ORDER_TITLE, ORDER_TOTAL_LABEL,
+    Portions, BUDGET_ABBREVIATIONS_NOTE, COMPLEX_TOTAL_LABEL, MEAL_ORDER_TITLE, ORDER_TOTAL_LABEL,
 };
 pub use money::{
     format_rubles, format_rubles_grouped, DecimalSeparator, KOPECKS_PER_RUBLE, THOUSANDS_SEPARATOR,

@@ -196,22 +196,26 @@ impl From<&LateCorrection> for Line {
     }
 }
 
+/// Column headings abbreviate the budgets as budget documents do (МБ, РБ); a note under
+/// the table spells them out. Numbers' headings do not wrap, so short ones keep the order
+/// on one landscape page.
 fn columns() -> Vec<Column> {
     vec![
         Column::new("Класс", ColumnKind::Text),
-        Column::new(
-            "Бесплатно, муниципальный бюджет, порц.",
-            ColumnKind::Integer,
-        ),
-        Column::new("Бесплатно, региональный бюджет, порц.", ColumnKind::Integer),
+        Column::new("Бесплатно (МБ), порц.", ColumnKind::Integer),
+        Column::new("Бесплатно (РБ), порц.", ColumnKind::Integer),
         Column::new("Платно, порц.", ColumnKind::Integer),
         Column::new("Всего, порц.", ColumnKind::Integer),
-        Column::new("Муниципальный бюджет, ₽", ColumnKind::Money),
-        Column::new("Региональный бюджет, ₽", ColumnKind::Money),
+        Column::new("МБ, ₽", ColumnKind::Money),
+        Column::new("РБ, ₽", ColumnKind::Money),
         Column::new("Платно, ₽", ColumnKind::Money),
         Column::new("Всего, ₽", ColumnKind::Money),
     ]
 }
+
+/// The note that spells out the headings' abbreviations.
+pub const BUDGET_ABBREVIATIONS_NOTE: &str =
+    "МБ — бесплатно за счёт муниципального бюджета, РБ — за счёт регионального бюджета.";
 
 fn labelled(label: String, mut cells: Vec<Cell>) -> Vec<Cell> {
     cells.insert(0, Cell::Text(label));
@@ -285,6 +289,7 @@ pub fn meal_order(input: &MealOrderInput) -> Result<Document, DocumentError> {
         Line::cells_of(&portions_total, &money_total),
     ))?;
 
+    document.push_note(BUDGET_ABBREVIATIONS_NOTE);
     for source in BudgetSource::ALL {
         let (portions, money) = match source {
             BudgetSource::Municipal => (portions_total.municipal, money_total.municipal),
