@@ -45,6 +45,7 @@ pub mod gate;
 pub mod osdp;
 pub mod pcsc;
 pub mod ports;
+#[cfg(unix)]
 pub mod printer;
 pub mod serial;
 pub mod serial_line;

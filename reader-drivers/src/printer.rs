@@ -15,6 +15,8 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::io::{AsRawFd, FromRawFd, IntoRawFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -137,7 +139,7 @@ pub enum PrinterError {
     },
 }
 
-/// Where the bytes go. On Unix both kinds of port end up as a non-blocking file
+/// Where the bytes go. Both kinds of port end up as a non-blocking file
 /// descriptor, because a blocking write to a tty does not return until every byte is
 /// taken — a printer out of paper would hang the till whatever the port's timeout says.
 struct Sink {
@@ -262,9 +264,7 @@ fn open_error(path: &str, kind: io::ErrorKind, error: impl std::fmt::Display) ->
 
 /// Opens a serial port with the crate's line settings (exclusive, no flow control), then
 /// keeps only its file descriptor, made non-blocking: the line settings stay with it.
-#[cfg(unix)]
 fn open_serial(path: &str, settings: &PortSettings, timeout: Duration) -> serialport::Result<File> {
-    use std::os::unix::io::{FromRawFd, IntoRawFd};
     let port = serialport::new(path, settings.baud_rate)
         .data_bits(settings.data_bits)
         .parity(settings.parity)
@@ -278,9 +278,7 @@ fn open_serial(path: &str, settings: &PortSettings, timeout: Duration) -> serial
     Ok(file)
 }
 
-#[cfg(unix)]
 fn set_nonblocking(file: &File) -> io::Result<()> {
-    use std::os::unix::io::AsRawFd;
     let fd = file.as_raw_fd();
     // SAFETY: fcntl on a descriptor we own, with integer arguments only.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
@@ -299,9 +297,7 @@ const DRAIN_POLL_MS: u64 = 10;
 
 /// Waits until the serial driver has sent every queued byte, failing when the queue does
 /// not shrink for `stall_timeout` (flow control held by a printer that is out of paper).
-#[cfg(unix)]
 fn drain(file: &File, stall_timeout: Duration) -> io::Result<()> {
-    use std::os::unix::io::AsRawFd;
     use std::time::Instant;
     let mut last_pending = libc::c_int::MAX;
     let mut last_progress = Instant::now();
@@ -325,38 +321,16 @@ fn drain(file: &File, stall_timeout: Duration) -> io::Result<()> {
     }
 }
 
-/// Opens a serial port with the crate's line settings; the port's timeout bounds writes.
-#[cfg(not(unix))]
-fn open_serial(path: &str, settings: &PortSettings, timeout: Duration) -> serialport::Result<File> {
-    let _ = (path, settings, timeout);
-    Err(serialport::Error::new(
-        serialport::ErrorKind::Unknown,
-        "serial receipt printers are supported on Unix only for now",
-    ))
-}
-
-#[cfg(not(unix))]
-fn drain(_file: &File, _stall_timeout: Duration) -> io::Result<()> {
-    Ok(())
-}
-
 /// Opens a device node for writing only, never creating it (a typo must not make a file
-/// in `/dev`). On Unix non-blocking, so [`write_within`] can bound the wait.
+/// in `/dev`). Non-blocking, so [`write_within`] can bound the wait.
 fn open_device_file(path: &std::path::Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
-    options.write(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
+    options.write(true).custom_flags(libc::O_NONBLOCK);
     options.open(path)
 }
 
 /// One write, waiting at most `stall_timeout` for the device to take bytes.
-#[cfg(unix)]
 fn write_within(file: &mut File, bytes: &[u8], stall_timeout: Duration) -> io::Result<usize> {
-    use std::os::unix::io::AsRawFd;
     use std::time::Instant;
     let deadline = Instant::now() + stall_timeout;
     loop {
@@ -384,12 +358,6 @@ fn write_within(file: &mut File, bytes: &[u8], stall_timeout: Duration) -> io::R
             }
         }
     }
-}
-
-/// One write; without Unix's poll the device driver's own timeout applies.
-#[cfg(not(unix))]
-fn write_within(file: &mut File, bytes: &[u8], _stall_timeout: Duration) -> io::Result<usize> {
-    file.write(bytes)
 }
 
 #[cfg(test)]
@@ -519,7 +487,6 @@ mod tests {
 
         /// The printer's side: opened first, so the writer finds a reader.
         fn open_reader(&self) -> File {
-            use std::os::unix::fs::OpenOptionsExt;
             OpenOptions::new()
                 .read(true)
                 .custom_flags(libc::O_NONBLOCK)
