@@ -7,6 +7,7 @@
 //! Never imported from here: tauri, any window toolkit, any hardware driver.
 
 pub mod access;
+pub mod canteen;
 pub mod auth;
 pub mod demo;
 pub mod domain;
