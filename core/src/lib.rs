@@ -7,8 +7,8 @@
 //! Never imported from here: tauri, any window toolkit, any hardware driver.
 
 pub mod access;
-pub mod canteen;
 pub mod auth;
+pub mod canteen;
 pub mod demo;
 pub mod domain;
 pub mod error;

@@ -94,7 +94,11 @@ pub enum MealKind {
 }
 
 impl MealKind {
-    pub const ALL: [MealKind; 3] = [MealKind::Breakfast, MealKind::Lunch, MealKind::AfternoonSnack];
+    pub const ALL: [MealKind; 3] = [
+        MealKind::Breakfast,
+        MealKind::Lunch,
+        MealKind::AfternoonSnack,
+    ];
 }
 
 /// Who pays for a complex: a budget (municipal, regional) for the entitled, or parents.

@@ -45,7 +45,9 @@ impl BenefitGrant {
 pub enum Basis {
     /// Grades 1–4: a free hot lunch, by law; no document needed.
     PrimaryGrades,
-    Benefit { category_id: BenefitCategoryId },
+    Benefit {
+        category_id: BenefitCategoryId,
+    },
 }
 
 /// One complex a pupil is entitled to on a day, with its price and payer.

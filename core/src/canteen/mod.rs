@@ -32,7 +32,7 @@ pub use order::{
 };
 pub use till::{
     available, decide_free_meal, decide_sale, Ban, BanHours, BanTarget, BasketLine, MealVerdict,
-    Purse, SaleCheck, SaleRefusal, SaleTotal, TillReason,
+    PricedLine, Purse, SaleCheck, SaleRefusal, SaleTotal, TillReason,
 };
 
 crate::domain::uuid_id!(

@@ -103,11 +103,10 @@ fn eligibility_by_grade_and_benefit() {
         ),
     ];
     for (grade, grants, expected) in cases {
-        let got: Vec<(u128, Basis)> =
-            entitlements(grade, d, &grants, &categories(), &complexes())
-                .into_iter()
-                .map(|e| (e.complex_id.0.as_u128(), e.basis))
-                .collect();
+        let got: Vec<(u128, Basis)> = entitlements(grade, d, &grants, &categories(), &complexes())
+            .into_iter()
+            .map(|e| (e.complex_id.0.as_u128(), e.basis))
+            .collect();
         assert_eq!(got, expected, "grade {grade}, grants {grants:?}");
     }
 }
@@ -163,8 +162,22 @@ fn a_free_meal_is_served_once_a_day_unless_overridden() {
     use TillReason::*;
     let cases = [
         (true, 0, false, Serve { overridden: None }),
-        (true, 1, false, Refuse { reason: AlreadyServed }),
-        (true, 2, false, Refuse { reason: AlreadyServed }),
+        (
+            true,
+            1,
+            false,
+            Refuse {
+                reason: AlreadyServed,
+            },
+        ),
+        (
+            true,
+            2,
+            false,
+            Refuse {
+                reason: AlreadyServed,
+            },
+        ),
         (
             true,
             1,
@@ -173,7 +186,14 @@ fn a_free_meal_is_served_once_a_day_unless_overridden() {
                 overridden: Some(AlreadyServed),
             },
         ),
-        (false, 0, false, Refuse { reason: NotEntitled }),
+        (
+            false,
+            0,
+            false,
+            Refuse {
+                reason: NotEntitled,
+            },
+        ),
         (
             false,
             0,
@@ -199,7 +219,10 @@ fn product(n: u128, name: &str, category: &str, price: i64, allergens: &[&str]) 
         name: name.into(),
         price: Kopecks(price),
         category: category.into(),
-        allergens: allergens.iter().map(|a| Allergen::new(a).unwrap()).collect(),
+        allergens: allergens
+            .iter()
+            .map(|a| Allergen::new(a).unwrap())
+            .collect(),
     }
 }
 
@@ -276,35 +299,193 @@ fn buffet_sales_by_the_rules() {
     );
     let cases: Vec<Case> = vec![
         // Menu price, not list price: 2 × 30 ₽ + 45 ₽.
-        (vec![line(10, 2), line(11, 1)], time(10, 0), vec![], None, 0, standalone(50_000, 0), Ok(10_500)),
-        (vec![], time(10, 0), vec![], None, 0, standalone(50_000, 0), Err((BadBasket, None))),
-        (vec![line(10, 0)], time(10, 0), vec![], None, 0, standalone(50_000, 0), Err((BadBasket, Some(10)))),
-        (vec![line(10, 21)], time(10, 0), vec![], None, 0, standalone(500_000, 0), Err((BadBasket, Some(10)))),
-        (vec![line(13, 1)], time(10, 0), vec![], None, 0, standalone(50_000, 0), Err((NotOnMenu, Some(13)))),
-        (vec![line(10, 1), line(11, 1)], time(10, 0), vec![no_juice.clone()], None, 0, standalone(50_000, 0), Err((ProductBanned, Some(11)))),
+        (
+            vec![line(10, 2), line(11, 1)],
+            time(10, 0),
+            vec![],
+            None,
+            0,
+            standalone(50_000, 0),
+            Ok(10_500),
+        ),
+        (
+            vec![],
+            time(10, 0),
+            vec![],
+            None,
+            0,
+            standalone(50_000, 0),
+            Err((BadBasket, None)),
+        ),
+        (
+            vec![line(10, 0)],
+            time(10, 0),
+            vec![],
+            None,
+            0,
+            standalone(50_000, 0),
+            Err((BadBasket, Some(10))),
+        ),
+        (
+            vec![line(10, 21)],
+            time(10, 0),
+            vec![],
+            None,
+            0,
+            standalone(500_000, 0),
+            Err((BadBasket, Some(10))),
+        ),
+        (
+            vec![line(13, 1)],
+            time(10, 0),
+            vec![],
+            None,
+            0,
+            standalone(50_000, 0),
+            Err((NotOnMenu, Some(13))),
+        ),
+        (
+            vec![line(10, 1), line(11, 1)],
+            time(10, 0),
+            vec![no_juice.clone()],
+            None,
+            0,
+            standalone(50_000, 0),
+            Err((ProductBanned, Some(11))),
+        ),
         // A category ban by the hour: before lunch refused, after it sold.
-        (vec![line(12, 1)], time(12, 59), vec![sweets_before_lunch.clone()], None, 0, standalone(50_000, 0), Err((CategoryBanned, Some(12)))),
-        (vec![line(12, 1)], time(13, 0), vec![sweets_before_lunch.clone()], None, 0, standalone(50_000, 0), Ok(6_000)),
-        (vec![line(12, 1)], time(7, 59), vec![sweets_before_lunch], None, 0, standalone(50_000, 0), Ok(6_000)),
-        (vec![line(12, 1)], time(10, 0), vec![nuts], None, 0, standalone(50_000, 0), Err((AllergenBanned, Some(12)))),
+        (
+            vec![line(12, 1)],
+            time(12, 59),
+            vec![sweets_before_lunch.clone()],
+            None,
+            0,
+            standalone(50_000, 0),
+            Err((CategoryBanned, Some(12))),
+        ),
+        (
+            vec![line(12, 1)],
+            time(13, 0),
+            vec![sweets_before_lunch.clone()],
+            None,
+            0,
+            standalone(50_000, 0),
+            Ok(6_000),
+        ),
+        (
+            vec![line(12, 1)],
+            time(7, 59),
+            vec![sweets_before_lunch],
+            None,
+            0,
+            standalone(50_000, 0),
+            Ok(6_000),
+        ),
+        (
+            vec![line(12, 1)],
+            time(10, 0),
+            vec![nuts],
+            None,
+            0,
+            standalone(50_000, 0),
+            Err((AllergenBanned, Some(12))),
+        ),
         // The daily limit: 100 ₽ a day, 60 spent; 45 more is over, 30 is not.
-        (vec![line(11, 1)], time(10, 0), vec![], Some(10_000), 6_000, standalone(50_000, 0), Err((DailyLimitExceeded, None))),
-        (vec![line(10, 1)], time(10, 0), vec![], Some(10_000), 6_000, standalone(50_000, 0), Ok(3_000)),
-        (vec![line(10, 1)], time(10, 0), vec![], Some(10_000), 7_000, standalone(50_000, 0), Ok(3_000)),
+        (
+            vec![line(11, 1)],
+            time(10, 0),
+            vec![],
+            Some(10_000),
+            6_000,
+            standalone(50_000, 0),
+            Err((DailyLimitExceeded, None)),
+        ),
+        (
+            vec![line(10, 1)],
+            time(10, 0),
+            vec![],
+            Some(10_000),
+            6_000,
+            standalone(50_000, 0),
+            Ok(3_000),
+        ),
+        (
+            vec![line(10, 1)],
+            time(10, 0),
+            vec![],
+            Some(10_000),
+            7_000,
+            standalone(50_000, 0),
+            Ok(3_000),
+        ),
         // The overdraft floor: 20 ₽ on the balance, 30 ₽ basket.
-        (vec![line(10, 1)], time(10, 0), vec![], None, 0, standalone(2_000, 0), Err((InsufficientBalance, None))),
-        (vec![line(10, 1)], time(10, 0), vec![], None, 0, standalone(2_000, 1_000), Ok(3_000)),
-        (vec![line(10, 1)], time(10, 0), vec![], None, 0, standalone(2_000, 999), Err((InsufficientBalance, None))),
-        (vec![line(10, 1)], time(10, 0), vec![], None, 0, standalone(-500, 5_000), Ok(3_000)),
+        (
+            vec![line(10, 1)],
+            time(10, 0),
+            vec![],
+            None,
+            0,
+            standalone(2_000, 0),
+            Err((InsufficientBalance, None)),
+        ),
+        (
+            vec![line(10, 1)],
+            time(10, 0),
+            vec![],
+            None,
+            0,
+            standalone(2_000, 1_000),
+            Ok(3_000),
+        ),
+        (
+            vec![line(10, 1)],
+            time(10, 0),
+            vec![],
+            None,
+            0,
+            standalone(2_000, 999),
+            Err((InsufficientBalance, None)),
+        ),
+        (
+            vec![line(10, 1)],
+            time(10, 0),
+            vec![],
+            None,
+            0,
+            standalone(-500, 5_000),
+            Ok(3_000),
+        ),
         // Offline: 300 ₽ budget, 280 ₽ unconfirmed at this till.
         (
-            vec![line(10, 1)], time(10, 0), vec![], None, 0,
-            Purse { balance: Kopecks(50_000), overdraft_floor: Kopecks::ZERO, offline: Some(OfflineSpend { unsynced_debits: Kopecks(28_000), budget: Kopecks(30_000) }) },
+            vec![line(10, 1)],
+            time(10, 0),
+            vec![],
+            None,
+            0,
+            Purse {
+                balance: Kopecks(50_000),
+                overdraft_floor: Kopecks::ZERO,
+                offline: Some(OfflineSpend {
+                    unsynced_debits: Kopecks(28_000),
+                    budget: Kopecks(30_000),
+                }),
+            },
             Err((OfflineBudgetExceeded, None)),
         ),
         (
-            vec![line(10, 1)], time(10, 0), vec![], None, 0,
-            Purse { balance: Kopecks(50_000), overdraft_floor: Kopecks::ZERO, offline: Some(OfflineSpend { unsynced_debits: Kopecks(27_000), budget: Kopecks(30_000) }) },
+            vec![line(10, 1)],
+            time(10, 0),
+            vec![],
+            None,
+            0,
+            Purse {
+                balance: Kopecks(50_000),
+                overdraft_floor: Kopecks::ZERO,
+                offline: Some(OfflineSpend {
+                    unsynced_debits: Kopecks(27_000),
+                    budget: Kopecks(30_000),
+                }),
+            },
             Ok(3_000),
         ),
     ];

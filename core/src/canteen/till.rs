@@ -89,8 +89,12 @@ impl TillReason {
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum MealVerdict {
     /// Serve it; `overridden` names the refusal a cashier's override set aside.
-    Serve { overridden: Option<TillReason> },
-    Refuse { reason: TillReason },
+    Serve {
+        overridden: Option<TillReason>,
+    },
+    Refuse {
+        reason: TillReason,
+    },
 }
 
 /// A complex at the till: refused when the pupil is not entitled to it today
