@@ -74,8 +74,18 @@ fn enter(ws: &mut Workstation, person: &str, when: DateTime<Utc>) {
 }
 
 const SURNAMES: [&str; 12] = [
-    "Иванов", "Петров", "Сидоров", "Кузнецов", "Смирнов", "Попов", "Волков", "Зайцев",
-    "Орлов", "Соколов", "Лебедев", "Козлов",
+    "Иванов",
+    "Петров",
+    "Сидоров",
+    "Кузнецов",
+    "Смирнов",
+    "Попов",
+    "Волков",
+    "Зайцев",
+    "Орлов",
+    "Соколов",
+    "Лебедев",
+    "Козлов",
 ];
 
 struct School {
@@ -119,10 +129,42 @@ fn set_up(ws: &mut Workstation, start: DateTime<Utc>) -> School {
     );
     let mut complexes = HashMap::new();
     for (key, name, meal, first, last, price, payer) in [
-        ("lunch_primary", "Обед 1–4", "lunch", 1, 4, 9_050, "regional"),
-        ("lunch_senior", "Обед 5–11", "lunch", 5, 11, 11_075, "municipal"),
-        ("breakfast", "Завтрак", "breakfast", 1, 11, 6_033, "municipal"),
-        ("lunch_paid", "Обед платный", "lunch", 5, 11, 15_000, "parents"),
+        (
+            "lunch_primary",
+            "Обед 1–4",
+            "lunch",
+            1,
+            4,
+            9_050,
+            "regional",
+        ),
+        (
+            "lunch_senior",
+            "Обед 5–11",
+            "lunch",
+            5,
+            11,
+            11_075,
+            "municipal",
+        ),
+        (
+            "breakfast",
+            "Завтрак",
+            "breakfast",
+            1,
+            11,
+            6_033,
+            "municipal",
+        ),
+        (
+            "lunch_paid",
+            "Обед платный",
+            "lunch",
+            5,
+            11,
+            15_000,
+            "parents",
+        ),
     ] {
         let c = run(
             ws,
@@ -513,7 +555,10 @@ fn a_school_month_in_the_canteen_reconciles_with_the_journal() {
     assert!(saved > 0, "absent entitled pupils must save money");
     assert_eq!(report["overrides"].as_array().unwrap().len(), overrides);
     assert_eq!(report["buffet"]["sold"].as_i64().unwrap(), journal.sold);
-    assert_eq!(report["buffet"]["refunded"].as_i64().unwrap(), journal.refunded);
+    assert_eq!(
+        report["buffet"]["refunded"].as_i64().unwrap(),
+        journal.refunded
+    );
     assert!(journal.late_arrivals > 0 && journal.admin_removals > 0);
 
     // Every balance equals its money events.
@@ -592,7 +637,13 @@ impl Recomputed {
                 EventBody::from_parts(&kind, &payload).unwrap()
             })
             .collect();
-        let payer_text = |p: Payer| serde_json::to_value(p).unwrap().as_str().unwrap().to_owned();
+        let payer_text = |p: Payer| {
+            serde_json::to_value(p)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
         let mut r = Recomputed {
             lines: BTreeMap::new(),
             sold: 0,
