@@ -104,11 +104,11 @@ fn set_up(ws: &mut Workstation, start: DateTime<Utc>) -> School {
             .as_str()
             .unwrap()
             .to_owned();
-        for i in 0..12 {
+        for surname in SURNAMES {
             let p = run(
                 ws,
                 json!({"type": "enrol_pupil", "class_id": class,
-                       "name": {"surname": SURNAMES[i], "name": if grade == 2 { "Младший" } else { "Старший" }}}),
+                       "name": {"surname": surname, "name": if grade == 2 { "Младший" } else { "Старший" }}}),
                 start,
             );
             pupils.push((p["person"]["id"].as_str().unwrap().to_owned(), grade));

@@ -81,7 +81,8 @@ fn eligibility_by_grade_and_benefit() {
     let expired = || grant(LARGE_FAMILY, date(2025, 9, 1), date(2026, 8, 31));
     let primary = Basis::PrimaryGrades;
     let benefit = |c| Basis::Benefit { category_id: c };
-    let cases: Vec<(u8, Vec<BenefitGrant>, Vec<(u128, Basis)>)> = vec![
+    type Case = (u8, Vec<BenefitGrant>, Vec<(u128, Basis)>);
+    let cases: Vec<Case> = vec![
         (1, vec![], vec![(1, primary)]),
         (4, vec![], vec![(1, primary)]),
         (5, vec![], vec![]),
@@ -619,7 +620,9 @@ fn the_order_at_the_cut_off_with_late_arrivals() {
         payer: Payer::Parents,
     }];
     let order = meal_order(&pupils, &pre);
-    let summary: Vec<(u128, u128, u32, Vec<u128>, Vec<u128>)> = order
+    // (class, complex, entitled, ordered free, pre-ordered)
+    type Line = (u128, u128, u32, Vec<u128>, Vec<u128>);
+    let summary: Vec<Line> = order
         .iter()
         .map(|l| {
             (
