@@ -835,4 +835,73 @@ fn the_canteen_refuses_what_the_rules_refuse() {
         at(day, 12, 0),
     );
     assert_eq!(unknown["reason"], "unknown_card");
+
+    // By card: the cashier taps it; a refund gives the money back and frees the limit.
+    as_admin(&mut ws, at(day, 12, 5));
+    run(
+        &mut ws,
+        json!({"type": "bind_card", "person_id": senior, "card": "126,4242"}),
+        at(day, 12, 5),
+    );
+    run(
+        &mut ws,
+        json!({"type": "set_day_menu", "items": [{"product_id": s.products[1], "price": 4_000}]}),
+        at(day, 12, 5),
+    );
+    run(
+        &mut ws,
+        json!({"type": "set_daily_limit", "person_id": senior, "limit": 8_000}),
+        at(day, 12, 5),
+    );
+    as_cashier(&mut ws, at(day, 12, 10));
+    let who = run(
+        &mut ws,
+        json!({"type": "till_pupil", "card": "126,4242"}),
+        at(day, 12, 10),
+    );
+    assert_eq!(
+        (
+            who["person_id"].as_str(),
+            &who["balance"],
+            &who["available"]
+        ),
+        (Some(senior.as_str()), &json!(50_000), &json!(55_000))
+    );
+    let basket = json!([{"product_id": s.products[1], "quantity": 2}]);
+    let sale = run(
+        &mut ws,
+        json!({"type": "sell_basket", "sale_id": uuid::Uuid::now_v7(), "card": "126,4242", "basket": basket}),
+        at(day, 12, 10),
+    );
+    assert_eq!(
+        (&sale["ok"], &sale["total"], &sale["balance"]),
+        (&json!(true), &json!(8_000), &json!(42_000))
+    );
+    let over = run(
+        &mut ws,
+        json!({"type": "sell_basket", "sale_id": uuid::Uuid::now_v7(), "card": "126,4242",
+               "basket": [{"product_id": s.products[1], "quantity": 1}]}),
+        at(day, 12, 11),
+    );
+    assert_eq!(over["reason"], "daily_limit_exceeded");
+    let refunded = run(
+        &mut ws,
+        json!({"type": "refund_sale", "sale_id": sale["sale_id"], "reason": "сок прокис"}),
+        at(day, 12, 12),
+    );
+    assert_eq!(refunded["balance"], 50_000);
+    let err = try_run(
+        &mut ws,
+        json!({"type": "refund_sale", "sale_id": sale["sale_id"], "reason": "ещё раз"}),
+        at(day, 12, 12),
+    )
+    .unwrap_err();
+    assert!(err.starts_with("conflict"), "{err}");
+    let again = run(
+        &mut ws,
+        json!({"type": "sell_basket", "sale_id": uuid::Uuid::now_v7(), "card": "126,4242",
+               "basket": [{"product_id": s.products[1], "quantity": 1}]}),
+        at(day, 12, 13),
+    );
+    assert_eq!(again["ok"], true, "{again}");
 }

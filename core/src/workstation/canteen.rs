@@ -153,8 +153,15 @@ impl Workstation {
         }
         let mut tags = Vec::with_capacity(allergens.len());
         for tag in allergens {
+            let reason = if tag.trim().is_empty() {
+                Refusal::Empty
+            } else {
+                Refusal::TooLong
+            };
             let tag = Allergen::new(tag).map_err(|message| {
-                CoreError::invalid("allergens", Refusal::Empty, message).with("value", tag)
+                CoreError::invalid("allergens", reason, message)
+                    .with("value", tag)
+                    .with("max", canteen::catalogue::ALLERGEN_LEN_MAX_CHARS)
             })?;
             if !tags.contains(&tag) {
                 tags.push(tag);
