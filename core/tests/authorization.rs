@@ -48,6 +48,7 @@ fn expected(command: &Command) -> &'static str {
         | SaveProduct { .. }
         | SaveComplex { .. }
         | SetDayMenu { .. }
+        | ImportDayMenu { .. }
         | SaveBenefitCategory { .. }
         | GrantBenefit { .. }
         | RevokeBenefit { .. } => "A",
@@ -128,6 +129,7 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "save_product", "name": "Булочка", "price": 3500, "category": "выпечка", "allergens": ["gluten"]}),
         json!({"type": "save_complex", "name": "Обед 1–4", "meal": "lunch", "grades": {"first": 1, "last": 4}, "price": 9000, "payer": "regional"}),
         json!({"type": "set_day_menu", "items": []}),
+        json!({"type": "import_day_menu", "path": missing}),
         json!({"type": "save_benefit_category", "name": "Многодетная семья", "meals": ["lunch"]}),
         json!({"type": "grant_benefit", "person_id": f.pupil, "category_id": ZERO, "valid_from": "2026-09-01", "valid_to": "2027-05-31", "document": "справка"}),
         json!({"type": "revoke_benefit", "grant_id": ZERO, "reason": "ошибка"}),

@@ -905,3 +905,126 @@ fn the_canteen_refuses_what_the_rules_refuse() {
     );
     assert_eq!(again["ok"], true, "{again}");
 }
+
+/// The supplier's XLSX menu: known products by name, a new one with its category, the
+/// day's prices with kopecks as numbers; a file with a bad row writes nothing.
+#[test]
+fn a_day_menu_from_the_suppliers_xlsx() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = school(dir.path());
+    let day = NaiveDate::from_ymd_opt(2026, 9, 2).unwrap();
+    set_up(&mut ws, at(day, 7, 0));
+    let write = |name: &str, rows: &[(&str, Option<f64>, &str, &str)]| {
+        let path = dir.path().join(name);
+        let mut workbook = rust_xlsxwriter::Workbook::new();
+        let sheet = workbook.add_worksheet();
+        sheet
+            .write_string(0, 0, "Меню буфета на 02.09.2026")
+            .unwrap();
+        for (c, title) in ["Наименование", "Цена", "Категория", "Аллергены"]
+            .iter()
+            .enumerate()
+        {
+            sheet.write_string(1, c as u16, *title).unwrap();
+        }
+        for (r, (product, price, category, allergens)) in rows.iter().enumerate() {
+            let r = r as u32 + 2;
+            sheet.write_string(r, 0, *product).unwrap();
+            match price {
+                Some(p) => sheet.write_number(r, 1, *p).unwrap(),
+                None => sheet.write_string(r, 1, "по запросу").unwrap(),
+            };
+            sheet.write_string(r, 2, *category).unwrap();
+            sheet.write_string(r, 3, *allergens).unwrap();
+        }
+        workbook.save(&path).unwrap();
+        path
+    };
+    let good = write(
+        "menu.xlsx",
+        &[
+            ("булочка с маком", Some(32.5), "", ""),
+            ("Сок яблочный", Some(45.0), "", ""),
+            (
+                "Кекс творожный",
+                Some(38.9),
+                "выпечка",
+                "milk, eggs, gluten",
+            ),
+        ],
+    );
+    let checked = run(
+        &mut ws,
+        json!({"type": "import_day_menu", "path": good, "date": day.to_string(), "dry_run": true}),
+        at(day, 7, 10),
+    );
+    assert_eq!(
+        (&checked["ok"], &checked["written"], &checked["items"]),
+        (&json!(true), &json!(false), &json!(3))
+    );
+    assert_eq!(
+        run(&mut ws, json!({"type": "day_menu"}), at(day, 7, 10))["items"],
+        json!([])
+    );
+    let imported = run(
+        &mut ws,
+        json!({"type": "import_day_menu", "path": good, "date": day.to_string()}),
+        at(day, 7, 11),
+    );
+    assert_eq!(imported["products_created"], 1, "{imported}");
+    let menu = run(&mut ws, json!({"type": "day_menu"}), at(day, 7, 12));
+    let mut prices: Vec<(String, i64)> = menu["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap().to_owned(),
+                i["price"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    prices.sort();
+    assert_eq!(
+        prices,
+        [
+            ("Булочка с маком".to_owned(), 3_250),
+            ("Кекс творожный".to_owned(), 3_890),
+            ("Сок яблочный".to_owned(), 4_500),
+        ]
+    );
+
+    let bad = write(
+        "bad.xlsx",
+        &[
+            ("Булочка с маком", None, "", ""),
+            ("Неизвестное", Some(10.0), "", ""),
+        ],
+    );
+    let refused = run(
+        &mut ws,
+        json!({"type": "import_day_menu", "path": bad, "date": "2026-09-03"}),
+        at(day, 7, 13),
+    );
+    assert_eq!(refused["ok"], false);
+    let codes: Vec<(i64, &str)> = refused["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["row"].as_i64().unwrap(), i["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(codes, [(3, "bad_price")]);
+    let unknown = write("unknown.xlsx", &[("Неизвестное", Some(10.0), "", "")]);
+    let refused = run(
+        &mut ws,
+        json!({"type": "import_day_menu", "path": unknown, "date": "2026-09-03"}),
+        at(day, 7, 13),
+    );
+    assert_eq!(refused["issues"][0]["code"], "needs_category");
+    let menu = run(
+        &mut ws,
+        json!({"type": "day_menu", "date": "2026-09-03"}),
+        at(day, 7, 14),
+    );
+    assert_eq!(menu["items"], json!([]));
+}

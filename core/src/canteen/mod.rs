@@ -17,6 +17,7 @@
 
 pub mod catalogue;
 pub mod eligibility;
+pub mod menu_file;
 pub mod order;
 pub mod till;
 

@@ -41,6 +41,8 @@ pub const AMOUNT_MAX_KOPECKS: i64 = 10_000_000;
 pub const MENU_ITEMS_MAX: usize = 300;
 /// Allergen tags on one product.
 pub const ALLERGENS_PER_PRODUCT_MAX: usize = 20;
+/// A menu file larger than this is no menu: a page of products is a few KiB.
+pub const MENU_FILE_BYTES_MAX: u64 = 4 * 1024 * 1024;
 /// Days one period report covers: a school year and some.
 pub const REPORT_DAYS_MAX: i64 = 400;
 
@@ -275,6 +277,119 @@ impl Workstation {
             )
         })?;
         self.day_menu(Some(&date.0.to_string()), now)
+    }
+
+    /// A day's menu from the supplier's file (XLSX, XLS, ODS or CSV): products matched by
+    /// name (case aside); an unknown one is added to the list when its row names a
+    /// category. All or nothing: with any issue, nothing is written and every issue is
+    /// listed. `dry_run` checks without writing.
+    pub(super) fn import_day_menu(
+        &mut self,
+        actor: &str,
+        path: &std::path::Path,
+        date: Option<&str>,
+        dry_run: bool,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        use crate::canteen::menu_file::{read_menu, MenuColumn, MenuIssue};
+        let date = self.day_or_today(date, now)?;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let cannot = |e: std::io::Error| super::cannot_read(path, e);
+        let len_bytes = std::fs::metadata(path).map_err(cannot)?.len();
+        if len_bytes > MENU_FILE_BYTES_MAX {
+            return Err(CoreError::invalid(
+                "path",
+                Refusal::FileTooLarge,
+                format!("{file_name} is {len_bytes} bytes"),
+            )
+            .with("path", path.display())
+            .with("max_mib", MENU_FILE_BYTES_MAX / 1024 / 1024));
+        }
+        let bytes = std::fs::read(path).map_err(cannot)?;
+        let issues = |issues: Vec<MenuIssue>| Ok(json!({ "ok": false, "issues": issues }));
+        let table = match crate::roster::read::read_table(&file_name, &bytes) {
+            Ok((_, table)) => table,
+            Err(issue) => {
+                return Ok(json!({ "ok": false, "file_error": issue }));
+            }
+        };
+        let rows = match read_menu(&table) {
+            Ok(rows) => rows,
+            Err(found) => return issues(found),
+        };
+        let known = products(self.store.conn())?;
+        let mut new_products = Vec::new();
+        let mut items = Vec::with_capacity(rows.len());
+        let mut missing = Vec::new();
+        for row in rows {
+            if row.price.0 > AMOUNT_MAX_KOPECKS {
+                missing.push(MenuIssue {
+                    row: row.row,
+                    column: Some(MenuColumn::Price),
+                    code: "bad_price",
+                    value: row.price.0.to_string(),
+                });
+                continue;
+            }
+            let found = known
+                .iter()
+                .find(|p| p.name.to_lowercase() == row.name.to_lowercase());
+            let product_id = match (found, &row.category) {
+                (Some(p), _) => p.product_id,
+                (None, Some(category)) => {
+                    let product = Product {
+                        product_id: ProductId::new_v7(),
+                        name: check_title("name", &row.name, CANTEEN_NAME_LEN_MAX_CHARS)?,
+                        price: row.price,
+                        category: check_title("category", category, CANTEEN_NAME_LEN_MAX_CHARS)?,
+                        allergens: row.allergens.clone(),
+                    };
+                    let id = product.product_id;
+                    new_products.push(product);
+                    id
+                }
+                (None, None) => {
+                    missing.push(MenuIssue {
+                        row: row.row,
+                        column: Some(MenuColumn::Category),
+                        code: "needs_category",
+                        value: row.name.clone(),
+                    });
+                    continue;
+                }
+            };
+            items.push(MenuItem {
+                product_id,
+                price: row.price,
+            });
+        }
+        if !missing.is_empty() {
+            return issues(missing);
+        }
+        let created = new_products.len();
+        let listed = items.len();
+        if !dry_run {
+            self.store.write(|w| {
+                for product in new_products {
+                    w.append(actor, now, EventBody::ProductSaved { product })?;
+                }
+                w.append(
+                    actor,
+                    now,
+                    EventBody::DayMenuSet {
+                        school_date: date.0,
+                        items,
+                    },
+                )
+            })?;
+        }
+        Ok(json!({
+            "ok": true, "date": date.0, "items": listed, "products_created": created,
+            "written": !dry_run,
+        }))
     }
 
     pub(super) fn save_benefit_category(

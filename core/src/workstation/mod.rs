@@ -398,6 +398,14 @@ pub enum Command {
         date: Option<String>,
         items: Vec<crate::canteen::MenuItem>,
     },
+    /// A day's menu from the supplier's file; `dry_run` only checks it.
+    ImportDayMenu {
+        path: PathBuf,
+        #[serde(default)]
+        date: Option<String>,
+        #[serde(default)]
+        dry_run: bool,
+    },
     SaveBenefitCategory {
         #[serde(default)]
         category_id: Option<crate::canteen::BenefitCategoryId>,
@@ -617,6 +625,7 @@ impl Command {
             | SaveProduct { .. }
             | SaveComplex { .. }
             | SetDayMenu { .. }
+            | ImportDayMenu { .. }
             | SaveBenefitCategory { .. }
             | GrantBenefit { .. }
             | RevokeBenefit { .. }
@@ -873,6 +882,11 @@ impl Workstation {
                 payer,
             } => self.save_complex(&actor, complex_id, &name, meal, grades, price, payer, now),
             SetDayMenu { date, items } => self.set_day_menu(&actor, date.as_deref(), items, now),
+            ImportDayMenu {
+                path,
+                date,
+                dry_run,
+            } => self.import_day_menu(&actor, &path, date.as_deref(), dry_run, now),
             SaveBenefitCategory {
                 category_id,
                 name,
