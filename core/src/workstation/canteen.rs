@@ -1263,11 +1263,13 @@ impl Workstation {
         let mut rows: BTreeMap<(String, String, String), ReportRow> = BTreeMap::new();
         {
             let mut st = conn.prepare_cached(
-                "SELECT l.school_date, l.complex_id, l.payer, l.price, sum(l.entitled),
+                // A complex has one price a day: the order's (a line an adjustment added
+                // after a price change carries the new one; the dearer is counted).
+                "SELECT l.school_date, l.complex_id, l.payer, max(l.price), sum(l.entitled),
                         (SELECT count(*) FROM meal_order_pupils o
                          WHERE o.school_date = l.school_date AND o.complex_id = l.complex_id)
                  FROM meal_order_lines l WHERE l.school_date BETWEEN ?1 AND ?2
-                 GROUP BY l.school_date, l.complex_id, l.payer, l.price",
+                 GROUP BY l.school_date, l.complex_id, l.payer",
             )?;
             let found = st.query_map(params![from_s, to_s], |r| {
                 Ok((
@@ -1283,7 +1285,7 @@ impl Workstation {
                 let (day, complex, payer, price, entitled, ordered) = row?;
                 let entry = rows.entry((day, complex, payer)).or_default();
                 entry.price = price;
-                entry.entitled += entitled;
+                entry.entitled = entitled;
                 entry.ordered = ordered;
             }
         }
