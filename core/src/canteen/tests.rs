@@ -675,3 +675,84 @@ fn the_cut_off_is_school_time() {
     );
     assert_eq!(d.0.weekday(), chrono::Weekday::Mon);
 }
+
+mod generated {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the basket, a sale the rules allow never takes the balance below the
+        /// floor, never passes the daily limit or the offline budget, and costs the sum
+        /// of its lines at the day's prices.
+        #[test]
+        fn an_allowed_sale_keeps_every_bound(
+            lines in proptest::collection::vec((10u128..14, 0u32..4), 0..5),
+            balance in -5_000i64..20_000,
+            floor in 0i64..5_000,
+            limit in proptest::option::of(0i64..20_000),
+            spent in 0i64..10_000,
+            unsynced in proptest::option::of(0i64..30_000),
+            hour in 7u32..16,
+        ) {
+            let (products, menu) = buffet();
+            let basket: Vec<BasketLine> = lines.iter().map(|&(p, q)| line(p, q)).collect();
+            let bans = [ban(BanTarget::Category("сладости".into()), Some((time(8, 0), time(13, 0))))];
+            let purse = Purse {
+                balance: Kopecks(balance),
+                overdraft_floor: Kopecks(floor),
+                offline: unsynced.map(|u| OfflineSpend { unsynced_debits: Kopecks(u), budget: Kopecks(30_000) }),
+            };
+            let verdict = decide_sale(SaleCheck {
+                basket: &basket,
+                menu: &menu,
+                products: &products,
+                local_time: time(hour, 0),
+                bans: &bans,
+                daily_limit: limit.map(Kopecks),
+                spent_today: Kopecks(spent),
+                purse,
+            });
+            if let Ok(sale) = verdict {
+                let t = sale.total.0;
+                let priced: i64 = sale.lines.iter().map(|l| l.price.0 * i64::from(l.quantity)).sum();
+                prop_assert_eq!(t, priced);
+                prop_assert!(balance - t >= -floor);
+                prop_assert!(t <= available(purse).0);
+                if let Some(limit) = limit { prop_assert!(spent + t <= limit); }
+                prop_assert!(!basket.is_empty());
+                prop_assert!(sale.lines.iter().all(|l| l.category != "сладости" || !(8..13).contains(&hour)));
+            }
+        }
+
+        /// At the cut-off nobody absent is ordered free, everyone present and entitled
+        /// is, and the saving is exactly the absent entitled times the price.
+        #[test]
+        fn the_order_counts_exactly_the_present(
+            pupils in proptest::collection::vec((0u128..3, any::<bool>(), any::<bool>()), 0..40),
+        ) {
+            let lunch = (1, 9_000, Payer::Regional);
+            let roster: Vec<OrderPupil> = pupils
+                .iter()
+                .enumerate()
+                .map(|(i, &(class, present, entitled))| {
+                    let ents: &[(u128, i64, Payer)] = if entitled { &[lunch] } else { &[] };
+                    pupil(i as u128 + 1, 500 + class, present, ents)
+                })
+                .collect();
+            let order = meal_order(&roster, &[]);
+            let entitled = pupils.iter().filter(|p| p.2).count() as u32;
+            let present = pupils.iter().filter(|p| p.2 && p.1).count() as u32;
+            prop_assert_eq!(order.iter().map(|l| l.entitled).sum::<u32>(), entitled);
+            prop_assert_eq!(order.iter().map(|l| l.ordered()).sum::<u32>(), present);
+            let saving: i64 = order.iter().map(|l| saved(l.payer, l.entitled, l.ordered(), l.price).0).sum();
+            prop_assert_eq!(saving, i64::from(entitled - present) * 9_000);
+            let ordered: BTreeSet<(ComplexId, PersonId)> = order
+                .iter()
+                .flat_map(|l| l.pupils.iter().map(move |p| (l.complex_id, *p)))
+                .collect();
+            // Everyone comes in later: the late additions are exactly the absent entitled.
+            let everyone: Vec<OrderPupil> = roster.into_iter().map(|p| OrderPupil { present: true, ..p }).collect();
+            prop_assert_eq!(late_additions(&everyone, &ordered).len() as u32, entitled - present);
+        }
+    }
+}
