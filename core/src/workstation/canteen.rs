@@ -894,10 +894,11 @@ impl Workstation {
             return Err(no_order(date));
         }
         let (pupils, _) = self.order_pupils(date, now, now)?;
-        let ordered = ordered_set(self.store.conn(), date)?;
-        let late = canteen::late_additions(&pupils, &ordered);
-        let added = late.len();
-        self.store.write(|w| {
+        let added = self.store.write(|w| {
+            // Read inside the write: two tills adding at once add each pupil once.
+            let ordered = ordered_set(w.conn(), date)?;
+            let late = canteen::late_additions(&pupils, &ordered);
+            let added = late.len();
             for (class_id, e, person_id) in late {
                 w.append(
                     actor,
@@ -915,7 +916,7 @@ impl Workstation {
                     },
                 )?;
             }
-            Ok::<_, CoreError>(())
+            Ok::<_, CoreError>(added)
         })?;
         Ok(json!({ "added": added }))
     }
