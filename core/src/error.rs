@@ -263,6 +263,23 @@ refusals! {
     /// The access rules have a problem: `problem` (the check's code) at `at` (a path
     /// like `bells.first_shift.lessons[3]`).
     BadAccessRules = "bad_access_rules",
+    // The canteen.
+    /// The benefit grant is revoked already.
+    AlreadyRevoked = "already_revoked",
+    /// Only a parents' complex of the pupil's grade is ordered in advance.
+    NotOrderable = "not_orderable",
+    /// The order of `date` is made (or the day is past): pre-orders no longer change.
+    OrderClosed = "order_closed",
+    /// The balance (`balance`) does not cover `price`.
+    InsufficientBalance = "insufficient_balance",
+    /// The day's meal order is made at the cut-off (`cut_off`), not before.
+    BeforeCutOff = "before_cut_off",
+    /// The meal order of `date` is not made yet.
+    NoMealOrder = "no_meal_order",
+    /// The pupil is already on (or already off) the order for that complex.
+    OrderUnchanged = "order_unchanged",
+    /// The sale is refunded already.
+    AlreadyRefunded = "already_refunded",
 }
 
 impl std::fmt::Display for Refusal {

@@ -4,7 +4,13 @@
 //! meaning of an existing one: a neighbour one version older must still read it.
 
 use crate::access::{AccessRules, CorrectedMark};
+use crate::canteen::till::PricedLine;
+use crate::canteen::{
+    Ban, BenefitCategory, BenefitGrant, CanteenSettings, Complex, ComplexId, MenuItem, OrderLine,
+    Payer, Product, TillReason,
+};
 use crate::domain::{CardState, ClassId, FullName, PersonId, PersonKind, PersonStatus, Role};
+use crate::money::Kopecks;
 use crate::peripherals::{Direction, PeripheralId, PeripheralSpec};
 use chrono::{DateTime, NaiveDate, Utc};
 use schoolcard_proto::CardId;
@@ -245,6 +251,128 @@ pub enum EventBody {
     PeripheralRemoved {
         peripheral_id: PeripheralId,
     },
+    // The canteen (СОП, `crate::canteen`).
+    /// The canteen's settings replaced as a whole.
+    CanteenConfigured {
+        settings: CanteenSettings,
+    },
+    /// A product added to the buffet's list or changed, as a whole.
+    ProductSaved {
+        product: Product,
+    },
+    /// A complex meal added or changed, as a whole.
+    ComplexSaved {
+        complex: Complex,
+    },
+    /// What the buffet sells on `school_date`, at what price (replaces that day's menu).
+    DayMenuSet {
+        school_date: NaiveDate,
+        items: Vec<MenuItem>,
+    },
+    BenefitCategorySaved {
+        category: BenefitCategory,
+    },
+    /// A pupil placed in a benefit category for a span of dates, on a document.
+    BenefitGranted {
+        grant: BenefitGrant,
+    },
+    /// A grant withdrawn (a document found void, entered by mistake).
+    BenefitRevoked {
+        grant_id: Uuid,
+        reason: String,
+    },
+    /// A parents' ban on a product, a category or an allergen for their child (set by
+    /// an admin at the workstation, later by the parents on the portal).
+    CanteenBanSet {
+        person_id: PersonId,
+        ban: Ban,
+    },
+    CanteenBanLifted {
+        person_id: PersonId,
+        ban_id: Uuid,
+    },
+    /// A pupil's daily buffet limit; `None` lifts it.
+    DailyLimitSet {
+        person_id: PersonId,
+        #[serde(default)]
+        limit: Option<Kopecks>,
+    },
+    /// A parents' complex paid in advance for one day: the price leaves the balance.
+    PreOrderPlaced {
+        pre_order_id: Uuid,
+        person_id: PersonId,
+        complex_id: ComplexId,
+        school_date: NaiveDate,
+        price: Kopecks,
+    },
+    /// A pre-order taken back before the day's order: the price returns to the balance.
+    PreOrderCancelled {
+        pre_order_id: Uuid,
+        reason: String,
+    },
+    /// Money put on a pupil's balance (on a standalone workstation an admin enters it).
+    BalanceToppedUp {
+        person_id: PersonId,
+        amount: Kopecks,
+        #[serde(default)]
+        note: String,
+    },
+    /// An admin's correction of a balance, either way, with the reason.
+    BalanceCorrected {
+        person_id: PersonId,
+        amount: Kopecks,
+        reason: String,
+    },
+    /// The day's meal order (заявка) made at the cut-off.
+    MealOrderMade {
+        school_date: NaiveDate,
+        cut_off: DateTime<Utc>,
+        lines: Vec<OrderLine>,
+    },
+    /// One pupil added to or taken off the day's order: a late arrival, or an admin's
+    /// adjustment with the reason.
+    MealOrderCorrected {
+        school_date: NaiveDate,
+        class_id: ClassId,
+        complex_id: ComplexId,
+        person_id: PersonId,
+        price: Kopecks,
+        payer: Payer,
+        added: bool,
+        cause: OrderCorrectionCause,
+        #[serde(default)]
+        reason: String,
+    },
+    /// A complex served at the till, free or pre-paid. `meal_id` is the till's own, so a
+    /// repeated request is recognised. An override names the refusal it set aside.
+    MealServed {
+        meal_id: Uuid,
+        person_id: PersonId,
+        complex_id: ComplexId,
+        school_date: NaiveDate,
+        price: Kopecks,
+        payer: Payer,
+        #[serde(default)]
+        overridden: Option<TillReason>,
+        #[serde(default)]
+        reason: String,
+    },
+    /// A buffet basket sold from the pupil's balance. `sale_id` is the till's own, so a
+    /// repeated request is recognised and never charged twice.
+    SaleMade {
+        sale_id: Uuid,
+        person_id: PersonId,
+        school_date: NaiveDate,
+        lines: Vec<PricedLine>,
+        total: Kopecks,
+    },
+    /// A sale given back in full: the total returns to the balance.
+    SaleRefunded {
+        sale_id: Uuid,
+        person_id: PersonId,
+        amount: Kopecks,
+        reason: String,
+    },
     /// A roster file committed; the people it created or changed follow as their own events.
     RosterImported {
         file_name: String,
@@ -253,6 +381,16 @@ pub enum EventBody {
         created: u32,
         updated: u32,
     },
+}
+
+/// Why a pupil joined or left the day's meal order after the cut-off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderCorrectionCause {
+    /// Came in through the gate after the cut-off.
+    LateArrival,
+    /// An admin's adjustment, with a reason.
+    Admin,
 }
 
 /// What set off an emergency unlock.

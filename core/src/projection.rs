@@ -10,7 +10,7 @@ use crate::events::{EventBody, PassOutcome, PersonDetails};
 use crate::journal::Event;
 use crate::peripherals::Direction;
 use crate::time::to_micros;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
     let at = to_micros(event.occurred_at);
@@ -544,6 +544,336 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                 ],
             )?;
         }
+        EventBody::CanteenConfigured { settings } => {
+            exec(
+                conn,
+                "INSERT INTO canteen_settings (singleton, settings) VALUES (1, ?1)
+                 ON CONFLICT (singleton) DO UPDATE SET settings = excluded.settings",
+                [json_text(settings)],
+            )?;
+        }
+        EventBody::ProductSaved { product } => {
+            exec(
+                conn,
+                "INSERT INTO canteen_products (product_id, name, price, category, allergens)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (product_id) DO UPDATE SET name = excluded.name, price = excluded.price,
+                        category = excluded.category, allergens = excluded.allergens",
+                params![
+                    product.product_id.to_string(),
+                    product.name,
+                    product.price.0,
+                    product.category,
+                    json_text(&product.allergens)
+                ],
+            )?;
+        }
+        EventBody::ComplexSaved { complex } => {
+            exec(
+                conn,
+                "INSERT INTO canteen_complexes (complex_id, name, meal, grade_first, grade_last, price, payer)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (complex_id) DO UPDATE SET name = excluded.name, meal = excluded.meal,
+                        grade_first = excluded.grade_first, grade_last = excluded.grade_last,
+                        price = excluded.price, payer = excluded.payer",
+                params![
+                    complex.complex_id.to_string(),
+                    complex.name,
+                    enum_text(&complex.meal),
+                    complex.grades.first,
+                    complex.grades.last,
+                    complex.price.0,
+                    enum_text(&complex.payer)
+                ],
+            )?;
+        }
+        EventBody::DayMenuSet { school_date, items } => {
+            exec(
+                conn,
+                "DELETE FROM canteen_menu WHERE school_date = ?1",
+                [school_date.to_string()],
+            )?;
+            for item in items {
+                exec(
+                    conn,
+                    "INSERT INTO canteen_menu (school_date, product_id, price) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (school_date, product_id) DO UPDATE SET price = excluded.price",
+                    params![
+                        school_date.to_string(),
+                        item.product_id.to_string(),
+                        item.price.0
+                    ],
+                )?;
+            }
+        }
+        EventBody::BenefitCategorySaved { category } => {
+            exec(
+                conn,
+                "INSERT INTO benefit_categories (category_id, name, meals) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (category_id) DO UPDATE SET name = excluded.name, meals = excluded.meals",
+                params![
+                    category.category_id.to_string(),
+                    category.name,
+                    json_text(&category.meals)
+                ],
+            )?;
+        }
+        EventBody::BenefitGranted { grant } => {
+            exec(
+                conn,
+                "INSERT INTO benefit_grants (grant_id, person_id, category_id, valid_from, valid_to, document)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (grant_id) DO NOTHING",
+                params![
+                    grant.grant_id.to_string(),
+                    grant.person_id.to_string(),
+                    grant.category_id.to_string(),
+                    grant.valid_from.to_string(),
+                    grant.valid_to.to_string(),
+                    grant.document
+                ],
+            )?;
+        }
+        EventBody::BenefitRevoked { grant_id, reason } => {
+            exec(
+                conn,
+                "UPDATE benefit_grants SET revoked_at_us = ?2, revoke_reason = ?3
+                 WHERE grant_id = ?1 AND revoked_at_us IS NULL",
+                params![grant_id.to_string(), at, reason],
+            )?;
+        }
+        EventBody::CanteenBanSet { person_id, ban } => {
+            exec(
+                conn,
+                "INSERT INTO canteen_bans (ban_id, person_id, ban) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (ban_id) DO UPDATE SET person_id = excluded.person_id, ban = excluded.ban",
+                params![ban.ban_id.to_string(), person_id.to_string(), json_text(ban)],
+            )?;
+        }
+        EventBody::CanteenBanLifted { person_id, ban_id } => {
+            exec(
+                conn,
+                "DELETE FROM canteen_bans WHERE ban_id = ?1 AND person_id = ?2",
+                params![ban_id.to_string(), person_id.to_string()],
+            )?;
+        }
+        EventBody::DailyLimitSet { person_id, limit } => match limit {
+            Some(limit) => {
+                exec(
+                    conn,
+                    "INSERT INTO canteen_limits (person_id, daily_limit) VALUES (?1, ?2)
+                     ON CONFLICT (person_id) DO UPDATE SET daily_limit = excluded.daily_limit",
+                    params![person_id.to_string(), limit.0],
+                )?;
+            }
+            None => {
+                exec(
+                    conn,
+                    "DELETE FROM canteen_limits WHERE person_id = ?1",
+                    [person_id.to_string()],
+                )?;
+            }
+        },
+        EventBody::PreOrderPlaced {
+            pre_order_id,
+            person_id,
+            complex_id,
+            school_date,
+            price,
+        } => {
+            let placed = exec(
+                conn,
+                "INSERT INTO canteen_pre_orders (pre_order_id, person_id, complex_id, school_date, price,
+                                                 placed_at_us, cancelled_at_us)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)
+                 ON CONFLICT (pre_order_id) DO NOTHING",
+                params![
+                    pre_order_id.to_string(),
+                    person_id.to_string(),
+                    complex_id.to_string(),
+                    school_date.to_string(),
+                    price.0,
+                    at
+                ],
+            )?;
+            if placed == 1 {
+                add_to_balance(conn, &person_id.to_string(), -price.0)?;
+            }
+        }
+        EventBody::PreOrderCancelled { pre_order_id, .. } => {
+            let open: Option<(String, i64)> = conn
+                .prepare_cached(
+                    "UPDATE canteen_pre_orders SET cancelled_at_us = ?2
+                     WHERE pre_order_id = ?1 AND cancelled_at_us IS NULL
+                     RETURNING person_id, price",
+                )?
+                .query_row(params![pre_order_id.to_string(), at], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            if let Some((person, price)) = open {
+                add_to_balance(conn, &person, price)?;
+            }
+        }
+        EventBody::BalanceToppedUp {
+            person_id, amount, ..
+        }
+        | EventBody::BalanceCorrected {
+            person_id, amount, ..
+        } => {
+            add_to_balance(conn, &person_id.to_string(), amount.0)?;
+        }
+        EventBody::MealOrderMade {
+            school_date,
+            cut_off,
+            lines,
+        } => {
+            let day = school_date.to_string();
+            let made = exec(
+                conn,
+                "INSERT INTO meal_orders (school_date, cut_off_us, made_at_us) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (school_date) DO NOTHING",
+                params![day, to_micros(*cut_off), at],
+            )?;
+            if made == 1 {
+                for line in lines {
+                    let class = line.class_id.to_string();
+                    let complex = line.complex_id.to_string();
+                    exec(
+                        conn,
+                        "INSERT INTO meal_order_lines (school_date, class_id, complex_id, price, payer, entitled)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (school_date, class_id, complex_id) DO UPDATE SET
+                            entitled = excluded.entitled, price = excluded.price, payer = excluded.payer",
+                        params![day, class, complex, line.price.0, enum_text(&line.payer), line.entitled],
+                    )?;
+                    let pupils = line.pupils.iter().map(|p| (p, "order"));
+                    let paid = line.pre_ordered.iter().map(|p| (p, "pre_order"));
+                    for (person, source) in pupils.chain(paid) {
+                        exec(
+                            conn,
+                            "INSERT INTO meal_order_pupils (school_date, complex_id, person_id, class_id, source)
+                             VALUES (?1, ?2, ?3, ?4, ?5)
+                             ON CONFLICT (school_date, complex_id, person_id) DO NOTHING",
+                            params![day, complex, person.to_string(), class, source],
+                        )?;
+                    }
+                }
+            }
+        }
+        EventBody::MealOrderCorrected {
+            school_date,
+            class_id,
+            complex_id,
+            person_id,
+            price,
+            payer,
+            added,
+            cause,
+            ..
+        } => {
+            let day = school_date.to_string();
+            if *added {
+                exec(
+                    conn,
+                    "INSERT INTO meal_order_lines (school_date, class_id, complex_id, price, payer, entitled)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 0)
+                     ON CONFLICT (school_date, class_id, complex_id) DO NOTHING",
+                    params![day, class_id.to_string(), complex_id.to_string(), price.0, enum_text(payer)],
+                )?;
+                exec(
+                    conn,
+                    "INSERT INTO meal_order_pupils (school_date, complex_id, person_id, class_id, source)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (school_date, complex_id, person_id) DO NOTHING",
+                    params![
+                        day,
+                        complex_id.to_string(),
+                        person_id.to_string(),
+                        class_id.to_string(),
+                        enum_text(cause)
+                    ],
+                )?;
+            } else {
+                exec(
+                    conn,
+                    "DELETE FROM meal_order_pupils WHERE school_date = ?1 AND complex_id = ?2 AND person_id = ?3",
+                    params![day, complex_id.to_string(), person_id.to_string()],
+                )?;
+            }
+        }
+        EventBody::MealServed {
+            meal_id,
+            person_id,
+            complex_id,
+            school_date,
+            price,
+            payer,
+            overridden,
+            reason,
+        } => {
+            exec(
+                conn,
+                "INSERT INTO meals_served (meal_id, school_date, person_id, complex_id, price, payer,
+                                           at_us, origin, overridden, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (meal_id) DO NOTHING",
+                params![
+                    meal_id.to_string(),
+                    school_date.to_string(),
+                    person_id.to_string(),
+                    complex_id.to_string(),
+                    price.0,
+                    enum_text(payer),
+                    at,
+                    event.origin.to_string(),
+                    overridden.map(|o| o.as_str()),
+                    reason
+                ],
+            )?;
+        }
+        EventBody::SaleMade {
+            sale_id,
+            person_id,
+            school_date,
+            lines,
+            total,
+        } => {
+            let sold = exec(
+                conn,
+                "INSERT INTO canteen_sales (sale_id, person_id, school_date, at_us, origin, total, lines)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (sale_id) DO NOTHING",
+                params![
+                    sale_id.to_string(),
+                    person_id.to_string(),
+                    school_date.to_string(),
+                    at,
+                    event.origin.to_string(),
+                    total.0,
+                    json_text(lines)
+                ],
+            )?;
+            if sold == 1 {
+                add_to_balance(conn, &person_id.to_string(), -total.0)?;
+            }
+        }
+        EventBody::SaleRefunded {
+            sale_id,
+            person_id,
+            amount,
+            reason,
+        } => {
+            let refunded = exec(
+                conn,
+                "UPDATE canteen_sales SET refunded_at_us = ?2, refund_reason = ?3
+                 WHERE sale_id = ?1 AND refunded_at_us IS NULL",
+                params![sale_id.to_string(), at, reason],
+            )?;
+            if refunded == 1 {
+                add_to_balance(conn, &person_id.to_string(), amount.0)?;
+            }
+        }
         EventBody::PeripheralRemoved { peripheral_id } => {
             exec(
                 conn,
@@ -561,6 +891,22 @@ fn enum_text<T: serde::Serialize>(value: &T) -> String {
         Ok(serde_json::Value::String(text)) => text,
         other => unreachable!("a unit enum serializes to a string, not {other:?}"),
     }
+}
+
+/// A balance moved by `delta_kopecks` (a pupil without a row starts at zero).
+fn add_to_balance(conn: &Connection, person_id: &str, delta_kopecks: i64) -> rusqlite::Result<()> {
+    exec(
+        conn,
+        "INSERT INTO canteen_accounts (person_id, balance) VALUES (?1, ?2)
+         ON CONFLICT (person_id) DO UPDATE SET balance = balance + excluded.balance",
+        params![person_id, delta_kopecks],
+    )?;
+    Ok(())
+}
+
+/// A value stored whole, as its JSON.
+fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("projection values serialize")
 }
 
 /// Runs one statement through the connection's statement cache: `apply` runs for every

@@ -43,6 +43,22 @@ fn expected(command: &Command) -> &'static str {
         ListVisitors { .. } => "GDA",
         ExceptionsReport { .. } => "DA",
         StartRollCall | MarkRollCall { .. } | EndRollCall { .. } | RollCallState { .. } => "GDA",
+        CanteenCatalogue | DayMenu { .. } | PupilCanteen { .. } | MealOrderForecast { .. } => "CDA",
+        ConfigureCanteen { .. }
+        | SaveProduct { .. }
+        | SaveComplex { .. }
+        | SetDayMenu { .. }
+        | ImportDayMenu { .. }
+        | SaveBenefitCategory { .. }
+        | GrantBenefit { .. }
+        | RevokeBenefit { .. } => "A",
+        SetCanteenBan { .. } | LiftCanteenBan { .. } | SetDailyLimit { .. } => "A",
+        PlacePreOrder { .. } | CancelPreOrder { .. } => "A",
+        TopUpBalance { .. } | CorrectBalance { .. } | AdjustMealOrder { .. } => "A",
+        MakeMealOrder { .. } | AddLateArrivals { .. } => "CA",
+        TillPupil { .. } | ServeMeal { .. } | SellBasket { .. } | RefundSale { .. } => "CA",
+        ServeClass { .. } => "CA",
+        MealsReport { .. } => "DA",
     }
 }
 
@@ -107,9 +123,40 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "mark_roll_call", "roll_call_id": "0192f3a0-0000-7000-8000-000000000000", "person_id": f.pupil}),
         json!({"type": "end_roll_call", "roll_call_id": "0192f3a0-0000-7000-8000-000000000000"}),
         json!({"type": "roll_call_state"}),
+        json!({"type": "canteen_catalogue"}),
+        json!({"type": "day_menu"}),
+        json!({"type": "configure_canteen", "settings": {"order_cut_off": "09:30:00", "overdraft_floor": 0, "offline_budget": 30000}}),
+        json!({"type": "save_product", "name": "Булочка", "price": 3500, "category": "выпечка", "allergens": ["gluten"]}),
+        json!({"type": "save_complex", "name": "Обед 1–4", "meal": "lunch", "grades": {"first": 1, "last": 4}, "price": 9000, "payer": "regional"}),
+        json!({"type": "set_day_menu", "items": []}),
+        json!({"type": "import_day_menu", "path": missing}),
+        json!({"type": "save_benefit_category", "name": "Многодетная семья", "meals": ["lunch"]}),
+        json!({"type": "grant_benefit", "person_id": f.pupil, "category_id": ZERO, "valid_from": "2026-09-01", "valid_to": "2027-05-31", "document": "справка"}),
+        json!({"type": "revoke_benefit", "grant_id": ZERO, "reason": "ошибка"}),
+        json!({"type": "pupil_canteen", "person_id": f.pupil}),
+        json!({"type": "set_canteen_ban", "person_id": f.pupil, "target": {"kind": "category", "value": "сладости"}}),
+        json!({"type": "lift_canteen_ban", "person_id": f.pupil, "ban_id": ZERO}),
+        json!({"type": "set_daily_limit", "person_id": f.pupil, "limit": 10000}),
+        json!({"type": "place_pre_order", "person_id": f.pupil, "complex_id": ZERO, "date": "2026-09-02"}),
+        json!({"type": "cancel_pre_order", "pre_order_id": ZERO, "reason": "болеет"}),
+        json!({"type": "top_up_balance", "person_id": f.pupil, "amount": 10000}),
+        json!({"type": "correct_balance", "person_id": f.pupil, "amount": -100, "reason": "ошибка кассы"}),
+        json!({"type": "make_meal_order"}),
+        json!({"type": "meal_order_forecast"}),
+        json!({"type": "add_late_arrivals"}),
+        json!({"type": "adjust_meal_order", "date": "2026-09-01", "person_id": f.pupil, "complex_id": ZERO, "added": true, "reason": "пришёл"}),
+        json!({"type": "till_pupil", "card": "126,58404"}),
+        json!({"type": "serve_meal", "meal_id": ZERO, "person_id": f.pupil, "complex_id": ZERO}),
+        json!({"type": "sell_basket", "sale_id": ZERO, "person_id": f.pupil, "basket": []}),
+        json!({"type": "refund_sale", "sale_id": ZERO, "reason": "брак"}),
+        json!({"type": "serve_class", "class_id": f.class}),
+        json!({"type": "meals_report", "from": "2026-09-01", "to": "2026-09-30"}),
         json!({"type": "sign_out"}),
     ]
 }
+
+/// An id nothing has: the command is authorized first and only then finds nothing.
+const ZERO: &str = "0192f3a0-0000-7000-8000-000000000000";
 
 struct Fixture {
     dir: std::path::PathBuf,

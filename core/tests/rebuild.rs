@@ -54,6 +54,25 @@ const EXPECTED_KINDS: &[&str] = &[
     "roll_call_started",
     "roll_call_marked",
     "roll_call_ended",
+    "canteen_configured",
+    "product_saved",
+    "complex_saved",
+    "day_menu_set",
+    "benefit_category_saved",
+    "benefit_granted",
+    "benefit_revoked",
+    "canteen_ban_set",
+    "canteen_ban_lifted",
+    "daily_limit_set",
+    "pre_order_placed",
+    "pre_order_cancelled",
+    "balance_topped_up",
+    "balance_corrected",
+    "meal_order_made",
+    "meal_order_corrected",
+    "meal_served",
+    "sale_made",
+    "sale_refunded",
 ];
 
 fn snapshot(ws: &Workstation) -> Vec<(String, Vec<Vec<SqlValue>>)> {
@@ -77,6 +96,30 @@ fn snapshot(ws: &Workstation) -> Vec<(String, Vec<Vec<SqlValue>>)> {
             (table.to_string(), rows)
         })
         .collect()
+}
+
+/// A confirmed entry through the gate, as the gate post journals it.
+fn passage(ws: &mut Workstation, person: &str, at: chrono::DateTime<chrono::Utc>) {
+    let body = EventBody::Passage {
+        passage_id: uuid::Uuid::now_v7(),
+        card: None,
+        raw: String::new(),
+        person_id: Some(person.parse().unwrap()),
+        reader_id: None,
+        gate_id: None,
+        direction: Direction::Entry,
+        school_date: at.date_naive(),
+        decided_at: at,
+        allowed: true,
+        reason: "allowed".into(),
+        flags: Vec::new(),
+        verified_by: Verification::Automatic,
+        outcome: PassOutcome::Passed,
+        note: String::new(),
+    };
+    ws.store_mut()
+        .write(|w| w.append("device:gate", at, body))
+        .unwrap();
 }
 
 struct History {
@@ -227,6 +270,217 @@ impl History {
             }
             _ => {
                 self.exec(ws, json!({"type": "end_emergency"}));
+            }
+        }
+    }
+
+    /// The canteen over a few school days: its configuration, parents' wishes, money,
+    /// passages, the order, the till.
+    fn canteen_days(&mut self, ws: &mut Workstation) {
+        use chrono::Datelike;
+        // Start on a Monday morning, so the days have lessons.
+        let mut day = self.now.date_naive() + chrono::Duration::days(1);
+        while day.weekday() != chrono::Weekday::Mon {
+            day += chrono::Duration::days(1);
+        }
+        self.now = day.and_hms_opt(6, 0, 0).unwrap().and_utc();
+        let id = |v: Option<Value>, pointer: &str| {
+            v.and_then(|v| {
+                v.pointer(pointer)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+        };
+        self.exec(
+            ws,
+            json!({"type": "configure_canteen", "settings": {"order_cut_off": "00:00:00",
+                   "overdraft_floor": 1000, "offline_budget": 30000}}),
+        );
+        let mut complexes = Vec::new();
+        for (meal, first, last, payer) in [
+            ("lunch", 1, 4, "regional"),
+            ("breakfast", 1, 11, "municipal"),
+            ("lunch", 5, 11, "parents"),
+        ] {
+            let price = self.rng.gen_range(5_000..12_000);
+            let saved = self.exec(
+                ws,
+                json!({"type": "save_complex", "name": format!("{meal} {first}–{last}"), "meal": meal,
+                       "grades": {"first": first, "last": last}, "price": price,
+                       "payer": payer}),
+            );
+            complexes.push(id(saved, "/complex/complex_id").unwrap());
+        }
+        let mut products = Vec::new();
+        for (name, category) in [
+            ("Булочка", "выпечка"),
+            ("Сок", "напитки"),
+            ("Вафли", "сладости"),
+        ] {
+            let price = self.rng.gen_range(1_000..5_000);
+            let saved = self.exec(
+                ws,
+                json!({"type": "save_product", "name": name, "price": price,
+                       "category": category, "allergens": ["gluten", "киви"]}),
+            );
+            products.push(id(saved, "/product/product_id").unwrap());
+        }
+        let category = id(
+            self.exec(
+                ws,
+                json!({"type": "save_benefit_category", "name": "ОВЗ", "meals": ["breakfast", "lunch"]}),
+            ),
+            "/category/category_id",
+        )
+        .unwrap();
+        let pupils: Vec<(String, u8)> = {
+            let conn = ws.store().conn();
+            let mut st = conn
+                .prepare(
+                    "SELECT p.id, c.grade FROM persons p JOIN classes c ON c.id = p.class_id
+                     WHERE p.kind = 'pupil' AND p.status = 'active' ORDER BY p.id",
+                )
+                .unwrap();
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        assert!(pupils.len() > 10, "too few active pupils for the canteen");
+        for (pupil, _) in &pupils {
+            self.exec(
+                ws,
+                json!({"type": "top_up_balance", "person_id": pupil, "amount": 20_000}),
+            );
+        }
+        for (i, (pupil, _)) in pupils.iter().take(6).enumerate() {
+            let granted = self.exec(
+                ws,
+                json!({"type": "grant_benefit", "person_id": pupil, "category_id": category,
+                       "valid_from": "2026-01-01", "valid_to": "2027-12-31", "document": "справка МСЭ"}),
+            );
+            if i == 0 {
+                let grant = id(granted, "/grant/grant_id");
+                self.exec(
+                    ws,
+                    json!({"type": "revoke_benefit", "grant_id": grant, "reason": "ошибка"}),
+                );
+            }
+            let ban = self.exec(
+                ws,
+                json!({"type": "set_canteen_ban", "person_id": pupil,
+                       "target": {"kind": "category", "value": "сладости"},
+                       "hours": {"from": "00:00:00", "to": "12:00:00"}}),
+            );
+            if i == 1 {
+                let ban = id(ban, "/ban/ban_id");
+                self.exec(
+                    ws,
+                    json!({"type": "lift_canteen_ban", "person_id": pupil, "ban_id": ban}),
+                );
+            }
+            self.exec(
+                ws,
+                json!({"type": "set_daily_limit", "person_id": pupil, "limit": 5_000}),
+            );
+            self.exec(
+                ws,
+                json!({"type": "correct_balance", "person_id": pupil, "amount": -150, "reason": "ошибка кассы"}),
+            );
+        }
+        for round in 0..3 {
+            let date = (day + chrono::Duration::days(round)).to_string();
+            let next = (day + chrono::Duration::days(round + 1)).to_string();
+            self.now = (day + chrono::Duration::days(round))
+                .and_hms_opt(6, 0, 0)
+                .unwrap()
+                .and_utc();
+            let items: Vec<Value> = products
+                .iter()
+                .map(|p| json!({"product_id": p, "price": self.rng.gen_range(1_000..4_000)}))
+                .collect();
+            self.exec(
+                ws,
+                json!({"type": "set_day_menu", "date": date, "items": items}),
+            );
+            for (pupil, grade) in &pupils {
+                if *grade >= 5 && self.rng.gen_bool(0.2) {
+                    let placed = self.exec(
+                        ws,
+                        json!({"type": "place_pre_order", "person_id": pupil, "complex_id": complexes[2],
+                               "date": next}),
+                    );
+                    if self.rng.gen_bool(0.3) {
+                        let pre_order = id(placed, "/pre_order_id");
+                        self.exec(
+                            ws,
+                            json!({"type": "cancel_pre_order", "pre_order_id": pre_order, "reason": "болеет"}),
+                        );
+                    }
+                }
+            }
+            let late: Vec<String> = pupils
+                .iter()
+                .filter_map(|(pupil, _)| {
+                    let roll = self.rng.gen_range(0..10);
+                    let at = self.now + chrono::Duration::minutes(self.rng.gen_range(0..60));
+                    match roll {
+                        0..=6 => {
+                            passage(ws, pupil, at);
+                            None
+                        }
+                        7 => Some(pupil.clone()),
+                        _ => None,
+                    }
+                })
+                .collect();
+            self.now += chrono::Duration::hours(1);
+            self.exec(ws, json!({"type": "make_meal_order", "date": date}));
+            for pupil in &late {
+                passage(ws, pupil, self.now);
+            }
+            self.exec(ws, json!({"type": "add_late_arrivals", "date": date}));
+            let (absent, _) = &pupils[self.rng.gen_range(0..pupils.len())];
+            self.exec(
+                ws,
+                json!({"type": "adjust_meal_order", "date": date, "person_id": absent,
+                       "complex_id": complexes[1], "added": true, "reason": "пришёл со справкой"}),
+            );
+            for (pupil, _) in pupils.iter().take(20) {
+                for complex in &complexes {
+                    let meal_id = uuid::Uuid::now_v7();
+                    let served = self.exec(
+                        ws,
+                        json!({"type": "serve_meal", "meal_id": meal_id, "person_id": pupil,
+                               "complex_id": complex}),
+                    );
+                    if served.is_some_and(|s| s["ok"] == false && s["reason"] == "already_served") {
+                        self.exec(
+                            ws,
+                            json!({"type": "serve_meal", "meal_id": uuid::Uuid::now_v7(), "person_id": pupil,
+                                   "complex_id": complex, "override_reason": "добавка"}),
+                        );
+                    }
+                }
+                let mut basket: Vec<Value> = Vec::new();
+                for p in &products {
+                    if self.rng.gen_bool(0.5) {
+                        basket.push(json!({"product_id": p, "quantity": self.rng.gen_range(1..3)}));
+                    }
+                }
+                let sold = self.exec(
+                    ws,
+                    json!({"type": "sell_basket", "sale_id": uuid::Uuid::now_v7(), "person_id": pupil,
+                           "basket": basket}),
+                );
+                if self.rng.gen_bool(0.2) {
+                    if let Some(sale) = id(sold, "/sale_id") {
+                        self.exec(
+                            ws,
+                            json!({"type": "refund_sale", "sale_id": sale, "reason": "брак"}),
+                        );
+                    }
+                }
             }
         }
     }
@@ -550,6 +804,7 @@ fn rebuilding_projections_from_the_journal_equals_the_incremental_state() {
     for variant in 0..GATE_POST_STEPS {
         history.gate_post_step(&mut ws, variant);
     }
+    history.canteen_days(&mut ws);
     let events: i64 = ws
         .store()
         .conn()

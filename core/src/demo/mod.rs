@@ -7,10 +7,12 @@
 //! - `names.rs` holds the name lists and the grammar of gendered surnames and patronymics;
 //! - `cards.rs` issues unique cards in the formats of HARDWARE.md;
 //! - `avatar.rs` draws the SVG portraits;
+//! - `canteen.rs` plans the canteen: catalogue, complexes, benefits, balances, menus;
 //! - this file journals the plan: every fact goes through `Store::write` as an event, in
 //!   one transaction, exactly as if an admin had typed the school in.
 
 mod avatar;
+mod canteen;
 mod cards;
 mod names;
 mod school;
@@ -193,6 +195,9 @@ fn generate_into(
         let events_before = journal_len(w)?;
         let mut journal = Journal { w, actor: &actor, at: now - Duration::microseconds(CLOCK_START_BEFORE_NOW_US) };
         write_plan(&mut journal, &plan, &password_hash, &pin_hash, progress)?;
+        for event in canteen::plan(seed, now, &plan) {
+            journal.append(event)?;
+        }
         let events = journal_len(journal.w)? - events_before;
         Ok(Some(summarize(&plan, seed, events)))
     })

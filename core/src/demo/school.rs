@@ -41,6 +41,8 @@ const STREAM_ROSTER: u64 = 2;
 const STREAM_CARDS: u64 = 3;
 const STREAM_AVATARS: u64 = 4;
 const STREAM_PERIPHERALS: u64 = 5;
+/// The canteen (`super::canteen`): its own stream, so adding it changed no one else's ids.
+pub(super) const STREAM_CANTEEN: u64 = 6;
 
 /// Attempts to place one family of siblings before the planner gives up on it.
 const SIBLING_PLACEMENT_TRIES_MAX: usize = 100;
@@ -193,14 +195,14 @@ enum Guardians {
     Grandmother,
 }
 
-fn stream(seed: u64, id: u64) -> ChaCha8Rng {
+pub(super) fn stream(seed: u64, id: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(id);
     rng
 }
 
 /// A v4-looking UUID from the seeded stream: the same seed gives the same ids.
-fn next_uuid(rng: &mut impl Rng) -> uuid::Uuid {
+pub(super) fn next_uuid(rng: &mut impl Rng) -> uuid::Uuid {
     uuid::Builder::from_random_bytes(rng.gen()).into_uuid()
 }
 

@@ -753,3 +753,53 @@ fn the_demo_has_simulated_devices_and_an_older_demo_gets_them_once() {
     ensure_demo(&old, DEMO_SEED, now()).unwrap();
     assert!(names(&old).is_empty());
 }
+
+/// The demo's canteen: a catalogue, the complexes, benefit holders among the seniors
+/// only, a balance for every pupil, this week's menus — the same from the same seed.
+#[test]
+fn the_demo_school_has_a_canteen() {
+    let conn = open_fixture();
+    let pupils = fixture().summary.pupils;
+    assert_eq!(count(&conn, "SELECT count(*) FROM canteen_products"), 14);
+    assert_eq!(count(&conn, "SELECT count(*) FROM canteen_complexes"), 6);
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM canteen_accounts WHERE balance >= 10000"
+        ),
+        pupils
+    );
+    let granted = count(&conn, "SELECT count(*) FROM benefit_grants");
+    assert!(
+        (pupils / 20..pupils / 6).contains(&granted),
+        "{granted} of {pupils} pupils hold a benefit"
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM benefit_grants g JOIN persons p ON p.id = g.person_id
+             JOIN classes c ON c.id = p.class_id WHERE c.grade < 5"
+        ),
+        0,
+        "grades 1–4 eat free by the built-in rule"
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(DISTINCT school_date) FROM canteen_menu"
+        ),
+        7
+    );
+    assert!(
+        count(
+            &conn,
+            "SELECT count(*) FROM canteen_menu WHERE school_date = '2026-02-10'"
+        ) > 5
+    );
+    assert!(count(&conn, "SELECT count(*) FROM canteen_bans") > 0);
+    let plan = school::plan(DEMO_SEED, now());
+    assert_eq!(
+        canteen::plan(DEMO_SEED, now(), &plan),
+        canteen::plan(DEMO_SEED, now(), &plan)
+    );
+}

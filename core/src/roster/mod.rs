@@ -18,7 +18,8 @@
 mod columns;
 mod photos;
 mod plan;
-mod read;
+/// Also read by the canteen's menu import (`crate::canteen::menu_file`).
+pub(crate) mod read;
 
 #[cfg(test)]
 mod tests;

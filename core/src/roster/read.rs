@@ -15,7 +15,7 @@ use std::io::Cursor;
 
 /// One cell as read. CSV gives only text; spreadsheets keep numbers and dates typed.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Cell {
+pub(crate) enum Cell {
     Text(String),
     Number(f64),
     Date(NaiveDate),
@@ -25,7 +25,7 @@ pub(super) enum Cell {
 
 impl Cell {
     /// The cell as a person would read it, trimmed. Whole numbers have no `.0`.
-    pub(super) fn text(&self) -> Cow<'_, str> {
+    pub(crate) fn text(&self) -> Cow<'_, str> {
         match self {
             Cell::Text(s) => Cow::Borrowed(s.trim()),
             Cell::Number(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
@@ -37,18 +37,18 @@ impl Cell {
         }
     }
 
-    pub(super) fn is_blank(&self) -> bool {
+    pub(crate) fn is_blank(&self) -> bool {
         matches!(self, Cell::Text(s) if s.trim().is_empty())
     }
 }
 
 /// The non-blank rows of the file (or of its first sheet), header included: which row is
 /// the header is for [`super::columns`] to find.
-pub(super) struct Table {
+pub(crate) struct Table {
     pub rows: Vec<TableRow>,
 }
 
-pub(super) struct TableRow {
+pub(crate) struct TableRow {
     /// 1-based, as Excel numbers rows (the header is usually row 1).
     pub row: u32,
     pub cells: Vec<Cell>,
@@ -59,7 +59,7 @@ const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 const OLE_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 const UTF8_BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
 
-pub(super) fn read_table(file_name: &str, bytes: &[u8]) -> Result<(SourceInfo, Table), FileIssue> {
+pub(crate) fn read_table(file_name: &str, bytes: &[u8]) -> Result<(SourceInfo, Table), FileIssue> {
     let ext = file_name
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())

@@ -340,6 +340,128 @@ BEGIN INSERT INTO holder_changes (person_id) VALUES (NULL); END;
 CREATE TRIGGER holder_changes_class_delete AFTER DELETE ON classes
 BEGIN INSERT INTO holder_changes (person_id) VALUES (NULL); END;
 "#,
+    // 9: the canteen (СОП): settings, catalogue, menus, benefits, parents' bans and
+    // limits, pre-orders, balances, the day's meal order, meals served, buffet sales.
+    // Money is i64 kopecks; dates are school dates (`YYYY-MM-DD`); whole values read
+    // back as one (settings, allergens, bans, sale lines) are the event's JSON.
+    r#"
+CREATE TABLE canteen_settings (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    settings TEXT NOT NULL
+);
+CREATE TABLE canteen_products (
+    product_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    price INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    allergens TEXT NOT NULL
+);
+CREATE TABLE canteen_complexes (
+    complex_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    meal TEXT NOT NULL,
+    grade_first INTEGER NOT NULL,
+    grade_last INTEGER NOT NULL,
+    price INTEGER NOT NULL,
+    payer TEXT NOT NULL
+);
+CREATE TABLE canteen_menu (
+    school_date TEXT NOT NULL,
+    product_id TEXT NOT NULL,
+    price INTEGER NOT NULL,
+    PRIMARY KEY (school_date, product_id)
+);
+CREATE TABLE benefit_categories (
+    category_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    meals TEXT NOT NULL
+);
+CREATE TABLE benefit_grants (
+    grant_id TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL,
+    category_id TEXT NOT NULL,
+    valid_from TEXT NOT NULL,
+    valid_to TEXT NOT NULL,
+    document TEXT NOT NULL,
+    revoked_at_us INTEGER,
+    revoke_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX benefit_grants_person ON benefit_grants (person_id);
+CREATE TABLE canteen_bans (
+    ban_id TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL,
+    ban TEXT NOT NULL
+);
+CREATE INDEX canteen_bans_person ON canteen_bans (person_id);
+CREATE TABLE canteen_limits (
+    person_id TEXT PRIMARY KEY,
+    daily_limit INTEGER NOT NULL
+);
+CREATE TABLE canteen_pre_orders (
+    pre_order_id TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL,
+    complex_id TEXT NOT NULL,
+    school_date TEXT NOT NULL,
+    price INTEGER NOT NULL,
+    placed_at_us INTEGER NOT NULL,
+    cancelled_at_us INTEGER
+);
+CREATE INDEX canteen_pre_orders_date ON canteen_pre_orders (school_date, person_id);
+-- A pupil's balance as this workstation knows it (every top-up, sale, refund,
+-- pre-order and correction it holds).
+CREATE TABLE canteen_accounts (
+    person_id TEXT PRIMARY KEY,
+    balance INTEGER NOT NULL
+);
+CREATE TABLE meal_orders (
+    school_date TEXT PRIMARY KEY,
+    cut_off_us INTEGER NOT NULL,
+    made_at_us INTEGER NOT NULL
+);
+CREATE TABLE meal_order_lines (
+    school_date TEXT NOT NULL,
+    class_id TEXT NOT NULL,
+    complex_id TEXT NOT NULL,
+    price INTEGER NOT NULL,
+    payer TEXT NOT NULL,
+    entitled INTEGER NOT NULL,
+    PRIMARY KEY (school_date, class_id, complex_id)
+);
+-- Who is on the order now: `source` is order, pre_order, late_arrival or admin.
+CREATE TABLE meal_order_pupils (
+    school_date TEXT NOT NULL,
+    complex_id TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    class_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (school_date, complex_id, person_id)
+);
+CREATE TABLE meals_served (
+    meal_id TEXT PRIMARY KEY,
+    school_date TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    complex_id TEXT NOT NULL,
+    price INTEGER NOT NULL,
+    payer TEXT NOT NULL,
+    at_us INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    overridden TEXT,
+    reason TEXT NOT NULL
+);
+CREATE INDEX meals_served_day ON meals_served (school_date, person_id);
+CREATE TABLE canteen_sales (
+    sale_id TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL,
+    school_date TEXT NOT NULL,
+    at_us INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    total INTEGER NOT NULL,
+    lines TEXT NOT NULL,
+    refunded_at_us INTEGER,
+    refund_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX canteen_sales_day ON canteen_sales (school_date, person_id);
+"#,
 ];
 
 /// The tables `projection::apply` writes: emptied and refilled by a rebuild.
@@ -362,4 +484,19 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "visitor_passes",
     "roll_calls",
     "roll_call_people",
+    "canteen_settings",
+    "canteen_products",
+    "canteen_complexes",
+    "canteen_menu",
+    "benefit_categories",
+    "benefit_grants",
+    "canteen_bans",
+    "canteen_limits",
+    "canteen_pre_orders",
+    "canteen_accounts",
+    "meal_orders",
+    "meal_order_lines",
+    "meal_order_pupils",
+    "meals_served",
+    "canteen_sales",
 ];

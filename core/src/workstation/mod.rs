@@ -18,10 +18,13 @@
 //!   day's counters and last passages, attendance and its corrections;
 //! - `visitors`: visitors' passes on visitor cards;
 //! - `roll_call`: the roll-call at the assembly point;
+//! - `canteen`: the canteen (СОП) — catalogue, menus, benefits, parents' bans and
+//!   limits, pre-orders, balances, the day's meal order, the till, the meals report;
 //! - `journal_view`: the journal's check and its pages (secrets' hashes blanked out);
 //! - `checks`: input validation shared with the roster import; every refusal carries a
 //!   `Refusal` code and the values its sentence needs (`crate::error`).
 
+mod canteen;
 mod cards;
 mod checks;
 mod devices;
@@ -358,6 +361,164 @@ pub enum Command {
         device_id: PeripheralId,
         direction: Direction,
     },
+
+    // The canteen (СОП): `canteen.rs`.
+    /// Settings, products, complexes and benefit categories.
+    CanteenCatalogue,
+    /// The buffet's menu of a day (today by default).
+    DayMenu {
+        #[serde(default)]
+        date: Option<String>,
+    },
+    ConfigureCanteen {
+        settings: crate::canteen::CanteenSettings,
+    },
+    /// A new product without `product_id`.
+    SaveProduct {
+        #[serde(default)]
+        product_id: Option<crate::canteen::ProductId>,
+        name: String,
+        price: crate::money::Kopecks,
+        category: String,
+        #[serde(default)]
+        allergens: Vec<String>,
+    },
+    /// A new complex without `complex_id`.
+    SaveComplex {
+        #[serde(default)]
+        complex_id: Option<crate::canteen::ComplexId>,
+        name: String,
+        meal: crate::canteen::MealKind,
+        grades: crate::access::GradeBand,
+        price: crate::money::Kopecks,
+        payer: crate::canteen::Payer,
+    },
+    SetDayMenu {
+        #[serde(default)]
+        date: Option<String>,
+        items: Vec<crate::canteen::MenuItem>,
+    },
+    /// A day's menu from the supplier's file; `dry_run` only checks it.
+    ImportDayMenu {
+        path: PathBuf,
+        #[serde(default)]
+        date: Option<String>,
+        #[serde(default)]
+        dry_run: bool,
+    },
+    SaveBenefitCategory {
+        #[serde(default)]
+        category_id: Option<crate::canteen::BenefitCategoryId>,
+        name: String,
+        meals: Vec<crate::canteen::MealKind>,
+    },
+    GrantBenefit {
+        person_id: PersonId,
+        category_id: crate::canteen::BenefitCategoryId,
+        valid_from: String,
+        valid_to: String,
+        document: String,
+    },
+    RevokeBenefit {
+        grant_id: uuid::Uuid,
+        reason: String,
+    },
+    /// A pupil's canteen record: balance, limit, bans, grants, pre-orders.
+    PupilCanteen {
+        person_id: PersonId,
+    },
+    SetCanteenBan {
+        person_id: PersonId,
+        target: crate::canteen::BanTarget,
+        #[serde(default)]
+        hours: Option<crate::canteen::BanHours>,
+    },
+    LiftCanteenBan {
+        person_id: PersonId,
+        ban_id: uuid::Uuid,
+    },
+    SetDailyLimit {
+        person_id: PersonId,
+        #[serde(default)]
+        limit: Option<crate::money::Kopecks>,
+    },
+    PlacePreOrder {
+        person_id: PersonId,
+        complex_id: crate::canteen::ComplexId,
+        date: String,
+    },
+    CancelPreOrder {
+        pre_order_id: uuid::Uuid,
+        reason: String,
+    },
+    TopUpBalance {
+        person_id: PersonId,
+        amount: crate::money::Kopecks,
+        #[serde(default)]
+        note: String,
+    },
+    CorrectBalance {
+        person_id: PersonId,
+        amount: crate::money::Kopecks,
+        reason: String,
+    },
+    /// The day's meal order at the cut-off (made once; asked again, it is shown).
+    MakeMealOrder {
+        #[serde(default)]
+        date: Option<String>,
+    },
+    /// What the order would be if made now.
+    MealOrderForecast {
+        #[serde(default)]
+        date: Option<String>,
+    },
+    /// Entitled pupils who came in after the cut-off join the order.
+    AddLateArrivals {
+        #[serde(default)]
+        date: Option<String>,
+    },
+    AdjustMealOrder {
+        date: String,
+        person_id: PersonId,
+        complex_id: crate::canteen::ComplexId,
+        added: bool,
+        reason: String,
+    },
+    /// Who is at the till (by card or picked), their entitlements and money today.
+    TillPupil {
+        #[serde(flatten)]
+        who: canteen::TillWho,
+    },
+    ServeMeal {
+        /// The till's own id for this serving: a retry is recognised.
+        meal_id: uuid::Uuid,
+        #[serde(flatten)]
+        who: canteen::TillWho,
+        complex_id: crate::canteen::ComplexId,
+        /// A cashier's override of a refusal, with the reason.
+        #[serde(default)]
+        override_reason: Option<String>,
+    },
+    SellBasket {
+        /// The till's own id for this sale: a retry is never charged twice.
+        sale_id: uuid::Uuid,
+        #[serde(flatten)]
+        who: canteen::TillWho,
+        basket: Vec<crate::canteen::BasketLine>,
+    },
+    RefundSale {
+        sale_id: uuid::Uuid,
+        reason: String,
+    },
+    /// A class's pupils on today's order and who has eaten.
+    ServeClass {
+        class_id: ClassId,
+    },
+    /// Entitled, ordered, served and saved over a period, with the buffet's takings.
+    MealsReport {
+        from: String,
+        to: String,
+    },
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -402,6 +563,9 @@ const ADMIN_DIRECTOR: &[Role] = &[Role::Admin, Role::Director];
 /// Who answers for a gate: opens it by hand, ends an emergency, confirms a card.
 pub const GUARD_ADMIN: &[Role] = &[Role::Guard, Role::Admin];
 const GUARD_ADMIN_DIRECTOR: &[Role] = &[Role::Guard, Role::Admin, Role::Director];
+/// Who works the canteen's till.
+const CASHIER_ADMIN: &[Role] = &[Role::Cashier, Role::Admin];
+const CASHIER_ADMIN_DIRECTOR: &[Role] = &[Role::Cashier, Role::Admin, Role::Director];
 
 impl Command {
     pub fn access(&self) -> Access {
@@ -456,6 +620,32 @@ impl Command {
             }
             RollCallState { .. } => Access::Roles(GUARD_ADMIN_DIRECTOR),
             DayAttendance { .. } | ExceptionsReport { .. } => Access::Roles(ADMIN_DIRECTOR),
+            CanteenCatalogue | DayMenu { .. } => Access::Roles(CASHIER_ADMIN_DIRECTOR),
+            ConfigureCanteen { .. }
+            | SaveProduct { .. }
+            | SaveComplex { .. }
+            | SetDayMenu { .. }
+            | ImportDayMenu { .. }
+            | SaveBenefitCategory { .. }
+            | GrantBenefit { .. }
+            | RevokeBenefit { .. }
+            | SetCanteenBan { .. }
+            | LiftCanteenBan { .. }
+            | SetDailyLimit { .. }
+            | PlacePreOrder { .. }
+            | CancelPreOrder { .. }
+            | TopUpBalance { .. }
+            | CorrectBalance { .. }
+            | AdjustMealOrder { .. } => Access::Roles(ADMIN),
+            PupilCanteen { .. } | MealOrderForecast { .. } => Access::Roles(CASHIER_ADMIN_DIRECTOR),
+            MakeMealOrder { .. }
+            | AddLateArrivals { .. }
+            | TillPupil { .. }
+            | ServeMeal { .. }
+            | SellBasket { .. }
+            | RefundSale { .. }
+            | ServeClass { .. } => Access::Roles(CASHIER_ADMIN),
+            MealsReport { .. } => Access::Roles(ADMIN_DIRECTOR),
         }
     }
 }
@@ -673,6 +863,116 @@ impl Workstation {
             EndRollCall { roll_call_id } => self.end_roll_call(&actor, roll_call_id, now),
             RollCallState { roll_call_id } => self.roll_call_state(roll_call_id),
             ListVisitors { include_closed } => self.list_visitors(include_closed),
+            CanteenCatalogue => self.canteen_catalogue(),
+            DayMenu { date } => self.day_menu(date.as_deref(), now),
+            ConfigureCanteen { settings } => self.configure_canteen(&actor, settings, now),
+            SaveProduct {
+                product_id,
+                name,
+                price,
+                category,
+                allergens,
+            } => self.save_product(&actor, product_id, &name, price, &category, &allergens, now),
+            SaveComplex {
+                complex_id,
+                name,
+                meal,
+                grades,
+                price,
+                payer,
+            } => self.save_complex(&actor, complex_id, &name, meal, grades, price, payer, now),
+            SetDayMenu { date, items } => self.set_day_menu(&actor, date.as_deref(), items, now),
+            ImportDayMenu {
+                path,
+                date,
+                dry_run,
+            } => self.import_day_menu(&actor, &path, date.as_deref(), dry_run, now),
+            SaveBenefitCategory {
+                category_id,
+                name,
+                meals,
+            } => self.save_benefit_category(&actor, category_id, &name, meals, now),
+            GrantBenefit {
+                person_id,
+                category_id,
+                valid_from,
+                valid_to,
+                document,
+            } => self.grant_benefit(
+                &actor,
+                person_id,
+                category_id,
+                &valid_from,
+                &valid_to,
+                &document,
+                now,
+            ),
+            RevokeBenefit { grant_id, reason } => {
+                self.revoke_benefit(&actor, grant_id, &reason, now)
+            }
+            PupilCanteen { person_id } => self.pupil_canteen(person_id),
+            SetCanteenBan {
+                person_id,
+                target,
+                hours,
+            } => self.set_canteen_ban(&actor, person_id, target, hours, now),
+            LiftCanteenBan { person_id, ban_id } => {
+                self.lift_canteen_ban(&actor, person_id, ban_id, now)
+            }
+            SetDailyLimit { person_id, limit } => {
+                self.set_daily_limit(&actor, person_id, limit, now)
+            }
+            PlacePreOrder {
+                person_id,
+                complex_id,
+                date,
+            } => self.place_pre_order(&actor, person_id, complex_id, &date, now),
+            CancelPreOrder {
+                pre_order_id,
+                reason,
+            } => self.cancel_pre_order(&actor, pre_order_id, &reason, now),
+            TopUpBalance {
+                person_id,
+                amount,
+                note,
+            } => self.top_up_balance(&actor, person_id, amount, &note, now),
+            CorrectBalance {
+                person_id,
+                amount,
+                reason,
+            } => self.correct_balance(&actor, person_id, amount, &reason, now),
+            MakeMealOrder { date } => self.make_meal_order(&actor, date.as_deref(), now),
+            MealOrderForecast { date } => self.meal_order_forecast(date.as_deref(), now),
+            AddLateArrivals { date } => self.add_late_arrivals(&actor, date.as_deref(), now),
+            AdjustMealOrder {
+                date,
+                person_id,
+                complex_id,
+                added,
+                reason,
+            } => self.adjust_meal_order(&actor, &date, person_id, complex_id, added, &reason, now),
+            TillPupil { who } => self.till_pupil(who, now),
+            ServeMeal {
+                meal_id,
+                who,
+                complex_id,
+                override_reason,
+            } => self.serve_meal(
+                &actor,
+                meal_id,
+                who,
+                complex_id,
+                override_reason.as_deref(),
+                now,
+            ),
+            SellBasket {
+                sale_id,
+                who,
+                basket,
+            } => self.sell_basket(&actor, sale_id, who, basket, now),
+            RefundSale { sale_id, reason } => self.refund_sale(&actor, sale_id, &reason, now),
+            ServeClass { class_id } => self.serve_class(class_id, now),
+            MealsReport { from, to } => self.meals_report(&from, &to),
         }
     }
 

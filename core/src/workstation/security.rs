@@ -624,6 +624,8 @@ impl Workstation {
                 anomalies.push(json!({ "kind": "repeated_entry", "first": row.json }));
             }
         }
+        // A card used at the canteen's till by a pupil who never came in today.
+        anomalies.extend(super::canteen::till_without_entry(conn, date)?);
         Ok(json!({
             "date": date,
             "without_card": without_card,
