@@ -172,7 +172,7 @@ impl PrinterProfile {
 
 /// How a block's text is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Style {
+enum Style {
     Normal,
     Bold,
     /// Bold and double height: the total.
@@ -180,14 +180,14 @@ pub(crate) enum Style {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Align {
+enum Align {
     Left,
     Center,
 }
 
 /// A piece of the receipt, laid out by each renderer for its width.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Block {
+enum Block {
     /// Text wrapped at spaces.
     Text {
         text: String,
@@ -230,7 +230,7 @@ fn money(kopecks: i64) -> String {
 }
 
 /// The receipt's content, top to bottom.
-pub(crate) fn blocks(receipt: &Receipt) -> Vec<Block> {
+fn blocks(receipt: &Receipt) -> Vec<Block> {
     let mut blocks = vec![
         text(&receipt.school, Align::Center, Style::Bold),
         text(&receipt.till, Align::Center, Style::Normal),

@@ -65,9 +65,10 @@ fn document() -> impl Strategy<Value = Document> {
             prop::option::of(
                 date().prop_map(|d| d.and_hms_opt(23, 59, 59).unwrap_or(NaiveDateTime::MIN)),
             ),
+            prop::collection::vec(text(), 0..4),
         )
             .prop_map(
-                |(columns, lines, totals, organization, period, generated_at)| {
+                |(columns, lines, totals, organization, period, generated_at, notes)| {
                     let columns = columns
                         .into_iter()
                         .map(|(title, kind)| Column::new(title, kind))
@@ -96,6 +97,9 @@ fn document() -> impl Strategy<Value = Document> {
                         document
                             .set_totals(totals)
                             .expect("cells of the column's kind");
+                    }
+                    for note in notes {
+                        document.push_note(note);
                     }
                     document
                 },

@@ -304,3 +304,83 @@ fn the_pdf_receipt_reads_back() {
         assert!((width - width_pt).abs() < 0.5, "{paper:?}: {size}");
     }
 }
+
+mod any_receipt {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_line() -> impl Strategy<Value = ReceiptLine> {
+        (".{0,80}", any::<u32>(), any::<i64>()).prop_map(|(name, quantity, unit_price_kopecks)| {
+            ReceiptLine {
+                name,
+                quantity,
+                unit_price_kopecks,
+            }
+        })
+    }
+
+    fn any_receipt() -> impl Strategy<Value = Receipt> {
+        (
+            (".{0,60}", ".{0,40}", ".{0,40}", ".{0,20}"),
+            (".{0,80}", ".{0,10}"),
+            prop::collection::vec(any_line(), 0..6),
+            prop::collection::vec(".{0,50}", 0..3),
+            (any::<i64>(), any::<i64>()),
+        )
+            .prop_map(
+                |((school, till, cashier, number), (pupil, class), lines, free, (paid, after))| {
+                    Receipt {
+                        school,
+                        till,
+                        cashier,
+                        issued_at: at(27, 12, 40),
+                        number,
+                        pupil,
+                        class,
+                        lines,
+                        free_meals: free
+                            .into_iter()
+                            .map(|complex| FreeMeal {
+                                complex,
+                                source: BudgetSource::Regional,
+                            })
+                            .collect(),
+                        paid_from_balance_kopecks: paid,
+                        balance_after_kopecks: after,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        /// Whatever the till sends, the bytes are well-formed ESC/POS and every printed
+        /// line fits the paper.
+        #[test]
+        fn every_receipt_fits_its_paper(receipt in any_receipt(), columns in 0usize..100) {
+            let profile = PrinterProfile {
+                columns,
+                ..PrinterProfile::for_paper(PaperWidth::Mm58)
+            };
+            let width = columns.clamp(
+                schoolcard_reports::RECEIPT_COLUMNS_MIN,
+                schoolcard_reports::RECEIPT_COLUMNS_MAX,
+            );
+            let printout = decode(&receipt_escpos(&receipt, &profile));
+            for line in &printout.lines {
+                prop_assert!(line.chars().count() <= width, "{:?} in {} columns", line, width);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        /// Whatever the till sends, the PDF receipt renders.
+        #[test]
+        fn every_receipt_renders_as_pdf(receipt in any_receipt(), wide in any::<bool>()) {
+            let paper = if wide { PaperWidth::Mm80 } else { PaperWidth::Mm58 };
+            let pdf = receipt_pdf(&receipt, paper).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert!(pdf.starts_with(b"%PDF-"));
+        }
+    }
+}
