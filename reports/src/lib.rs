@@ -13,8 +13,8 @@
 //!   shape of a report, checked as it is built (every row has a cell per column, of the
 //!   column's kind; group headings are not blank). [`Document::sections`] is how renderers
 //!   walk rows and groups.
-//! - `money.rs` — [`format_rubles`], [`format_rubles_grouped`]: integer kopecks to rubles
-//!   text, without floats.
+//! - `money.rs` — [`format_rubles`], [`format_rubles_grouped`],
+//!   [`format_rubles_with_sign`]: integer kopecks to rubles text, without floats.
 //! - `csv_file.rs` — [`write_csv`], [`to_csv_bytes`], [`CsvOptions`]: CSV for Excel and
 //!   for machines; groups as a «Группа» column or as heading rows ([`GroupLayout`]).
 //! - `pdf.rs` — [`to_pdf_bytes`]: A4 pages, portrait or landscape by the table's width,
@@ -59,7 +59,8 @@ pub use meal_order::{
     Portions, BUDGET_ABBREVIATIONS_NOTE, COMPLEX_TOTAL_LABEL, MEAL_ORDER_TITLE, ORDER_TOTAL_LABEL,
 };
 pub use money::{
-    format_rubles, format_rubles_grouped, DecimalSeparator, KOPECKS_PER_RUBLE, THOUSANDS_SEPARATOR,
+    format_rubles, format_rubles_grouped, format_rubles_with_sign, DecimalSeparator,
+    KOPECKS_PER_RUBLE, RUBLE_SIGN, THOUSANDS_SEPARATOR,
 };
 pub use pdf::{to_pdf_bytes, PdfError, MAX_CELL_LINES};
 pub use receipt::{

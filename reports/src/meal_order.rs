@@ -15,7 +15,7 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
 use crate::document::{Cell, Column, ColumnKind, Document, DocumentError};
 use crate::evacuation::ClassKey;
-use crate::money::{format_rubles_grouped, DecimalSeparator, THOUSANDS_SEPARATOR};
+use crate::money::format_rubles_with_sign;
 
 /// The order's title, before its date.
 pub const MEAL_ORDER_TITLE: &str = "Заявка на питание";
@@ -222,14 +222,6 @@ fn labelled(label: String, mut cells: Vec<Cell>) -> Vec<Cell> {
     cells
 }
 
-/// «1 234,50 ₽».
-fn rubles(kopecks: i64) -> String {
-    format!(
-        "{}{THOUSANDS_SEPARATOR}₽",
-        format_rubles_grouped(kopecks, DecimalSeparator::Comma)
-    )
-}
-
 /// The order as a [`Document`] (see the module's description). The document is valid by
 /// construction; the `Result` only passes on the model's own checks.
 pub fn meal_order(input: &MealOrderInput) -> Result<Document, DocumentError> {
@@ -251,7 +243,7 @@ pub fn meal_order(input: &MealOrderInput) -> Result<Document, DocumentError> {
         document.begin_group(format!(
             "{} — {} за порцию",
             complex.name.trim(),
-            rubles(price)
+            format_rubles_with_sign(price)
         ))?;
         let mut classes: Vec<&ClassPortions> = complex.classes.iter().collect();
         classes.sort_by_key(|c| ClassKey::parse(&c.class));
@@ -298,13 +290,13 @@ pub fn meal_order(input: &MealOrderInput) -> Result<Document, DocumentError> {
         document.push_note(format!(
             "Бесплатно, {}: {portions} порц. на {}",
             source.label(),
-            rubles(money)
+            format_rubles_with_sign(money)
         ));
     }
     document.push_note(format!(
         "Платно: {} порц. на {}",
         portions_total.paid,
-        rubles(money_total.paid)
+        format_rubles_with_sign(money_total.paid)
     ));
     if corrections_total != Line::default() {
         document.push_note(format!(

@@ -53,6 +53,18 @@ pub fn format_rubles_grouped(kopecks: i64, separator: DecimalSeparator) -> Strin
     grouped
 }
 
+/// The ruble sign, after an amount in running text.
+pub const RUBLE_SIGN: char = '₽';
+
+/// An amount as a sentence or a receipt writes it: [`format_rubles_grouped`] with a comma,
+/// a no-break space and the ruble sign: `123450` → `1 234,50 ₽`.
+pub fn format_rubles_with_sign(kopecks: i64) -> String {
+    format!(
+        "{}{THOUSANDS_SEPARATOR}{RUBLE_SIGN}",
+        format_rubles_grouped(kopecks, DecimalSeparator::Comma)
+    )
+}
+
 /// An optionally signed run of digits with [`THOUSANDS_SEPARATOR`] between thousands:
 /// `-1234567` → `-1 234 567`.
 pub(crate) fn group_thousands(number: &str) -> String {
@@ -119,6 +131,19 @@ mod tests {
         ];
         for (kopecks, expected) in cases {
             let text = format_rubles_grouped(*kopecks, DecimalSeparator::Comma);
+            assert_eq!(
+                text.replace(THOUSANDS_SEPARATOR, " "),
+                *expected,
+                "{kopecks}"
+            );
+        }
+    }
+
+    #[test]
+    fn rubles_with_sign() {
+        let cases: &[(i64, &str)] = &[(0, "0,00 ₽"), (123_450, "1 234,50 ₽"), (-5, "-0,05 ₽")];
+        for (kopecks, expected) in cases {
+            let text = format_rubles_with_sign(*kopecks);
             assert_eq!(
                 text.replace(THOUSANDS_SEPARATOR, " "),
                 *expected,

@@ -23,7 +23,9 @@ use chrono::NaiveDateTime;
 
 use crate::font::Weight;
 use crate::meal_order::BudgetSource;
-use crate::money::{format_rubles_grouped, DecimalSeparator, THOUSANDS_SEPARATOR};
+use crate::money::{
+    format_rubles_grouped, format_rubles_with_sign, DecimalSeparator, THOUSANDS_SEPARATOR,
+};
 use crate::pdf::{
     ellipsize, line_height_pt, printable, wrap, write_pdf, Fonts, Mark, PageSize, PdfError, PdfInfo,
 };
@@ -221,14 +223,6 @@ fn columns(left: impl Into<String>, right: impl Into<String>, style: Style) -> B
     }
 }
 
-/// «1 234,50 ₽».
-fn money(kopecks: i64) -> String {
-    format!(
-        "{}{THOUSANDS_SEPARATOR}₽",
-        format_rubles_grouped(kopecks, DecimalSeparator::Comma)
-    )
-}
-
 /// The receipt's content, top to bottom.
 fn blocks(receipt: &Receipt) -> Vec<Block> {
     let mut blocks = vec![
@@ -265,7 +259,7 @@ fn blocks(receipt: &Receipt) -> Vec<Block> {
                 line.quantity,
                 format_rubles_grouped(line.unit_price_kopecks, DecimalSeparator::Comma)
             ),
-            money(line.sum_kopecks()),
+            format_rubles_with_sign(line.sum_kopecks()),
             Style::Normal,
         ));
     }
@@ -285,15 +279,19 @@ fn blocks(receipt: &Receipt) -> Vec<Block> {
     }
     blocks.extend([
         Block::Rule,
-        columns("ИТОГО", money(receipt.total_kopecks()), Style::Large),
+        columns(
+            "ИТОГО",
+            format_rubles_with_sign(receipt.total_kopecks()),
+            Style::Large,
+        ),
         columns(
             "Оплачено с баланса",
-            money(receipt.paid_from_balance_kopecks),
+            format_rubles_with_sign(receipt.paid_from_balance_kopecks),
             Style::Normal,
         ),
         columns(
             "Остаток на балансе",
-            money(receipt.balance_after_kopecks),
+            format_rubles_with_sign(receipt.balance_after_kopecks),
             Style::Bold,
         ),
     ]);
