@@ -470,7 +470,8 @@ fn a_school_month_in_the_canteen_reconciles_with_the_journal() {
                 assert!(
                     anomalies
                         .iter()
-                        .any(|a| a["kind"] == "till_without_entry" && a["person_id"] == *absent),
+                        .any(|a| a["kind"] == "till_without_entry"
+                            && a["first"]["person_id"] == *absent),
                     "{anomalies:?}"
                 );
                 anomaly_seen = true;

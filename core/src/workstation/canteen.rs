@@ -1409,12 +1409,17 @@ pub(crate) fn till_without_entry(conn: &Connection, date: NaiveDate) -> CoreResu
          GROUP BY t.person_id ORDER BY min(t.at_us)",
     )?;
     let rows = st.query_map([date.to_string()], |r| {
+        // The shape of the gate's anomalies: what happened first, at the till.
         Ok(json!({
             "kind": "till_without_entry",
             "person_id": r.get::<_, String>(0)?,
-            "at": from_micros(r.get(1)?),
-            "full_name": name_at(r, 2)?,
-            "class_name": class_label(r.get(5)?, r.get(6)?),
+            "first": {
+                "at": from_micros(r.get(1)?),
+                "person_id": r.get::<_, String>(0)?,
+                "full_name": name_at(r, 2)?,
+                "class_name": class_label(r.get(5)?, r.get(6)?),
+                "post": "canteen",
+            },
         }))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

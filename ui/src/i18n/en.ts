@@ -860,6 +860,8 @@ export const en: Catalogue = {
   'exceptions.where': 'Where and when',
   'exceptions.anomaly.two_readers': 'one card at two readers within {n} s',
   'exceptions.anomaly.repeated_entry': 'entered again without leaving',
+  'exceptions.anomaly.till_without_entry': 'card used at the canteen till, but no entry into school',
+  'exceptions.at_till': 'canteen till',
 
   'rollcall.start': 'Start the roll-call',
   'rollcall.open': 'Roll-call',

@@ -868,6 +868,8 @@ export const ru = {
   'exceptions.where': 'Где и когда',
   'exceptions.anomaly.two_readers': 'одна карта на двух считывателях за {n} с',
   'exceptions.anomaly.repeated_entry': 'повторный вход без выхода',
+  'exceptions.anomaly.till_without_entry': 'карта на кассе столовой, а входа в школу не было',
+  'exceptions.at_till': 'касса столовой',
 
   'rollcall.start': 'Начать перекличку',
   'rollcall.open': 'Перекличка',

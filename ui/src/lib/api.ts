@@ -596,8 +596,10 @@ export interface ExceptionRow {
   overridden?: string | null;
 }
 
+/** `till_without_entry`: a card used at the canteen's till by a pupil who never came in;
+ * its `first` is the till's first use (a time, the pupil), not a passage. */
 export interface Anomaly {
-  kind: 'two_readers' | 'repeated_entry';
+  kind: 'two_readers' | 'repeated_entry' | 'till_without_entry';
   first: ExceptionRow;
   second?: ExceptionRow;
   seconds?: number;
