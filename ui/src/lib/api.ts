@@ -637,3 +637,172 @@ export interface RollCall {
   missing: number;
   groups: RollCallGroup[];
 }
+
+// ─── The canteen's till (СОП): who is at the till, free meals, the buffet ───────────────
+
+/** Money as the core counts it: whole kopecks (never floats). */
+export type Kopecks = number;
+export type MealKind = 'breakfast' | 'lunch' | 'afternoon_snack';
+export type Payer = 'municipal' | 'regional' | 'parents';
+
+/** Why the till refused (core/src/canteen/till.rs `TillReason`). */
+export type TillReason =
+  | 'unknown_card'
+  | 'not_a_pupil'
+  | 'not_entitled'
+  | 'already_served'
+  | 'bad_basket'
+  | 'not_on_menu'
+  | 'product_banned'
+  | 'category_banned'
+  | 'allergen_banned'
+  | 'daily_limit_exceeded'
+  | 'insufficient_balance'
+  | 'offline_budget_exceeded';
+/** Refusals a cashier may set aside with a reason. */
+export const OVERRIDABLE_TILL_REASONS: TillReason[] = ['not_entitled', 'already_served'];
+
+/** Who stands at the till: the card they presented, or a pupil picked from a list. */
+export type TillWho = { card: string } | { person_id: string };
+
+export interface Product {
+  product_id: string;
+  name: string;
+  price: Kopecks;
+  category: string;
+  allergens: string[];
+}
+
+export interface Complex {
+  complex_id: string;
+  name: string;
+  meal: MealKind;
+  grades: { first: number; last: number };
+  price: Kopecks;
+  payer: Payer;
+}
+
+export interface CanteenCatalogue {
+  settings: { order_cut_off: string; overdraft_floor: Kopecks; offline_budget: Kopecks };
+  products: Product[];
+  complexes: Complex[];
+  benefit_categories: { category_id: string; name: string; meals: MealKind[] }[];
+  eu_allergens: string[];
+}
+
+export interface DayMenuItem {
+  product_id: string;
+  name: string;
+  category: string;
+  allergens: string[];
+  price: Kopecks;
+}
+
+export interface DayMenu {
+  date: string;
+  items: DayMenuItem[];
+}
+
+export interface Entitlement {
+  complex_id: string;
+  meal: MealKind;
+  price: Kopecks;
+  payer: Payer;
+  basis: { kind: 'primary_grades' } | { kind: 'benefit'; category_id: string };
+}
+
+/** `till_pupil`: the pupil at the till today, or why the till cannot serve them. */
+export type TillPupil =
+  | {
+      ok: true;
+      person_id: string;
+      full_name: string;
+      class_name: string | null;
+      entitlements: Entitlement[];
+      /** Complexes pre-ordered (and paid) for today. */
+      pre_orders: string[];
+      /** Complexes served today already (one entry per serving). */
+      served_today: string[];
+      balance: Kopecks;
+      /** What may be spent now: down to the overdraft floor. */
+      available: Kopecks;
+      spent_today: Kopecks;
+      daily_limit: Kopecks | null;
+    }
+  | { ok: false; reason: TillReason };
+
+export type BanTarget =
+  | { kind: 'product'; value: string }
+  | { kind: 'category'; value: string }
+  | { kind: 'allergen'; value: string };
+
+export interface Ban {
+  ban_id: string;
+  target: BanTarget;
+  /** School time, `HH:MM:SS`; `null`: all day. */
+  hours: { from: string; to: string } | null;
+}
+
+/** `pupil_canteen`: the parents' bans and limit (and more the till does not show). */
+export interface PupilCanteen {
+  person_id: string;
+  balance: Kopecks;
+  daily_limit: Kopecks | null;
+  bans: Ban[];
+}
+
+export interface BasketLine {
+  product_id: string;
+  quantity: number;
+}
+
+export type MealAnswer =
+  | { ok: true; meal_id: string; person_id: string; overridden: TillReason | null; repeated?: boolean }
+  | { ok: false; reason: TillReason };
+
+export type SaleAnswer =
+  | {
+      ok: true;
+      sale_id: string;
+      person_id: string;
+      total: Kopecks;
+      lines: { product_id: string; name: string; price: Kopecks; quantity: number }[];
+      balance: Kopecks;
+    }
+  | { ok: false; reason: TillReason; product_id?: string | null };
+
+/** `serve_class`: a class's pupils on today's order, and who has eaten. */
+export interface ClassServing {
+  date: string;
+  class_id: string;
+  ordered: number;
+  served: number;
+  pupils: { person_id: string; full_name: string; complex_id: string; complex: string | null; source: string; served: boolean }[];
+}
+
+export function tillPupil(who: TillWho): Promise<TillPupil> {
+  return run<TillPupil>({ type: 'till_pupil', ...who });
+}
+
+export function serveMeal(mealId: string, who: TillWho, complexId: string, overrideReason?: string): Promise<MealAnswer> {
+  return run<MealAnswer>({
+    type: 'serve_meal',
+    meal_id: mealId,
+    ...who,
+    complex_id: complexId,
+    ...(overrideReason ? { override_reason: overrideReason } : {}),
+  });
+}
+
+export function sellBasket(saleId: string, who: TillWho, basket: BasketLine[]): Promise<SaleAnswer> {
+  return run<SaleAnswer>({ type: 'sell_basket', sale_id: saleId, ...who, basket });
+}
+
+export function refundSale(saleId: string, reason: string): Promise<{ balance: Kopecks }> {
+  return run<{ balance: Kopecks }>({ type: 'refund_sale', sale_id: saleId, reason });
+}
+
+/** Prints a sale's receipt on this workstation's receipt printer (the shell's command). */
+export function printReceipt(saleId: string): Promise<void> {
+  return shellCall<void>('print_receipt', { saleId });
+}

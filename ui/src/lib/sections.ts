@@ -17,7 +17,9 @@ export type SectionId =
   | 'devices'
   | 'visitors'
   | 'exceptions'
-  | 'rules';
+  | 'rules'
+  | 'till'
+  | 'till_class';
 
 /** Canonical order: the first section a person may see is their home. */
 /** New sections go last, so the Alt+digit people have learnt keep their meaning. */
@@ -37,19 +39,24 @@ const ORDER: SectionId[] = [
   'visitors',
   'exceptions',
   'rules',
+  'till',
+  'till_class',
 ];
 
 const BY_ROLE: Record<Role, SectionId[]> = {
-  admin: ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance', 'visitors', 'exceptions', 'rules'],
+  admin: ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance', 'visitors', 'exceptions', 'rules', 'till', 'till_class'],
   // The director reads the visitors' passes; issuing and closing them is the post's.
   director: ['summary', 'lookup', 'pupils', 'staff', 'journal', 'inside', 'attendance', 'visitors', 'exceptions'],
   guard: ['guard', 'inside', 'lookup', 'pupils', 'visitors'],
-  cashier: ['lookup', 'pupils'],
+  // The till is the cashier's home (Касса), serving a class beside it.
+  cashier: ['till', 'till_class', 'lookup', 'pupils'],
   librarian: ['lookup', 'pupils'],
 };
 
 /** A guard's post comes first for them: they work there all day. */
 const GUARD_FIRST: SectionId[] = ['guard', 'inside'];
+/** The cashier's till comes first for them, as the post does for a guard. */
+const TILL_FIRST: SectionId[] = ['till', 'till_class'];
 
 export function sectionsFor(roles: Role[]): SectionId[] {
   const allowed = new Set(roles.flatMap((r) => BY_ROLE[r] ?? []));
@@ -58,6 +65,7 @@ export function sectionsFor(roles: Role[]): SectionId[] {
   const office = roles.includes('admin') || roles.includes('director');
   let order = posts && !office ? ORDER.filter((s) => s !== 'summary') : ORDER;
   if (roles.includes('guard') && !office) order = [...GUARD_FIRST, ...order.filter((s) => !GUARD_FIRST.includes(s))];
+  if (roles.includes('cashier') && !office) order = [...TILL_FIRST, ...order.filter((s) => !TILL_FIRST.includes(s))];
   return order.filter((s) => allowed.has(s));
 }
 
