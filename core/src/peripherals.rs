@@ -148,11 +148,32 @@ pub enum Connection {
         exit_channel: u8,
         pulse_ms: u32,
     },
+    /// A thermal receipt printer speaking ESC/POS, on a serial port or a USB printer node
+    /// (`/dev/usb/lp0`): the canteen's till prints its sales' receipts there.
+    ReceiptPrinter {
+        port: String,
+        #[serde(default = "default_baud_rate")]
+        baud_rate: u32,
+        #[serde(default)]
+        paper: Paper,
+    },
     /// A reader the workstation plays itself on a pseudo-terminal, speaking the IronLogic
     /// Z-2 line protocol: for the demo and for trying the system without hardware.
     SimulatedReader,
     /// A turnstile with a pass sensor, played by the workstation.
     SimulatedTurnstile,
+}
+
+/// A receipt printer's roll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum Paper {
+    /// 58 mm: 32 characters a line.
+    #[default]
+    #[serde(rename = "58")]
+    Mm58,
+    /// 80 mm: 48 characters a line.
+    #[serde(rename = "80")]
+    Mm80,
 }
 
 fn default_baud_rate() -> u32 {
@@ -168,12 +189,18 @@ impl Connection {
         )
     }
 
+    /// Prints receipts.
+    pub fn is_printer(&self) -> bool {
+        matches!(self, Connection::ReceiptPrinter { .. })
+    }
+
     /// The serial port it occupies, if any.
     pub fn port(&self) -> Option<&str> {
         match self {
             Connection::SerialReader { port, .. }
             | Connection::OsdpReader { port, .. }
-            | Connection::RelayGate { port, .. } => Some(port),
+            | Connection::RelayGate { port, .. }
+            | Connection::ReceiptPrinter { port, .. } => Some(port),
             Connection::PcscReader { .. }
             | Connection::SimulatedReader
             | Connection::SimulatedTurnstile => None,
@@ -284,7 +311,8 @@ pub fn check_spec(
     }
     spec.connection = check_connection(spec.connection, &others)?;
     let is_gate = spec.connection.is_gate();
-    if is_gate || spec.post != Post::Entrance {
+    let reads_no_cards = is_gate || spec.connection.is_printer();
+    if reads_no_cards || spec.post != Post::Entrance {
         spec.direction = None;
     } else if spec.direction.is_none() {
         return Err(CoreError::invalid(
@@ -293,7 +321,7 @@ pub fn check_spec(
             "an entrance reader needs a direction",
         ));
     }
-    if is_gate {
+    if reads_no_cards {
         spec.gate_id = None;
         spec.verification = VerificationMode::Automatic;
     }
@@ -415,6 +443,15 @@ fn check_connection(connection: Connection, others: &[&Peripheral]) -> CoreResul
                 pulse_ms,
             }
         }
+        Connection::ReceiptPrinter {
+            port,
+            baud_rate,
+            paper,
+        } => Connection::ReceiptPrinter {
+            port: check_port(&port)?,
+            baud_rate: check_baud_rate(baud_rate)?,
+            paper,
+        },
         Connection::SimulatedReader => Connection::SimulatedReader,
         Connection::SimulatedTurnstile => Connection::SimulatedTurnstile,
     };

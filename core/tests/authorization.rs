@@ -56,7 +56,11 @@ fn expected(command: &Command) -> &'static str {
         PlacePreOrder { .. } | CancelPreOrder { .. } => "A",
         TopUpBalance { .. } | CorrectBalance { .. } | AdjustMealOrder { .. } => "A",
         MakeMealOrder { .. } | AddLateArrivals { .. } => "CA",
-        TillPupil { .. } | ServeMeal { .. } | SellBasket { .. } | RefundSale { .. } => "CA",
+        TillPupil { .. }
+        | ServeMeal { .. }
+        | SellBasket { .. }
+        | RefundSale { .. }
+        | SaleReceipt { .. } => "CA",
         ServeClass { .. } => "CA",
         MealsReport { .. } => "DA",
     }
@@ -149,6 +153,7 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "serve_meal", "meal_id": ZERO, "person_id": f.pupil, "complex_id": ZERO}),
         json!({"type": "sell_basket", "sale_id": ZERO, "person_id": f.pupil, "basket": []}),
         json!({"type": "refund_sale", "sale_id": ZERO, "reason": "брак"}),
+        json!({"type": "sale_receipt", "sale_id": ZERO}),
         json!({"type": "serve_class", "class_id": f.class}),
         json!({"type": "meals_report", "from": "2026-09-01", "to": "2026-09-30"}),
         json!({"type": "sign_out"}),

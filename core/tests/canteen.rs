@@ -878,6 +878,22 @@ fn the_canteen_refuses_what_the_rules_refuse() {
         (&sale["ok"], &sale["total"], &sale["balance"]),
         (&json!(true), &json!(8_000), &json!(42_000))
     );
+    // Its receipt: the pupil, the lines as sold, the total and the balance after.
+    let receipt = run(
+        &mut ws,
+        json!({"type": "sale_receipt", "sale_id": sale["sale_id"]}),
+        at(day, 12, 10),
+    );
+    assert_eq!(receipt["pupil"], who["full_name"], "{receipt}");
+    assert_eq!(receipt["lines"][0]["quantity"], 2, "{receipt}");
+    assert_eq!(
+        (&receipt["total"], &receipt["balance"], &receipt["refunded"]),
+        (&json!(8_000), &json!(42_000), &json!(false))
+    );
+    assert!(
+        !receipt["cashier"].as_str().unwrap().is_empty(),
+        "{receipt}"
+    );
     let over = run(
         &mut ws,
         json!({"type": "sell_basket", "sale_id": uuid::Uuid::now_v7(), "card": "126,4242",

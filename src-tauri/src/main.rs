@@ -11,6 +11,7 @@ mod args;
 mod commands;
 mod devices;
 mod fire_hotkey;
+mod receipts;
 
 use args::{Environment, Invocation, Options};
 use chrono::Utc;
@@ -95,6 +96,7 @@ fn main() -> ExitCode {
             commands::guard_decide,
             commands::evacuation_pdf,
             commands::pass_without_card,
+            receipts::print_receipt,
         ])
         .run(tauri::generate_context!());
     match run {

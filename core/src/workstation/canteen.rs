@@ -1214,6 +1214,58 @@ impl Workstation {
         Ok(json!({ "balance": balance(self.store.conn(), person_id)? }))
     }
 
+    /// A sale's receipt: who sold what to whom, for the printer or a PDF. The cashier is
+    /// the one asking (they print what they just sold); the balance is the pupil's now.
+    pub(super) fn sale_receipt(&self, sale_id: Uuid) -> CoreResult<Value> {
+        let conn = self.store.conn();
+        let row = conn
+            .query_row(
+                "SELECT s.person_id, s.at_us, s.total, s.lines, s.refunded_at_us,
+                        p.surname, p.name, p.patronymic, c.grade, c.letter
+                 FROM canteen_sales s
+                 JOIN persons p ON p.id = s.person_id
+                 LEFT JOIN classes c ON c.id = p.class_id
+                 WHERE s.sale_id = ?1",
+                [sale_id.to_string()],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<i64>>(4)?,
+                        name_at(r, 5)?,
+                        class_label(r.get(8)?, r.get(9)?),
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((person, at_us, total, lines, refunded, pupil, class)) = row else {
+            return Err(CoreError::not_found(format!("sale {sale_id}")));
+        };
+        let tz = self.school_tz()?;
+        let at = from_micros(at_us);
+        let person_id: PersonId = person
+            .parse()
+            .map_err(|_| CoreError::not_found(format!("person {person}")))?;
+        let lines: Vec<crate::canteen::PricedLine> =
+            serde_json::from_str(&lines).unwrap_or_default();
+        Ok(json!({
+            "school": self.school_name()?,
+            "sale_id": sale_id,
+            "at": at,
+            "local_time": at.with_timezone(&tz.tz()).naive_local(),
+            "cashier": self.session.as_ref().map(|s| s.display_name.clone()).unwrap_or_default(),
+            "device": self.store.device().to_string(),
+            "pupil": pupil,
+            "class_name": class,
+            "lines": lines,
+            "total": total,
+            "balance": balance(conn, person_id)?,
+            "refunded": refunded.is_some(),
+        }))
+    }
+
     /// «Накрыть класс»: a class's pupils on today's order, each complex with whether it
     /// was served.
     pub(super) fn serve_class(&self, class_id: ClassId, now: DateTime<Utc>) -> CoreResult<Value> {

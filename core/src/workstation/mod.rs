@@ -510,6 +510,10 @@ pub enum Command {
         sale_id: uuid::Uuid,
         reason: String,
     },
+    /// What a sale's receipt says: the school, the pupil, the lines, the balance now.
+    SaleReceipt {
+        sale_id: uuid::Uuid,
+    },
     /// A class's pupils on today's order and who has eaten.
     ServeClass {
         class_id: ClassId,
@@ -644,6 +648,7 @@ impl Command {
             | ServeMeal { .. }
             | SellBasket { .. }
             | RefundSale { .. }
+            | SaleReceipt { .. }
             | ServeClass { .. } => Access::Roles(CASHIER_ADMIN),
             MealsReport { .. } => Access::Roles(ADMIN_DIRECTOR),
         }
@@ -971,6 +976,7 @@ impl Workstation {
                 basket,
             } => self.sell_basket(&actor, sale_id, who, basket, now),
             RefundSale { sale_id, reason } => self.refund_sale(&actor, sale_id, &reason, now),
+            SaleReceipt { sale_id } => self.sale_receipt(sale_id),
             ServeClass { class_id } => self.serve_class(class_id, now),
             MealsReport { from, to } => self.meals_report(&from, &to),
         }

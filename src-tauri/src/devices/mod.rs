@@ -16,17 +16,18 @@
 //! starts the configuration anew: it happens when an admin saves or removes a device.
 
 mod entrance;
-mod wiring;
+pub(crate) mod wiring;
 
 use chrono::{DateTime, Utc};
 use schoolcard_core::events::{EmergencySource, EventBody, GateFailure};
 use schoolcard_core::gatepost::post::{GatePost, Presented};
 use schoolcard_core::gatepost::queue::JournalQueue;
-use schoolcard_core::peripherals::{Connection, Direction, Peripheral, PeripheralId, Post};
+use schoolcard_core::peripherals::{Connection, Direction, Paper, Peripheral, PeripheralId, Post};
 use schoolcard_readers::gate::{Gate, GateEvent, LcusRelayGate, SIMULATED_WALK_THROUGH_MS};
 use schoolcard_readers::osdp::line::{LineEvent, OsdpLine};
 use schoolcard_readers::osdp::panel::PanelEvent;
 use schoolcard_readers::pcsc::{PcscConfig, PcscReaders};
+use schoolcard_readers::printer::ReceiptPrinter;
 use schoolcard_readers::serial::{SerialReader, SerialReaderConfig};
 use schoolcard_readers::serial_line::LineFormat;
 use schoolcard_readers::simulator::{
@@ -104,6 +105,8 @@ pub enum HubError {
     Driver(String),
     #[error("the gates stand unlocked for an emergency")]
     Emergency,
+    #[error("no receipt printer is configured for this post")]
+    NoPrinter,
 }
 
 /// Per-device counts kept by the hub itself, for drivers that keep none per device
@@ -137,6 +140,15 @@ enum Driver {
     /// A PD on the line `lines[key]`.
     Osdp(LineKey),
     Gate(GateRun),
+    /// A receipt printer: opened for each receipt, one at a time.
+    Printer(PrinterRun),
+}
+
+struct PrinterRun {
+    connection: schoolcard_readers::printer::PrinterConnection,
+    paper: schoolcard_core::peripherals::Paper,
+    /// One receipt at a time on the roll.
+    busy: Arc<Mutex<()>>,
 }
 
 /// Opens a gate's port and makes the gate, or says why not.
@@ -395,6 +407,15 @@ impl DeviceHub {
                     Err(e) => Driver::Misconfigured(e.to_string()),
                 }
             }
+            Connection::ReceiptPrinter {
+                port,
+                baud_rate,
+                paper,
+            } => Driver::Printer(PrinterRun {
+                connection: wiring::printer_connection(port, *baud_rate),
+                paper: *paper,
+                busy: Arc::new(Mutex::new(())),
+            }),
             Connection::SimulatedReader => {
                 let simulator = match SimulatedSerialReader::new() {
                     Ok(simulator) => simulator,
@@ -538,6 +559,59 @@ impl DeviceHub {
         note: &str,
     ) -> Result<Presented, schoolcard_core::CoreError> {
         entrance::without_card(&self.shared, person_id, reader_id, note)
+    }
+
+    /// The roll of the first enabled receipt printer of `post`, with its name.
+    pub fn printer(&self, post: Post) -> Option<(String, Paper)> {
+        lock(&self.shared.fleet)
+            .devices
+            .iter()
+            .find_map(|running| match &running.driver {
+                Driver::Printer(run) if running.peripheral.spec.post == post => {
+                    Some((running.peripheral.spec.name.clone(), run.paper))
+                }
+                _ => None,
+            })
+    }
+
+    /// Prints `bytes` on the first enabled receipt printer of `post`; its name when done.
+    /// The port is opened for this receipt only, outside the fleet's lock.
+    pub fn print(&self, post: Post, bytes: &[u8]) -> Result<String, HubError> {
+        let found =
+            lock(&self.shared.fleet)
+                .devices
+                .iter()
+                .find_map(|running| match &running.driver {
+                    Driver::Printer(run) if running.peripheral.spec.post == post => Some((
+                        running.peripheral.id,
+                        running.peripheral.spec.name.clone(),
+                        run.connection.clone(),
+                        Arc::clone(&run.busy),
+                    )),
+                    _ => None,
+                });
+        let Some((id, name, connection, busy)) = found else {
+            return Err(HubError::NoPrinter);
+        };
+        let printed = {
+            let _one_at_a_time = lock(&busy);
+            ReceiptPrinter::open(&connection).and_then(|mut printer| printer.print(bytes))
+        };
+        {
+            let mut counters = lock(&self.shared.counters);
+            let counter = counters.entry(id).or_default();
+            match &printed {
+                Ok(()) => {
+                    counter.frames += 1;
+                    counter.last_frame_at = Some(SystemTime::now());
+                }
+                Err(_) => counter.errors += 1,
+            }
+        }
+        publish_health(&self.shared);
+        printed
+            .map(|()| name)
+            .map_err(|e| HubError::Driver(e.to_string()))
     }
 
     /// Reads the school's zone, the access rules and who is where again.
@@ -1107,6 +1181,17 @@ fn snapshot(shared: &Shared) -> Vec<DeviceHealth> {
             };
             match &running.driver {
                 Driver::Disabled => health.state = "disabled",
+                Driver::Printer(run) => {
+                    // Opened per receipt: between receipts, there is its node or not.
+                    let path = run.connection.path();
+                    let present = std::path::Path::new(&path).exists();
+                    health.state = if present { "online" } else { "offline" };
+                    health.detail = Some(if present {
+                        path
+                    } else {
+                        format!("{path}: no such port")
+                    });
+                }
                 Driver::Misconfigured(why) => {
                     health.state = "misconfigured";
                     health.detail = Some(why.clone());

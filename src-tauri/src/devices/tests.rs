@@ -1002,3 +1002,78 @@ fn the_tests_rules_let_pupils_through_at_night_on_a_sunday_during_lessons() {
         );
     }
 }
+
+#[test]
+fn the_canteens_receipt_printer_gets_the_receipt_and_says_when_it_is_gone() {
+    use schoolcard_core::peripherals::Paper;
+
+    let (hub, _events) = hub();
+    let (mut printer_side, slave) = TTYPort::pair().unwrap();
+    printer_side
+        .set_timeout(Duration::from_millis(WAIT_MS_MAX))
+        .unwrap();
+    let printer = peripheral(
+        "Принтер чеков",
+        Post::Canteen,
+        None,
+        Connection::ReceiptPrinter {
+            port: slave.name().unwrap(),
+            baud_rate: 9_600,
+            paper: Paper::Mm80,
+        },
+    );
+    // A printer of another post is not the canteen's.
+    let (_, library_slave) = TTYPort::pair().unwrap();
+    let library = peripheral(
+        "Принтер библиотеки",
+        Post::Library,
+        None,
+        Connection::ReceiptPrinter {
+            port: library_slave.name().unwrap(),
+            baud_rate: 9_600,
+            paper: Paper::Mm58,
+        },
+    );
+    hub.reload(vec![library.clone(), printer.clone()], [7; 16]);
+    assert_eq!(
+        hub.printer(Post::Canteen),
+        Some(("Принтер чеков".to_owned(), Paper::Mm80))
+    );
+    let health = hub.health();
+    let state = |id: PeripheralId| {
+        health
+            .iter()
+            .find(|h| h.device_id == id)
+            .map(|h| h.state)
+            .unwrap()
+    };
+    assert_eq!(state(printer.id), "online");
+
+    let receipt = b"\x1b@\x1bt\x11Bulochka 45.00\n\x1dVB\x00";
+    assert_eq!(hub.print(Post::Canteen, receipt).unwrap(), "Принтер чеков");
+    let mut got = vec![0u8; receipt.len()];
+    printer_side.read_exact(&mut got).unwrap();
+    assert_eq!(got, receipt);
+    let printed = hub
+        .health()
+        .into_iter()
+        .find(|h| h.device_id == printer.id)
+        .unwrap();
+    assert_eq!((printed.frames, printed.errors), (1, 0));
+
+    // Unplugged: the port's node is gone; printing says so, and the health shows it.
+    drop(printer_side);
+    drop(slave);
+    let error = hub.print(Post::Canteen, receipt).unwrap_err();
+    assert!(matches!(error, HubError::Driver(_)), "{error:?}");
+    let gone = hub
+        .health()
+        .into_iter()
+        .find(|h| h.device_id == printer.id)
+        .unwrap();
+    assert_eq!((gone.state, gone.errors), ("offline", 1), "{gone:?}");
+    assert!(matches!(
+        hub.print(Post::Office, receipt),
+        Err(HubError::NoPrinter)
+    ));
+}

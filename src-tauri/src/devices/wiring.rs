@@ -1,12 +1,14 @@
 //! From a configured peripheral (core's words) to a driver's configuration
 //! (`schoolcard-readers`' words). Pure conversions; the core has checked the values.
 
-use schoolcard_core::peripherals::{Connection, Direction, LineFormatName, PeripheralId};
+use schoolcard_core::peripherals::{Connection, Direction, LineFormatName, Paper, PeripheralId};
 use schoolcard_readers::gate::{self, LcusGateConfig, PassReport};
 use schoolcard_readers::osdp::card::Wiegand34ByteOrder;
 use schoolcard_readers::osdp::panel::{PanelConfig, PdConfig, PdKey};
+use schoolcard_readers::printer::PrinterConnection;
 use schoolcard_readers::serial::PortSettings;
 use schoolcard_readers::serial_line::{LineFormat, LinePattern};
+use schoolcard_reports::{PaperWidth, PrinterProfile};
 use std::time::Duration;
 
 /// The line format of a serial reader; a pattern the driver refuses is said in words.
@@ -27,6 +29,25 @@ pub fn port_settings(baud_rate: u32) -> PortSettings {
         baud_rate,
         ..PortSettings::default()
     }
+}
+
+/// A receipt printer's port: a USB printer node (`/dev/usb/lp0`, `/dev/lp0`) is written as
+/// a file; anything else is a serial port at the configured speed.
+pub fn printer_connection(port: &str, baud_rate: u32) -> PrinterConnection {
+    let usb_node = port.starts_with("/dev/usb/lp") || port.starts_with("/dev/lp");
+    if usb_node {
+        PrinterConnection::device_file(port)
+    } else {
+        PrinterConnection::serial(port, port_settings(baud_rate))
+    }
+}
+
+/// The printer's layout for its roll.
+pub fn printer_profile(paper: Paper) -> PrinterProfile {
+    PrinterProfile::for_paper(match paper {
+        Paper::Mm58 => PaperWidth::Mm58,
+        Paper::Mm80 => PaperWidth::Mm80,
+    })
 }
 
 /// A relay board has no pass sensor: an opened turnstile counts as a passage, as the

@@ -279,6 +279,8 @@ export type Connection =
   /** `fire_alarm_input`: the PD input (from 0) wired to the fire alarm panel, if any. */
   | { type: 'osdp_reader'; port: string; baud_rate: number; address: number; secure_only: boolean; fire_alarm_input: number | null }
   | { type: 'relay_gate'; port: string; entry_channel: number; exit_channel: number; pulse_ms: number }
+  /** A thermal receipt printer (ESC/POS): a serial port or a USB printer node (`/dev/usb/lp0`). */
+  | { type: 'receipt_printer'; port: string; baud_rate: number; paper: PaperWidth }
   /** The demo's reader: played by the app itself on a pseudo-terminal (IronLogic Z-2 lines). */
   | { type: 'simulated_reader' }
   | { type: 'simulated_turnstile' };
@@ -288,11 +290,15 @@ export const DEVICE_KINDS: DeviceKind[] = [
   'pcsc_reader',
   'osdp_reader',
   'relay_gate',
+  'receipt_printer',
   'simulated_reader',
   'simulated_turnstile',
 ];
 /** Kinds that open a passage rather than read cards. */
 export const GATE_KINDS: DeviceKind[] = ['relay_gate', 'simulated_turnstile'];
+/** A receipt printer's roll, in millimetres. */
+export type PaperWidth = '58' | '80';
+export const PAPER_WIDTHS: PaperWidth[] = ['58', '80'];
 
 export interface DeviceView {
   device_id: string;

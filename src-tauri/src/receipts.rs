@@ -1,0 +1,146 @@
+//! The till's receipts: the core says what a sale's receipt holds (`SaleReceipt`, as the
+//! signed-in cashier), `reports` lays it out, and the canteen's receipt printer gets the
+//! ESC/POS bytes through the device hub — or, without a printer, the receipt is written as
+//! a PDF next to the database and opened.
+
+use crate::commands::{Devices, ErrorDto, Shell};
+use schoolcard_core::peripherals::Post;
+use schoolcard_core::workstation::Command;
+use schoolcard_reports as reports;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::PoisonError;
+use tauri::State;
+
+/// Characters of the till's id shown on a receipt.
+const TILL_ID_CHARS: usize = 8;
+
+/// What a receipt's printing came to.
+#[derive(Debug, Serialize)]
+pub struct ReceiptPrinted {
+    /// The printer's name, when it went to one.
+    pub printer: Option<String>,
+    /// The PDF written instead, when there is no printer.
+    pub pdf: Option<String>,
+}
+
+/// The core's `SaleReceipt` answer.
+#[derive(Debug, Deserialize)]
+struct SaleReceipt {
+    school: String,
+    sale_id: String,
+    local_time: chrono::NaiveDateTime,
+    cashier: String,
+    device: String,
+    pupil: String,
+    class_name: Option<String>,
+    lines: Vec<SoldLine>,
+    balance: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct SoldLine {
+    name: String,
+    price: i64,
+    quantity: u32,
+}
+
+impl SaleReceipt {
+    fn to_receipt(&self, till: &str) -> reports::Receipt {
+        let lines: Vec<reports::ReceiptLine> = self
+            .lines
+            .iter()
+            .map(|l| reports::ReceiptLine {
+                name: l.name.clone(),
+                quantity: l.quantity,
+                unit_price_kopecks: l.price,
+            })
+            .collect();
+        let paid = lines.iter().map(reports::ReceiptLine::sum_kopecks).sum();
+        reports::Receipt {
+            school: self.school.clone(),
+            till: till.to_owned(),
+            cashier: self.cashier.clone(),
+            issued_at: self.local_time,
+            // The sale's id is a UUID v7: its tail tells receipts of one moment apart.
+            number: self
+                .sale_id
+                .rsplit('-')
+                .next()
+                .unwrap_or(&self.sale_id)
+                .to_uppercase(),
+            pupil: self.pupil.clone(),
+            class: self.class_name.clone().unwrap_or_default(),
+            lines,
+            free_meals: Vec::new(),
+            paid_from_balance_kopecks: paid,
+            balance_after_kopecks: self.balance,
+        }
+    }
+}
+
+/// Prints the receipt of `sale_id` on the canteen's printer, or writes it as a PDF.
+#[tauri::command]
+pub async fn print_receipt(
+    shell: State<'_, Shell>,
+    devices: State<'_, Devices>,
+    sale_id: String,
+) -> Result<ReceiptPrinted, ErrorDto> {
+    let sale_id = sale_id
+        .parse()
+        .map_err(|_| ErrorDto::new("bad_command", format!("not a sale id: {sale_id:?}")))?;
+    let workstation = shell.workstation.clone()?;
+    let hub = devices.hub().ok().cloned();
+    let db_path = PathBuf::from(&shell.info.db_path);
+    tauri::async_runtime::spawn_blocking(move || {
+        let answer: Value = workstation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .execute(
+                Command::SaleReceipt { sale_id },
+                chrono::Utc::now(),
+                &|_| {},
+            )?;
+        let sale: SaleReceipt = serde_json::from_value(answer)
+            .map_err(|e| ErrorDto::new("internal", format!("the receipt's data: {e}")))?;
+        let till: String = sale.device.chars().take(TILL_ID_CHARS).collect();
+        let receipt = sale.to_receipt(&format!("Касса {till}"));
+        if let Some((hub, (_, paper))) = hub
+            .as_ref()
+            .and_then(|hub| hub.printer(Post::Canteen).map(|found| (hub, found)))
+        {
+            let bytes =
+                reports::receipt_escpos(&receipt, &crate::devices::wiring::printer_profile(paper));
+            let printer = hub
+                .print(Post::Canteen, &bytes)
+                .map_err(|e| ErrorDto::new("devices", e.to_string()))?;
+            return Ok(ReceiptPrinted {
+                printer: Some(printer),
+                pdf: None,
+            });
+        }
+        let pdf = reports::receipt_pdf(&receipt, reports::PaperWidth::Mm80)
+            .map_err(|e| ErrorDto::new("internal", e.to_string()))?;
+        let dir = db_path
+            .parent()
+            .map(|d| d.join("receipts"))
+            .unwrap_or_else(|| "receipts".into());
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ErrorDto::new("store", format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join(format!("receipt-{}.pdf", receipt.number));
+        std::fs::write(&path, pdf)
+            .map_err(|e| ErrorDto::new("store", format!("cannot write {}: {e}", path.display())))?;
+        let _ = std::process::Command::new("xdg-open")
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        Ok(ReceiptPrinted {
+            printer: None,
+            pdf: Some(path.display().to_string()),
+        })
+    })
+    .await
+    .map_err(|e| ErrorDto::new("internal", format!("the command failed inside: {e}")))?
+}
