@@ -43,7 +43,11 @@ fn expected(command: &Command) -> &'static str {
         ListVisitors { .. } => "GDA",
         ExceptionsReport { .. } => "DA",
         StartRollCall | MarkRollCall { .. } | EndRollCall { .. } | RollCallState { .. } => "GDA",
-        CanteenCatalogue | DayMenu { .. } | PupilCanteen { .. } | MealOrderForecast { .. } => "CDA",
+        CanteenCatalogue
+        | DayMenu { .. }
+        | PupilCanteen { .. }
+        | MealOrderForecast { .. }
+        | MealOrderSheet { .. } => "CDA",
         ConfigureCanteen { .. }
         | SaveProduct { .. }
         | SaveComplex { .. }
@@ -147,6 +151,7 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "correct_balance", "person_id": f.pupil, "amount": -100, "reason": "ошибка кассы"}),
         json!({"type": "make_meal_order"}),
         json!({"type": "meal_order_forecast"}),
+        json!({"type": "meal_order_sheet"}),
         json!({"type": "add_late_arrivals"}),
         json!({"type": "adjust_meal_order", "date": "2026-09-01", "person_id": f.pupil, "complex_id": ZERO, "added": true, "reason": "пришёл"}),
         json!({"type": "till_pupil", "card": "126,58404"}),

@@ -356,6 +356,54 @@ fn a_school_month_in_the_canteen_reconciles_with_the_journal() {
             }
             as_cashier(&mut ws, at(day, 11, 12));
         }
+        // The supplier's sheet agrees with the order as it stands: portions by complex
+        // equal the pupils on it, and every correction of the day is listed.
+        {
+            let sheet = run(
+                &mut ws,
+                json!({"type": "meal_order_sheet", "date": day.to_string()}),
+                at(day, 11, 15),
+            );
+            assert_eq!(sheet["made"], true);
+            let on_order: i64 = ws
+                .store()
+                .conn()
+                .query_row(
+                    "SELECT count(*) FROM meal_order_pupils WHERE school_date = ?1",
+                    [day.to_string()],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let portions: i64 = sheet["complexes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|c| c["classes"].as_array().unwrap().iter())
+                .map(|r| {
+                    r["municipal"].as_i64().unwrap()
+                        + r["regional"].as_i64().unwrap()
+                        + r["paid"].as_i64().unwrap()
+                })
+                .sum();
+            assert_eq!(portions, on_order, "{sheet}");
+            let corrections: usize = ws
+                .store()
+                .conn()
+                .query_row(
+                    "SELECT count(*) FROM journal WHERE kind = 'meal_order_corrected'
+                     AND json_extract(payload, '$.school_date') = ?1",
+                    [day.to_string()],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let listed: usize = sheet["complexes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["corrections"].as_array().unwrap().len())
+                .sum();
+            assert_eq!(listed, corrections, "{sheet}");
+        }
         // Lunch: each class is served from its list.
         let mut minute = 0;
         for class in s.classes.values() {

@@ -426,18 +426,12 @@ pub async fn evacuation_pdf(shell: State<'_, Shell>) -> Result<EvacuationPrinted
         .map_err(|e| ErrorDto::new("internal", e.to_string()))?;
         let bytes = reports::to_pdf_bytes(&document)
             .map_err(|e| ErrorDto::new("internal", e.to_string()))?;
-        let dir = db_path
-            .parent()
-            .map(|d| d.join("evacuation"))
-            .unwrap_or_else(|| "evacuation".into());
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| ErrorDto::new("store", format!("cannot create {}: {e}", dir.display())))?;
-        let path = dir.join(format!(
-            "evacuation-{}.pdf",
-            local(now).format("%Y-%m-%d-%H%M%S")
-        ));
-        std::fs::write(&path, bytes)
-            .map_err(|e| ErrorDto::new("store", format!("cannot write {}: {e}", path.display())))?;
+        let path = write_beside_database(
+            &db_path,
+            "evacuation",
+            &format!("evacuation-{}.pdf", local(now).format("%Y-%m-%d-%H%M%S")),
+            &bytes,
+        )?;
         let printed = std::process::Command::new("lp")
             .arg(&path)
             .stdout(std::process::Stdio::null())
@@ -445,11 +439,7 @@ pub async fn evacuation_pdf(shell: State<'_, Shell>) -> Result<EvacuationPrinted
             .status()
             .is_ok_and(|status| status.success());
         if !printed {
-            let _ = std::process::Command::new("xdg-open")
-                .arg(&path)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn();
+            open_file(&path);
         }
         Ok(EvacuationPrinted {
             path: path.display().to_string(),
@@ -459,6 +449,34 @@ pub async fn evacuation_pdf(shell: State<'_, Shell>) -> Result<EvacuationPrinted
     })
     .await
     .map_err(|e| ErrorDto::new("internal", format!("the command failed inside: {e}")))?
+}
+
+/// Writes `bytes` as `name` in the folder `folder` next to the database (made if need be).
+pub(crate) fn write_beside_database(
+    db_path: &std::path::Path,
+    folder: &str,
+    name: &str,
+    bytes: &[u8],
+) -> Result<std::path::PathBuf, ErrorDto> {
+    let dir = db_path
+        .parent()
+        .map(|d| d.join(folder))
+        .unwrap_or_else(|| folder.into());
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ErrorDto::new("store", format!("cannot create {}: {e}", dir.display())))?;
+    let path = dir.join(name);
+    std::fs::write(&path, bytes)
+        .map_err(|e| ErrorDto::new("store", format!("cannot write {}: {e}", path.display())))?;
+    Ok(path)
+}
+
+/// Opens a written document in the desktop's viewer, without waiting for it.
+pub(crate) fn open_file(path: &std::path::Path) {
+    let _ = std::process::Command::new("xdg-open")
+        .arg(path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
 }
 
 /// How the shell was started (demo mode, the language asked for, the database file).

@@ -11,6 +11,7 @@ mod args;
 mod commands;
 mod devices;
 mod fire_hotkey;
+mod meal_orders;
 mod receipts;
 
 use args::{Environment, Invocation, Options};
@@ -97,6 +98,7 @@ fn main() -> ExitCode {
             commands::evacuation_pdf,
             commands::pass_without_card,
             receipts::print_receipt,
+            meal_orders::export_meal_order,
         ])
         .run(tauri::generate_context!());
     match run {

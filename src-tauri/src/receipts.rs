@@ -3,7 +3,7 @@
 //! ESC/POS bytes through the device hub — or, without a printer, the receipt is written as
 //! a PDF next to the database and opened.
 
-use crate::commands::{Devices, ErrorDto, Shell};
+use crate::commands::{open_file, write_beside_database, Devices, ErrorDto, Shell};
 use schoolcard_core::peripherals::Post;
 use schoolcard_core::workstation::Command;
 use schoolcard_reports as reports;
@@ -122,20 +122,13 @@ pub async fn print_receipt(
         }
         let pdf = reports::receipt_pdf(&receipt, reports::PaperWidth::Mm80)
             .map_err(|e| ErrorDto::new("internal", e.to_string()))?;
-        let dir = db_path
-            .parent()
-            .map(|d| d.join("receipts"))
-            .unwrap_or_else(|| "receipts".into());
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| ErrorDto::new("store", format!("cannot create {}: {e}", dir.display())))?;
-        let path = dir.join(format!("receipt-{}.pdf", receipt.number));
-        std::fs::write(&path, pdf)
-            .map_err(|e| ErrorDto::new("store", format!("cannot write {}: {e}", path.display())))?;
-        let _ = std::process::Command::new("xdg-open")
-            .arg(&path)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn();
+        let path = write_beside_database(
+            &db_path,
+            "receipts",
+            &format!("receipt-{}.pdf", receipt.number),
+            &pdf,
+        )?;
+        open_file(&path);
         Ok(ReceiptPrinted {
             printer: None,
             pdf: Some(path.display().to_string()),
@@ -143,4 +136,15 @@ pub async fn print_receipt(
     })
     .await
     .map_err(|e| ErrorDto::new("internal", format!("the command failed inside: {e}")))?
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// The receipt the shell would print for the core's `SaleReceipt` answer.
+    pub(crate) fn receipt_of(answer: Value) -> reports::Receipt {
+        let sale: SaleReceipt = serde_json::from_value(answer).expect("the receipt's shape");
+        sale.to_receipt("Касса 1")
+    }
 }

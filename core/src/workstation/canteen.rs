@@ -971,6 +971,144 @@ impl Workstation {
         self.meal_order_view(date)
     }
 
+    /// The supplier's order sheet for `date`: per complex (breakfast, lunch, snack) and
+    /// class, the portions free by budget and paid; the corrections after the cut-off from
+    /// the journal, with their time and reason. Before the order is made, the forecast.
+    pub(super) fn meal_order_sheet(
+        &self,
+        date: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        let tz = self.school_tz()?;
+        let date = self.day_or_today(date, now)?;
+        let conn = self.store.conn();
+        let settings = canteen_settings(conn)?;
+        let made = order_made(conn, date)?;
+        // (class id, complex id) → [municipal, regional, paid].
+        let mut portions: BTreeMap<(String, String), [i64; 3]> = BTreeMap::new();
+        let slot = |payer: Payer, pre_paid: bool| match (pre_paid, payer) {
+            (true, _) | (false, Payer::Parents) => 2,
+            (false, Payer::Municipal) => 0,
+            (false, Payer::Regional) => 1,
+        };
+        if made {
+            let mut st = conn.prepare_cached(
+                "SELECT o.class_id, o.complex_id, coalesce(l.payer, x.payer), o.source, count(*)
+                 FROM meal_order_pupils o
+                 LEFT JOIN meal_order_lines l ON l.school_date = o.school_date
+                      AND l.class_id = o.class_id AND l.complex_id = o.complex_id
+                 LEFT JOIN canteen_complexes x ON x.complex_id = o.complex_id
+                 WHERE o.school_date = ?1
+                 GROUP BY o.class_id, o.complex_id, o.source",
+            )?;
+            let rows = st.query_map([date.0.to_string()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })?;
+            for row in rows {
+                let (class_id, complex_id, payer, source, n) = row?;
+                let payer = parse_payer(payer.as_deref().unwrap_or("parents"));
+                portions.entry((class_id, complex_id)).or_default()
+                    [slot(payer, source == "pre_order")] += n;
+            }
+        } else {
+            let (pupils, pre_orders) = self.order_pupils(date, now, now)?;
+            for line in canteen::meal_order(&pupils, &pre_orders) {
+                let counts = portions
+                    .entry((line.class_id.to_string(), line.complex_id.to_string()))
+                    .or_default();
+                counts[slot(line.payer, false)] += line.pupils.len() as i64;
+                counts[2] += line.pre_ordered.len() as i64;
+            }
+        }
+        let classes: HashMap<String, String> = {
+            let mut st = conn.prepare_cached("SELECT id, grade, letter FROM classes")?;
+            let rows = st.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, class_label(r.get(1)?, r.get(2)?)))
+            })?;
+            rows.filter_map(|r| r.ok())
+                .map(|(id, label)| (id, label.unwrap_or_default()))
+                .collect()
+        };
+        let mut corrections: HashMap<String, Vec<Value>> = HashMap::new();
+        {
+            let mut st = conn.prepare_cached(
+                "SELECT occurred_at_us, payload FROM journal
+                 WHERE kind = 'meal_order_corrected' AND json_extract(payload, '$.school_date') = ?1
+                 ORDER BY seq",
+            )?;
+            let rows = st.query_map([date.0.to_string()], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?;
+            for row in rows {
+                let (at_us, payload) = row?;
+                let Ok(EventBody::MealOrderCorrected {
+                    class_id,
+                    complex_id,
+                    payer,
+                    added,
+                    cause,
+                    reason,
+                    ..
+                }) = EventBody::from_parts("meal_order_corrected", &payload)
+                else {
+                    continue;
+                };
+                let mut counts = [0i64; 3];
+                counts[slot(payer, false)] = if added { 1 } else { -1 };
+                let at = from_micros(at_us).with_timezone(&tz.tz()).time();
+                corrections
+                    .entry(complex_id.to_string())
+                    .or_default()
+                    .push(json!({
+                        "class": classes.get(&class_id.to_string()).cloned().unwrap_or_default(),
+                        "at": at.format("%H:%M").to_string(),
+                        "municipal": counts[0], "regional": counts[1], "paid": counts[2],
+                        "cause": cause, "reason": reason,
+                    }));
+            }
+        }
+        let mut complexes = complexes(conn)?;
+        complexes.sort_by_key(|c| (c.meal, c.name.clone()));
+        let sheets: Vec<Value> = complexes
+            .iter()
+            .filter_map(|c| {
+                let id = c.complex_id.to_string();
+                let rows: Vec<Value> = portions
+                    .iter()
+                    .filter(|((_, complex), _)| *complex == id)
+                    .map(|((class, _), n)| {
+                        json!({
+                            "class": classes.get(class).cloned().unwrap_or_default(),
+                            "municipal": n[0], "regional": n[1], "paid": n[2],
+                        })
+                    })
+                    .collect();
+                let fixes = corrections.remove(&id).unwrap_or_default();
+                (!rows.is_empty() || !fixes.is_empty()).then(|| {
+                    json!({
+                        "name": c.name, "meal": c.meal, "price": c.price,
+                        "classes": rows, "corrections": fixes,
+                    })
+                })
+            })
+            .collect();
+        Ok(json!({
+            "school": self.school_name()?,
+            "date": date.0,
+            "cut_off": settings.order_cut_off.format("%H:%M").to_string(),
+            "made": made,
+            "generated_at": now.with_timezone(&tz.tz()).naive_local(),
+            "responsible": self.session.as_ref().map(|s| s.display_name.clone()).unwrap_or_default(),
+            "complexes": sheets,
+        }))
+    }
+
     fn meal_order_view(&self, date: SchoolDate) -> CoreResult<Value> {
         let conn = self.store.conn();
         let mut st = conn.prepare_cached(

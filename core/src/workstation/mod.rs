@@ -472,6 +472,11 @@ pub enum Command {
         #[serde(default)]
         date: Option<String>,
     },
+    /// The supplier's order sheet of a day (the forecast before the cut-off).
+    MealOrderSheet {
+        #[serde(default)]
+        date: Option<String>,
+    },
     /// Entitled pupils who came in after the cut-off join the order.
     AddLateArrivals {
         #[serde(default)]
@@ -641,7 +646,9 @@ impl Command {
             | TopUpBalance { .. }
             | CorrectBalance { .. }
             | AdjustMealOrder { .. } => Access::Roles(ADMIN),
-            PupilCanteen { .. } | MealOrderForecast { .. } => Access::Roles(CASHIER_ADMIN_DIRECTOR),
+            PupilCanteen { .. } | MealOrderForecast { .. } | MealOrderSheet { .. } => {
+                Access::Roles(CASHIER_ADMIN_DIRECTOR)
+            }
             MakeMealOrder { .. }
             | AddLateArrivals { .. }
             | TillPupil { .. }
@@ -948,6 +955,7 @@ impl Workstation {
             } => self.correct_balance(&actor, person_id, amount, &reason, now),
             MakeMealOrder { date } => self.make_meal_order(&actor, date.as_deref(), now),
             MealOrderForecast { date } => self.meal_order_forecast(date.as_deref(), now),
+            MealOrderSheet { date } => self.meal_order_sheet(date.as_deref(), now),
             AddLateArrivals { date } => self.add_late_arrivals(&actor, date.as_deref(), now),
             AdjustMealOrder {
                 date,
