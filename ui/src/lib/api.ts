@@ -812,3 +812,102 @@ export function refundSale(saleId: string, reason: string): Promise<{ balance: K
 export function printReceipt(saleId: string): Promise<void> {
   return shellCall<void>('print_receipt', { saleId });
 }
+
+// ─── The canteen's office (СОП): catalogue, benefits, a pupil's account, the meal order ──
+
+export type CanteenSettings = CanteenCatalogue['settings'];
+export type BenefitCategory = CanteenCatalogue['benefit_categories'][number];
+
+/** A pupil's benefit grant (`pupil_canteen`); `revoked_at` set once revoked. */
+export interface BenefitGrantRow {
+  grant_id: string;
+  category_id: string;
+  valid_from: string;
+  valid_to: string;
+  document: string;
+  revoked_at: string | null;
+  revoke_reason: string;
+}
+
+export interface PreOrderRow {
+  pre_order_id: string;
+  complex_id: string;
+  date: string;
+  price: Kopecks;
+  cancelled: boolean;
+}
+
+/** `pupil_canteen` in full: what the admin's pupil card shows. */
+export interface PupilCanteenRecord extends PupilCanteen {
+  grants: BenefitGrantRow[];
+  pre_orders: PreOrderRow[];
+}
+
+/** A problem of a menu file's row (core `MenuIssue`); `row` counts from 1, 0 for the whole file. */
+export interface MenuIssue {
+  row: number;
+  column: 'name' | 'price' | 'category' | 'allergens' | null;
+  code: string;
+  value: string;
+}
+
+/** `import_day_menu`: the dry run's verdict or the commit's summary. */
+export type MenuImport =
+  | { ok: true; date: string; items: number; products_created: number; written: boolean }
+  | { ok: false; issues?: MenuIssue[]; file_error?: { code: string; column: string | null; message: string } };
+
+/** A class × complex line of the meal order (made, or forecast: no names then). */
+export interface MealOrderLine {
+  class_id: string;
+  class_name?: string;
+  complex_id: string;
+  complex?: string | null;
+  price: Kopecks;
+  payer: Payer;
+  entitled: number;
+  ordered: number;
+  saved: Kopecks;
+}
+
+export interface MealOrder {
+  date: string;
+  made: boolean;
+  lines: MealOrderLine[];
+}
+
+export interface MealsReportLine {
+  date: string;
+  complex_id: string;
+  complex: string | null;
+  payer: Payer;
+  price: Kopecks;
+  entitled: number;
+  ordered: number;
+  served: number;
+  saved: Kopecks;
+  ordered_kopecks: Kopecks;
+  served_kopecks: Kopecks;
+}
+
+export interface MealsReport {
+  from: string;
+  to: string;
+  lines: MealsReportLine[];
+  totals: Omit<MealsReportLine, 'date' | 'complex_id' | 'complex' | 'price'>[];
+  buffet: { sales: number; sold: Kopecks; refunded: Kopecks; net: Kopecks };
+  overrides: {
+    meal_id: string;
+    date: string;
+    at: string;
+    person_id: string;
+    full_name: string;
+    complex_id: string;
+    overridden: string;
+    reason: string;
+  }[];
+}
+
+/** Writes the day's meal order as a document (the shell's command) and answers where. */
+export function exportMealOrder(date: string, format: 'pdf' | 'xlsx'): Promise<{ path: string }> {
+  return shellCall<{ path: string }>('export_meal_order', { date, format });
+}

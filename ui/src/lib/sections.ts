@@ -19,7 +19,12 @@ export type SectionId =
   | 'exceptions'
   | 'rules'
   | 'till'
-  | 'till_class';
+  | 'till_class'
+  | 'canteen_menu'
+  | 'canteen_benefits'
+  | 'canteen_pupils'
+  | 'canteen_order'
+  | 'canteen_report';
 
 /** Canonical order: the first section a person may see is their home. */
 /** New sections go last, so the Alt+digit people have learnt keep their meaning. */
@@ -41,15 +46,20 @@ const ORDER: SectionId[] = [
   'rules',
   'till',
   'till_class',
+  'canteen_menu',
+  'canteen_benefits',
+  'canteen_pupils',
+  'canteen_order',
+  'canteen_report',
 ];
 
 const BY_ROLE: Record<Role, SectionId[]> = {
-  admin: ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance', 'visitors', 'exceptions', 'rules', 'till', 'till_class'],
+  admin: ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance', 'visitors', 'exceptions', 'rules', 'till', 'till_class', 'canteen_menu', 'canteen_benefits', 'canteen_pupils', 'canteen_order', 'canteen_report'],
   // The director reads the visitors' passes; issuing and closing them is the post's.
-  director: ['summary', 'lookup', 'pupils', 'staff', 'journal', 'inside', 'attendance', 'visitors', 'exceptions'],
+  director: ['summary', 'lookup', 'pupils', 'staff', 'journal', 'inside', 'attendance', 'visitors', 'exceptions', 'canteen_order', 'canteen_report'],
   guard: ['guard', 'inside', 'lookup', 'pupils', 'visitors'],
   // The till is the cashier's home (Касса), serving a class beside it.
-  cashier: ['till', 'till_class', 'lookup', 'pupils'],
+  cashier: ['till', 'till_class', 'lookup', 'pupils', 'canteen_order'],
   librarian: ['lookup', 'pupils'],
 };
 
