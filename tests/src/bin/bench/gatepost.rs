@@ -18,6 +18,7 @@
 //!   into a fresh file and into a copy of the school; and the journal writer alone on the
 //!   same events.
 
+use super::latency::Latency;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io::{self, Read as _, Write};
@@ -314,32 +315,6 @@ fn turnstile(n: usize, stamps: mpsc::Sender<Instant>) -> Turnstile {
         exit: reader(format!("Выход {n} — считыватель"), Direction::Exit, gate_id),
         master,
         _slave: slave,
-    }
-}
-
-/// Percentiles of one row's samples, in nanoseconds.
-struct Latency {
-    samples: usize,
-    p50_ns: u64,
-    p99_ns: u64,
-    max_ns: u64,
-}
-
-impl Latency {
-    fn of(mut samples_ns: Vec<u64>) -> Latency {
-        assert!(!samples_ns.is_empty(), "a latency needs samples");
-        samples_ns.sort_unstable();
-        // Nearest rank, as in readers.rs.
-        let rank = |percent: usize| {
-            let at_or_below = (samples_ns.len() * percent).div_ceil(100);
-            samples_ns[at_or_below.max(1) - 1]
-        };
-        Latency {
-            samples: samples_ns.len(),
-            p50_ns: rank(50),
-            p99_ns: rank(99),
-            max_ns: *samples_ns.last().expect("not empty"),
-        }
     }
 }
 

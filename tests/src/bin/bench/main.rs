@@ -32,16 +32,19 @@ const APP_LAUNCHES: usize = 5;
 const IDLE_BEFORE_MEMORY: Duration = Duration::from_secs(3);
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
+mod canteen;
 mod gatepost;
+mod latency;
 mod readers;
 
 /// The groups of figures, in the order of their sections, each with the heading its
 /// section starts with (to find it in an existing file when only some groups run).
-const GROUPS: [(&str, &str); 4] = [
+const GROUPS: [(&str, &str); 5] = [
     ("journal", "## Journal append"),
     ("app", "## The app: cold start"),
     ("readers", "## Card read latency"),
     ("gatepost", "## The gate post"),
+    ("canteen", "## The canteen"),
 ];
 
 struct Args {
@@ -115,6 +118,9 @@ fn main() {
     }
     if runs("gatepost") {
         fresh.push(("gatepost", gatepost::section(dir.path(), scale)));
+    }
+    if runs("canteen") {
+        fresh.push(("canteen", canteen::section(dir.path(), scale)));
     }
 
     let report = match &args.only {

@@ -14,6 +14,7 @@
 //! The PD's side of the OSDP exchange (its replies, sealed when secure) is built from the
 //! crate's public frame and Secure Channel primitives, outside the timed section.
 
+use super::latency::Latency;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::mpsc;
@@ -66,34 +67,9 @@ const PD_SCBK: Key = [0x5A; 16];
 /// Steps allowed to bring the PD online (ID, CAP, CHLNG, SCRYPT take four).
 const CONNECT_STEPS_MAX: usize = 16;
 
-/// Percentiles of one path's samples, in nanoseconds.
-struct Latency {
-    samples: usize,
-    p50_ns: u64,
-    p99_ns: u64,
-    max_ns: u64,
-}
-
-impl Latency {
-    fn of(mut samples_ns: Vec<u64>) -> Latency {
-        assert!(!samples_ns.is_empty(), "a latency needs samples");
-        samples_ns.sort_unstable();
-        // Nearest rank: the smallest sample with at least p of them at or below it.
-        let rank = |percent: usize| {
-            let at_or_below = (samples_ns.len() * percent).div_ceil(100);
-            samples_ns[at_or_below.max(1) - 1]
-        };
-        Latency {
-            samples: samples_ns.len(),
-            p50_ns: rank(50),
-            p99_ns: rank(99),
-            max_ns: *samples_ns.last().expect("not empty"),
-        }
-    }
-
-    fn goal_met(&self) -> bool {
-        us(self.p99_ns) <= LATENCY_P99_GOAL_US
-    }
+/// Whether a path's 99th percentile meets the in-process goal.
+fn goal_met(l: &Latency) -> bool {
+    us(l.p99_ns) <= LATENCY_P99_GOAL_US
 }
 
 fn us(ns: u64) -> f64 {
@@ -474,7 +450,7 @@ pub fn section(scale: usize) -> String {
     };
 
     for row in &rows {
-        let verdict = if row.latency.goal_met() {
+        let verdict = if goal_met(&row.latency) {
             "goal met"
         } else {
             "goal missed"
@@ -507,7 +483,7 @@ pub fn section(scale: usize) -> String {
             human(l.p50_ns),
             human(l.p99_ns),
             human(l.max_ns),
-            super::tick(l.goal_met()),
+            super::tick(goal_met(&l)),
         )
         .unwrap();
     }
