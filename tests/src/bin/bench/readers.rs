@@ -483,7 +483,7 @@ pub fn section(scale: usize) -> String {
             human(l.p50_ns),
             human(l.p99_ns),
             human(l.max_ns),
-            super::tick(goal_met(&l)),
+            super::tick(goal_met(l)),
         )
         .unwrap();
     }
