@@ -19,8 +19,11 @@
 //!   money, replays answered as first answered, lapses.
 //! - `api` — [`api::router`]: the HTTP routes, wire types and errors (`openapi.yaml`
 //!   describes them).
+//! - `core_till` — [`core_till::CoreTill`]: the [`Till`] of the school's own books — the
+//!   canteen's rules and balances in `schoolcard-core`, on a connection of its own.
 
 pub mod api;
+pub mod core_till;
 pub mod ledger;
 pub mod machines;
 
@@ -57,6 +60,7 @@ pub struct Quote {
 pub struct QuotedLine {
     pub product: String,
     pub name: String,
+    pub category: String,
     pub quantity: u32,
     pub price_kopecks: i64,
 }

@@ -84,6 +84,7 @@ impl Till for TestTill {
             lines.push(QuotedLine {
                 product: item.product.clone(),
                 name: name.into(),
+                category: "буфет".into(),
                 quantity: item.quantity,
                 price_kopecks: price,
             });
@@ -121,21 +122,26 @@ impl Till for TestTill {
 /// The API on a free loopback port, on a runtime of its own; stopped when dropped.
 struct Server {
     base: String,
-    till: Arc<TestTill>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
-    fn start(time_to_live: Duration) -> Server {
+    /// The API over the test's book of balances; the book, to look into.
+    fn start(time_to_live: Duration) -> (Server, Arc<TestTill>) {
         let till = Arc::new(TestTill::new());
+        (Server::serve(till.clone(), time_to_live), till)
+    }
+
+    /// The API over `till`, for the gym's and the hall's machines.
+    fn serve(till: Arc<dyn Till>, time_to_live: Duration) -> Server {
         let vending = Arc::new(Vending {
             machines: vec![
                 Machine::with_key("gym", "У спортзала", KEY_GYM),
                 Machine::with_key("hall", "В холле", KEY_HALL),
             ],
             ledger: Ledger::new(time_to_live),
-            till: till.clone(),
+            till,
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -156,7 +162,6 @@ impl Server {
         });
         Server {
             base,
-            till,
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -220,7 +225,7 @@ fn bun() -> Value {
 
 #[test]
 fn a_basket_is_authorized_dispensed_and_sold_once() {
-    let server = Server::start(Duration::seconds(30));
+    let (server, till) = Server::start(Duration::seconds(30));
     let (status, health) = answer(
         ureq::get(&format!("{}/v1/health", server.base))
             .set("Authorization", &format!("Bearer {KEY_GYM}"))
@@ -251,7 +256,7 @@ fn a_basket_is_authorized_dispensed_and_sold_once() {
     // The reply was lost; the controller confirms again: the same answer, one sale.
     let (status, again) = server.settle(KEY_GYM, &id, "confirm");
     assert_eq!((status, again["state"].as_str()), (200, Some("confirmed")));
-    let sold = server.till.sold();
+    let sold = till.sold();
     assert_eq!(sold.len(), 1, "{sold:?}");
     assert_eq!((sold[0].1.as_str(), sold[0].2), ("gym", rub(150)));
     assert_eq!(sold[0].0.to_string(), id.as_str().unwrap());
@@ -265,7 +270,7 @@ fn a_basket_is_authorized_dispensed_and_sold_once() {
 
 #[test]
 fn the_rules_refuse_with_a_reason_and_a_hold_counts_at_the_other_machine() {
-    let server = Server::start(Duration::seconds(30));
+    let (server, till) = Server::start(Duration::seconds(30));
     let (_, banned) = server.authorize(
         KEY_GYM,
         "req-ban",
@@ -311,12 +316,12 @@ fn the_rules_refuse_with_a_reason_and_a_hold_counts_at_the_other_machine() {
         (status, late["error"].as_str()),
         (409, Some("already_cancelled"))
     );
-    assert!(server.till.sold().is_empty());
+    assert!(till.sold().is_empty());
 }
 
 #[test]
 fn a_replayed_request_gets_its_first_answer_and_never_a_second_hold() {
-    let server = Server::start(Duration::seconds(30));
+    let (server, till) = Server::start(Duration::seconds(30));
     let items = json!([{"product": "juice", "quantity": 3}]);
     let (_, first) = server.authorize(KEY_GYM, "req-7", IVANOV, items.clone());
     let (_, replay) = server.authorize(KEY_GYM, "req-7", IVANOV, items.clone());
@@ -344,12 +349,12 @@ fn a_replayed_request_gets_its_first_answer_and_never_a_second_hold() {
     server.settle(KEY_GYM, &first["authorization_id"], "confirm");
     let (_, after) = server.authorize(KEY_GYM, "req-7", IVANOV, items);
     assert_eq!(after["state"], "confirmed", "{after}");
-    assert_eq!(server.till.sold().len(), 1);
+    assert_eq!(till.sold().len(), 1);
 }
 
 #[test]
 fn an_authorization_not_confirmed_in_time_lapses_and_releases_its_hold() {
-    let server = Server::start(Duration::milliseconds(300));
+    let (server, till) = Server::start(Duration::milliseconds(300));
     let (_, held) = server.authorize(
         KEY_GYM,
         "req-slow",
@@ -367,12 +372,12 @@ fn an_authorization_not_confirmed_in_time_lapses_and_releases_its_hold() {
         json!([{"product": "juice", "quantity": 5}]),
     );
     assert_eq!(fits["status"], "approved", "{fits}");
-    assert!(server.till.sold().is_empty());
+    assert!(till.sold().is_empty());
 }
 
 #[test]
 fn bad_requests_are_refused_with_a_clear_error_and_change_nothing() {
-    let server = Server::start(Duration::seconds(30));
+    let (server, till) = Server::start(Duration::seconds(30));
     let body =
         |items: Value| json!({"request_id": "r", "card": IVANOV, "items": items}).to_string();
     let cases: Vec<(&str, Option<&str>, String, u16, &str)> = vec![
@@ -462,14 +467,108 @@ fn bad_requests_are_refused_with_a_clear_error_and_change_nothing() {
     assert_eq!((status, theirs["error"].as_str()), (404, Some("not_found")));
 
     // The till cannot be asked: nothing decided, nothing held.
-    server.till.down.store(true, Ordering::SeqCst);
+    till.down.store(true, Ordering::SeqCst);
     let (status, down) = server.authorize(KEY_GYM, "req-down", IVANOV, bun());
     assert_eq!(
         (status, down["error"].as_str()),
         (503, Some("till_unavailable"))
     );
-    server.till.down.store(false, Ordering::SeqCst);
+    till.down.store(false, Ordering::SeqCst);
     let (_, retried) = server.authorize(KEY_GYM, "req-down", IVANOV, bun());
     assert_eq!(retried["status"], "approved", "{retried}");
-    assert!(server.till.sold().is_empty());
+    assert!(till.sold().is_empty());
+}
+
+/// The machines over the school's own books: the canteen's prices, the parents' bans and
+/// the balance decide as at the till, and a confirmed basket is the machine's sale in the
+/// journal.
+#[test]
+fn the_schools_own_books_decide_as_at_the_till_and_keep_the_machines_sales() {
+    use schoolcard_core::Workstation;
+    use schoolcard_vending::core_till::CoreTill;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("school.sqlite");
+    let now = chrono::Utc::now();
+    let mut ws = Workstation::open(&db).unwrap();
+    let mut run = |command: Value| -> Value {
+        ws.execute(
+            serde_json::from_value(command.clone()).unwrap(),
+            now,
+            &|_| {},
+        )
+        .unwrap_or_else(|e| panic!("{command}: {e}"))
+    };
+    run(
+        json!({"type": "set_up_school", "school_name": "Лицей «Держава»", "time_zone": "Europe/Moscow",
+               "admin_name": {"surname": "Админова", "name": "Анна"}, "login": "admin", "password": "correct horse"}),
+    );
+    run(json!({"type": "sign_in_password", "login": "admin", "password": "correct horse"}));
+    let class = run(json!({"type": "create_class", "name": "7В"}))["id"].clone();
+    let pupil = run(json!({"type": "enrol_pupil", "class_id": class,
+                           "name": {"surname": "Иванов", "name": "Пётр"}}))["person"]["id"]
+        .clone();
+    run(json!({"type": "bind_card", "person_id": pupil, "card": IVANOV}));
+    let product = |run: &mut dyn FnMut(Value) -> Value, name: &str, category: &str, price: i64| {
+        run(json!({"type": "save_product", "name": name, "price": price, "category": category}))
+            ["product"]["product_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let bun = product(&mut run, "Булочка с маком", "выпечка", rub(45));
+    let chocolate = product(&mut run, "Шоколад молочный", "сладости", rub(90));
+    run(json!({"type": "set_day_menu", "items": [
+        {"product_id": bun, "price": rub(40)}, {"product_id": chocolate, "price": rub(90)}]}));
+    run(json!({"type": "top_up_balance", "person_id": pupil, "amount": rub(150)}));
+    run(json!({"type": "set_canteen_ban", "person_id": pupil,
+               "target": {"kind": "product", "value": chocolate}}));
+    drop(run);
+    drop(ws);
+
+    let server = Server::serve(
+        Arc::new(CoreTill::open(&db).unwrap()),
+        Duration::seconds(30),
+    );
+    let basket = |product: &str, quantity: u32| json!([{"product": product, "quantity": quantity}]);
+    // The day's price, not the list price.
+    let (_, buns) = server.authorize(KEY_GYM, "g-1", IVANOV, basket(&bun, 2));
+    assert_eq!(buns["status"], "approved", "{buns}");
+    assert_eq!(buns["amount_kopecks"], rub(80));
+    assert_eq!(buns["lines"][0]["name"], "Булочка с маком");
+    // The parents' ban, in the till's words.
+    let (_, banned) = server.authorize(KEY_HALL, "h-1", IVANOV, basket(&chocolate, 1));
+    assert_eq!(banned["reason"], "product_banned", "{banned}");
+    assert_eq!(banned["message"], "Запрещено родителями");
+    // 150 ₽ less the 80 ₽ held: three more buns (120 ₽) do not fit, one does.
+    let (_, short) = server.authorize(KEY_HALL, "h-2", IVANOV, basket(&bun, 3));
+    assert_eq!(short["reason"], "insufficient_balance", "{short}");
+    let (_, one) = server.authorize(KEY_HALL, "h-3", IVANOV, basket(&bun, 1));
+    assert_eq!(one["status"], "approved", "{one}");
+    // A product the school does not have, and a card nobody holds.
+    let (_, unknown) = server.authorize(KEY_GYM, "g-2", IVANOV, basket("кола", 1));
+    assert_eq!(unknown["reason"], "not_on_menu", "{unknown}");
+    let (_, nobody) = server.authorize(KEY_GYM, "g-3", NOBODY, basket(&bun, 1));
+    assert_eq!(nobody["reason"], "unknown_card", "{nobody}");
+
+    // The gym's buns dispensed: the machine's sale, once, however often confirmed.
+    server.settle(KEY_GYM, &buns["authorization_id"], "confirm");
+    server.settle(KEY_GYM, &buns["authorization_id"], "confirm");
+    server.settle(KEY_HALL, &one["authorization_id"], "cancel");
+    drop(server);
+    let ws = Workstation::open(&db).unwrap();
+    let conn = ws.store().conn();
+    let (sales, actor): (i64, String) = conn
+        .query_row(
+            "SELECT count(*), min(actor) FROM journal WHERE kind = 'sale_made'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((sales, actor.as_str()), (1, "vending:gym"));
+    let balance: i64 = conn
+        .query_row("SELECT balance FROM canteen_accounts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(balance, rub(70));
+    assert!(schoolcard_core::journal::verify(conn).unwrap().is_intact());
 }

@@ -16,7 +16,7 @@ use crate::canteen::{
     self, available, decide_free_meal, decide_sale, entitlements, Allergen, Ban, BanHours,
     BanTarget, BasketLine, BenefitCategory, BenefitCategoryId, BenefitGrant, CanteenSettings,
     Complex, ComplexId, Entitlement, MealKind, MealVerdict, MenuItem, OrderPupil, PaidPreOrder,
-    Payer, Product, ProductId, Purse, SaleCheck, TillReason,
+    Payer, Product, ProductId, Purse, SaleCheck, SaleRefusal, SaleTotal, TillReason,
 };
 use crate::domain::{CardState, ClassId, PersonId, GRADE_MAX, GRADE_MIN};
 use crate::error::{CoreError, CoreResult, Refusal};
@@ -1271,21 +1271,14 @@ impl Workstation {
                 Ok(p) => p,
                 Err(reason) => return Ok(refused(reason)),
             };
-            let settings = canteen_settings(conn)?;
-            let purse = purse(conn, pupil.person_id, &settings)?;
-            let menu = menu(conn, today)?;
-            let products = products(conn)?;
-            let bans = bans(conn, pupil.person_id)?;
-            let verdict = decide_sale(SaleCheck {
-                basket: &basket,
-                menu: &menu,
-                products: &products,
+            let verdict = check_sale(
+                conn,
+                pupil.person_id,
+                &basket,
+                today,
                 local_time,
-                bans: &bans,
-                daily_limit: daily_limit(conn, pupil.person_id)?,
-                spent_today: spent_on(conn, pupil.person_id, today)?,
-                purse,
-            });
+                Kopecks::ZERO,
+            )?;
             match verdict {
                 Err(refusal) => Ok(json!({
                     "ok": false, "reason": refusal.reason, "product_id": refusal.product_id,
@@ -1305,6 +1298,81 @@ impl Workstation {
                     Ok(made_sale(w.conn(), sale_id)?.expect("the sale was just written"))
                 }
             }
+        })
+    }
+
+    /// A vending machine's basket for `card`'s holder: priced from today's menu and
+    /// judged as at the till, with `held` (what other machines' authorizations still in
+    /// flight hold of the holder's money) counted as spent. Writes nothing.
+    pub fn vending_quote(
+        &self,
+        card: &str,
+        basket: &[BasketLine],
+        held: &dyn Fn(PersonId) -> Kopecks,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Result<(PersonId, SaleTotal), VendingRefusal>> {
+        let tz = self.school_tz()?;
+        let today = tz.school_date(now);
+        let local_time = now.with_timezone(&tz.tz()).time();
+        let conn = self.store.conn();
+        let who = TillWho {
+            card: Some(card.to_owned()),
+            person_id: None,
+        };
+        let pupil = match identify(conn, &who)? {
+            Ok(p) => p,
+            Err(reason) => {
+                return Ok(Err(VendingRefusal {
+                    reason,
+                    product_id: None,
+                }))
+            }
+        };
+        let verdict = check_sale(
+            conn,
+            pupil.person_id,
+            basket,
+            today,
+            local_time,
+            held(pupil.person_id),
+        )?;
+        Ok(verdict
+            .map(|sale| (pupil.person_id, sale))
+            .map_err(|refusal| VendingRefusal {
+                reason: refusal.reason,
+                product_id: refusal.product_id,
+            }))
+    }
+
+    /// A vending machine dispensed an authorized basket: the sale is journaled as the
+    /// machine's (`actor`), once per `sale_id`. Not judged again: what was dispensed was
+    /// approved, and food already taken is never refused (the balance may go below the
+    /// floor, and the report shows it).
+    pub fn vending_sale(
+        &mut self,
+        actor: &str,
+        sale_id: Uuid,
+        person_id: PersonId,
+        sale: SaleTotal,
+        now: DateTime<Utc>,
+    ) -> CoreResult<()> {
+        let today = self.school_tz()?.school_date(now);
+        self.store.write(|w| {
+            if made_sale(w.conn(), sale_id)?.is_some() {
+                return Ok(());
+            }
+            w.append(
+                actor,
+                now,
+                EventBody::SaleMade {
+                    sale_id,
+                    person_id,
+                    school_date: today.0,
+                    lines: sale.lines,
+                    total: sale.total,
+                },
+            )?;
+            Ok(())
         })
     }
 
@@ -1786,6 +1854,39 @@ fn made_sale(conn: &Connection, sale_id: Uuid) -> CoreResult<Option<Value>> {
         "lines": serde_json::from_str::<Value>(&lines).unwrap_or(Value::Null),
         "balance": balance,
     })))
+}
+
+/// Why a vending machine's basket is refused: the till's reason, and the product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VendingRefusal {
+    pub reason: TillReason,
+    pub product_id: Option<ProductId>,
+}
+
+/// A basket judged for `person_id` as at the till, today, with `held` counted as spent
+/// (the vending machines' authorizations in flight; zero at the till).
+fn check_sale(
+    conn: &Connection,
+    person_id: PersonId,
+    basket: &[BasketLine],
+    today: SchoolDate,
+    local_time: chrono::NaiveTime,
+    held: Kopecks,
+) -> CoreResult<Result<SaleTotal, SaleRefusal>> {
+    let settings = canteen_settings(conn)?;
+    let mut purse = purse(conn, person_id, &settings)?;
+    purse.balance = Kopecks(purse.balance.0 - held.0);
+    let spent = spent_on(conn, person_id, today)?;
+    Ok(decide_sale(SaleCheck {
+        basket,
+        menu: &menu(conn, today)?,
+        products: &products(conn)?,
+        local_time,
+        bans: &bans(conn, person_id)?,
+        daily_limit: daily_limit(conn, person_id)?,
+        spent_today: Kopecks(spent.0 + held.0),
+        purse,
+    }))
 }
 
 pub(crate) fn canteen_settings(conn: &Connection) -> CoreResult<CanteenSettings> {

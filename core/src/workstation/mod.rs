@@ -39,6 +39,7 @@ mod staff;
 mod tests;
 mod visitors;
 
+pub use canteen::{TillWho, VendingRefusal};
 pub use cards::CardHolder;
 // Outside this module only the demo's tests call it; the path stays for them.
 use crate::peripherals::{Direction, PeripheralId, PeripheralSpec};
