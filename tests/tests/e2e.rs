@@ -1064,3 +1064,140 @@ async fn the_fire_key_unlocks_every_gate_with_the_screen_frozen_and_the_database
     drop(driver);
     drop(slave);
 }
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the built app, Xvfb and tauri-driver: run by `make test`"]
+async fn admin_adds_a_product_to_todays_menu_tops_up_a_pupil_and_sets_a_ban() {
+    use schoolcard_core::demo;
+
+    const PRODUCT: &str = "Маффин черничный";
+
+    let app = app_bin();
+    let (_dir, db) = demo_school();
+    // A pupil whose surname and name no other pupil shares: the search finds them alone.
+    let (person_id, query): (String, String) = {
+        let ws = Workstation::open(&db).unwrap();
+        ws.store()
+            .conn()
+            .query_row(
+                "SELECT min(id), surname || ' ' || name FROM persons WHERE kind = 'pupil'
+                 GROUP BY surname, name HAVING count(*) = 1 ORDER BY surname, name LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    };
+
+    let (driver, client) = open_app(&app, &db, true).await;
+    sign_in(&client, "admin", demo::DEMO_PASSWORD).await;
+
+    // A product at 45,50 ₽ with eggs in it.
+    click(&client, "nav-canteen_menu").await;
+    click(&client, "canteen-tab-products").await;
+    type_into(&client, "canteen-product-name", PRODUCT).await;
+    type_into(&client, "canteen-product-price", "45,50").await;
+    type_into(&client, "canteen-product-category", "выпечка").await;
+    click(&client, "canteen-allergen-eggs").await;
+    click(&client, "canteen-product-save").await;
+    wait_text(&client, "canteen-product-success", PRODUCT).await;
+    wait_text(&client, "canteen-product-row", PRODUCT).await;
+
+    // On today's menu, at its list price.
+    click(&client, "canteen-tab-menu").await;
+    let row = wait_text(&client, "canteen-menu-row", PRODUCT).await;
+    scroll_to(&client, &row).await;
+    row.find(Locator::Css(&testid("canteen-menu-on")))
+        .await
+        .expect("the row's box")
+        .click()
+        .await
+        .unwrap();
+    click(&client, "canteen-menu-save").await;
+    wait_text(&client, "canteen-menu-success", "").await;
+
+    // The pupil's canteen card: 300 ₽ topped up, eggs banned from 08:00 to 13:00.
+    click(&client, "nav-canteen_pupils").await;
+    type_into(&client, "canteen-pupil-search", &query).await;
+    click(&client, "canteen-pupil-search-submit").await;
+    let card = format!("[data-testid='canteen-pupil-card'][data-person-id='{person_id}']");
+    wait_for(
+        "the pupil's canteen card",
+        || async { client.find(Locator::Css(&card)).await.ok() },
+        |_| true,
+    )
+    .await;
+    wait_text(&client, "canteen-balance", "").await;
+    type_into(&client, "canteen-top-up-amount", "300,00").await;
+    type_into(&client, "canteen-top-up-note", "наличные").await;
+    click(&client, "canteen-top-up-submit").await;
+    wait_text(&client, "canteen-pupil-success", "300,00").await;
+
+    let kind = wait_text(&client, "canteen-ban-kind", "").await;
+    scroll_to(&client, &kind).await;
+    kind.select_by_value("allergen").await.unwrap();
+    wait_text(&client, "canteen-ban-value", "")
+        .await
+        .select_by_value("eggs")
+        .await
+        .unwrap();
+    type_into(&client, "canteen-ban-from", "08:00").await;
+    type_into(&client, "canteen-ban-to", "13:00").await;
+    click(&client, "canteen-ban-submit").await;
+    wait_text(&client, "canteen-ban-row", "13:00").await;
+
+    client.close().await.unwrap();
+    drop(driver);
+
+    // The journal: the product with its price and allergen, today's menu with it, the
+    // top-up and the ban, all the pupil's.
+    let products = journaled(&db, "product_saved");
+    let product = &products.last().expect("a product saved")["product"];
+    assert_eq!(product["name"], PRODUCT, "{product}");
+    assert_eq!(product["price"], 4550, "{product}");
+    assert_eq!(product["allergens"], json!(["eggs"]), "{product}");
+    let menus = journaled(&db, "day_menu_set");
+    let menu = menus.last().expect("a menu set");
+    let ws = Workstation::open(&db).unwrap();
+    let today = ws
+        .store()
+        .conn()
+        .query_row("SELECT time_zone FROM school", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .map(|zone| {
+            zone.parse::<schoolcard_core::time::SchoolTz>()
+                .unwrap()
+                .school_date(chrono::Utc::now())
+        })
+        .unwrap();
+    assert_eq!(menu["school_date"], today.0.to_string(), "{menu}");
+    assert!(
+        menu["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["product_id"] == product["product_id"] && i["price"] == 4550),
+        "the new product on today's menu at 45,50: {menu}"
+    );
+    let top_ups = journaled(&db, "balance_topped_up");
+    let top_up = top_ups.last().expect("a top-up");
+    assert_eq!(top_up["person_id"], person_id.as_str(), "{top_up}");
+    assert_eq!(top_up["amount"], 30000, "{top_up}");
+    assert_eq!(top_up["note"], "наличные", "{top_up}");
+    let bans = journaled(&db, "canteen_ban_set");
+    let ban = bans.last().expect("a ban");
+    assert_eq!(ban["person_id"], person_id.as_str(), "{ban}");
+    assert_eq!(
+        ban["ban"]["target"],
+        json!({"kind": "allergen", "value": "eggs"}),
+        "{ban}"
+    );
+    assert_eq!(
+        ban["ban"]["hours"],
+        json!({"from": "08:00:00", "to": "13:00:00"}),
+        "{ban}"
+    );
+    assert!(schoolcard_core::journal::verify(ws.store().conn())
+        .unwrap()
+        .is_intact());
+}
