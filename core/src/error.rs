@@ -247,6 +247,12 @@ refusals! {
     DevicePortTaken = "device_port_taken",
     /// OSDP address `address` on this line is the reader `name`'s.
     OsdpAddressTaken = "osdp_address_taken",
+    /// `value` is not an address and port to listen on (`0.0.0.0:8787`, `127.0.0.1:8787`).
+    BadListenAddress = "bad_listen_address",
+    /// The vending machines of a workstation share one address; `name` listens on `listen`.
+    VendingListenDiffers = "vending_listen_differs",
+    /// A vending machine's key digest is not 64 hex digits (a key made by the app).
+    BadKeyDigest = "bad_key_digest",
     /// The gate is opened by the readers `readers`: choose another gate for them first.
     GateInUse = "gate_in_use",
     // The guard's post.

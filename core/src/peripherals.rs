@@ -157,6 +157,14 @@ pub enum Connection {
         #[serde(default)]
         paper: Paper,
     },
+    /// A vending machine (Автобуфет) asking the workstation's vending API over the network,
+    /// with its own key, kept here as its SHA-256 digest (the key is shown once when made).
+    /// Every machine of a workstation is served on one `listen` address.
+    VendingMachine {
+        key_sha256: String,
+        #[serde(default = "default_vending_listen")]
+        listen: String,
+    },
     /// A reader the workstation plays itself on a pseudo-terminal, speaking the IronLogic
     /// Z-2 line protocol: for the demo and for trying the system without hardware.
     SimulatedReader,
@@ -174,6 +182,14 @@ pub enum Paper {
     /// 80 mm: 48 characters a line.
     #[serde(rename = "80")]
     Mm80,
+}
+
+/// Where the vending API listens unless told otherwise: every interface, so machines on
+/// the school's network reach it; their keys keep anyone else out.
+pub const VENDING_LISTEN_DEFAULT: &str = "0.0.0.0:8787";
+
+fn default_vending_listen() -> String {
+    VENDING_LISTEN_DEFAULT.to_owned()
 }
 
 fn default_baud_rate() -> u32 {
@@ -194,6 +210,15 @@ impl Connection {
         matches!(self, Connection::ReceiptPrinter { .. })
     }
 
+    /// Reads no cards and opens nothing: a printer, a vending machine.
+    pub fn reads_no_cards(&self) -> bool {
+        self.is_gate()
+            || matches!(
+                self,
+                Connection::ReceiptPrinter { .. } | Connection::VendingMachine { .. }
+            )
+    }
+
     /// The serial port it occupies, if any.
     pub fn port(&self) -> Option<&str> {
         match self {
@@ -202,6 +227,7 @@ impl Connection {
             | Connection::RelayGate { port, .. }
             | Connection::ReceiptPrinter { port, .. } => Some(port),
             Connection::PcscReader { .. }
+            | Connection::VendingMachine { .. }
             | Connection::SimulatedReader
             | Connection::SimulatedTurnstile => None,
         }
@@ -310,8 +336,7 @@ pub fn check_spec(
         .with("name", &other.spec.name));
     }
     spec.connection = check_connection(spec.connection, &others)?;
-    let is_gate = spec.connection.is_gate();
-    let reads_no_cards = is_gate || spec.connection.is_printer();
+    let reads_no_cards = spec.connection.reads_no_cards();
     if reads_no_cards || spec.post != Post::Entrance {
         spec.direction = None;
     } else if spec.direction.is_none() {
@@ -452,6 +477,43 @@ fn check_connection(connection: Connection, others: &[&Peripheral]) -> CoreResul
             baud_rate: check_baud_rate(baud_rate)?,
             paper,
         },
+        Connection::VendingMachine { key_sha256, listen } => {
+            let key_sha256 = key_sha256.trim().to_ascii_lowercase();
+            if key_sha256.len() != 64 || !key_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(CoreError::invalid(
+                    "key_sha256",
+                    Refusal::BadKeyDigest,
+                    "make the machine's key in the app",
+                ));
+            }
+            let listen = listen.trim().to_owned();
+            if listen.parse::<std::net::SocketAddr>().is_err() {
+                return Err(CoreError::invalid(
+                    "listen",
+                    Refusal::BadListenAddress,
+                    format!("{listen:?} is not an address and port"),
+                )
+                .with("value", &listen));
+            }
+            let elsewhere = others.iter().find(|p| {
+                matches!(&p.spec.connection,
+                    Connection::VendingMachine { listen: theirs, .. } if *theirs != listen)
+            });
+            if let Some(other) = elsewhere {
+                let theirs = match &other.spec.connection {
+                    Connection::VendingMachine { listen, .. } => listen.clone(),
+                    _ => String::new(),
+                };
+                return Err(CoreError::invalid(
+                    "listen",
+                    Refusal::VendingListenDiffers,
+                    format!("{:?} listens on {theirs}", other.spec.name),
+                )
+                .with("name", &other.spec.name)
+                .with("listen", theirs));
+            }
+            Connection::VendingMachine { key_sha256, listen }
+        }
         Connection::SimulatedReader => Connection::SimulatedReader,
         Connection::SimulatedTurnstile => Connection::SimulatedTurnstile,
     };

@@ -160,6 +160,7 @@ fn start_devices(
         let mut workstation = workstation
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        hub.serve_vending_from(workstation.store().path());
         commands::reload_devices(&hub, &mut workstation);
     }
     commands::Devices(Some(hub))

@@ -19,11 +19,13 @@
 //!   money, replays answered as first answered, lapses.
 //! - `api` — [`api::router`]: the HTTP routes, wire types and errors (`openapi.yaml`
 //!   describes them).
+//! - `host` — [`host::Host`]: the API on a thread and runtime of its own, for the app.
 //! - `core_till` — [`core_till::CoreTill`]: the [`Till`] of the school's own books — the
 //!   canteen's rules and balances in `schoolcard-core`, on a connection of its own.
 
 pub mod api;
 pub mod core_till;
+pub mod host;
 pub mod ledger;
 pub mod machines;
 

@@ -523,7 +523,6 @@ fn the_schools_own_books_decide_as_at_the_till_and_keep_the_machines_sales() {
     run(json!({"type": "top_up_balance", "person_id": pupil, "amount": rub(150)}));
     run(json!({"type": "set_canteen_ban", "person_id": pupil,
                "target": {"kind": "product", "value": chocolate}}));
-    drop(run);
     drop(ws);
 
     let server = Server::serve(

@@ -142,6 +142,8 @@ enum Driver {
     Gate(GateRun),
     /// A receipt printer: opened for each receipt, one at a time.
     Printer(PrinterRun),
+    /// A vending machine, served by the hub's vending API.
+    Vending,
 }
 
 struct PrinterRun {
@@ -209,8 +211,25 @@ struct Shared {
     gate_waits: Mutex<HashMap<(PeripheralId, Direction), VecDeque<uuid::Uuid>>>,
     /// Recent denials, for a guard's override.
     recent_denials: Mutex<VecDeque<Presented>>,
+    /// The vending machines' API, while machines are configured.
+    vending: Mutex<VendingRun>,
     emit: Emit,
 }
+
+/// The vending API as configured and as running.
+#[derive(Default)]
+struct VendingRun {
+    /// The school's database: the machines' sales go there. `None`: no API.
+    database: Option<std::path::PathBuf>,
+    /// Where it listens and which machines (id, name, key digest) it serves.
+    config: Option<(String, Vec<(String, String, String)>)>,
+    /// Serving, or why not.
+    host: Option<Result<schoolcard_vending::host::Host, String>>,
+}
+
+/// How long a vending machine's authorization holds the pupil's money if the machine
+/// says neither «dispensed» nor «not dispensed».
+const VENDING_AUTHORIZATION_TTL_S: i64 = 60;
 
 #[derive(Default)]
 struct Routes {
@@ -253,6 +272,7 @@ impl DeviceHub {
             post: post.map(Mutex::new),
             gate_waits: Mutex::new(HashMap::new()),
             recent_denials: Mutex::new(VecDeque::new()),
+            vending: Mutex::new(VendingRun::default()),
             emit,
         });
         let (reads, reads_rx) = mpsc::channel::<CardRead>();
@@ -283,7 +303,51 @@ impl DeviceHub {
     }
 
     /// Stops every driver and starts `peripherals` (this workstation's, from the core).
+    /// The vending machines' sales go to `database` (the app's school file): without it
+    /// the hub serves no vending API.
+    pub fn serve_vending_from(&self, database: &std::path::Path) {
+        lock(&self.shared.vending).database = Some(database.to_owned());
+    }
+
+    /// Starts, restarts or stops the vending API for the configured machines.
+    fn reload_vending(&self, peripherals: &[Peripheral]) {
+        let machines: Vec<(String, String, String, String)> = peripherals
+            .iter()
+            .filter(|p| p.spec.enabled)
+            .filter_map(|p| match &p.spec.connection {
+                Connection::VendingMachine { key_sha256, listen } => Some((
+                    listen.clone(),
+                    p.id.to_string(),
+                    p.spec.name.clone(),
+                    key_sha256.clone(),
+                )),
+                _ => None,
+            })
+            .collect();
+        let config = machines.first().map(|(listen, ..)| {
+            (
+                listen.clone(),
+                machines
+                    .iter()
+                    .map(|(_, id, name, key)| (id.clone(), name.clone(), key.clone()))
+                    .collect::<Vec<_>>(),
+            )
+        });
+        let mut run = lock(&self.shared.vending);
+        if run.config == config && run.host.as_ref().is_some_and(|h| h.is_ok()) {
+            return;
+        }
+        // The old API stops (and frees its address) before the new one binds.
+        run.host = None;
+        run.config = config.clone();
+        let (Some((listen, machines)), Some(database)) = (config, run.database.clone()) else {
+            return;
+        };
+        run.host = Some(start_vending(&listen, &machines, &database));
+    }
+
     pub fn reload(&self, peripherals: Vec<Peripheral>, site_key: [u8; 16]) {
+        self.reload_vending(&peripherals);
         let old = std::mem::take(&mut *lock(&self.shared.fleet));
         // Dropping the drivers stops their threads, each within its bounded stop.
         drop(old);
@@ -407,6 +471,7 @@ impl DeviceHub {
                     Err(e) => Driver::Misconfigured(e.to_string()),
                 }
             }
+            Connection::VendingMachine { .. } => Driver::Vending,
             Connection::ReceiptPrinter {
                 port,
                 baud_rate,
@@ -1181,6 +1246,22 @@ fn snapshot(shared: &Shared) -> Vec<DeviceHealth> {
             };
             match &running.driver {
                 Driver::Disabled => health.state = "disabled",
+                Driver::Vending => {
+                    let run = lock(&shared.vending);
+                    match &run.host {
+                        Some(Ok(host)) => {
+                            health.detail = Some(format!("http://{}", host.address()));
+                        }
+                        Some(Err(why)) => {
+                            health.state = "offline";
+                            health.detail = Some(why.clone());
+                        }
+                        None => {
+                            health.state = "misconfigured";
+                            health.detail = Some("no database to sell from".into());
+                        }
+                    }
+                }
                 Driver::Printer(run) => {
                     // Opened per receipt: between receipts, there is its node or not.
                     let path = run.connection.path();
@@ -1270,3 +1351,45 @@ fn snapshot(shared: &Shared) -> Vec<DeviceHealth> {
 
 #[cfg(test)]
 mod tests;
+
+/// The vending API on `listen` for `machines` (id, name, key digest), selling from the
+/// school's `database` on a connection of its own.
+fn start_vending(
+    listen: &str,
+    machines: &[(String, String, String)],
+    database: &std::path::Path,
+) -> Result<schoolcard_vending::host::Host, String> {
+    use schoolcard_vending::{api::Vending, core_till::CoreTill, ledger::Ledger, machines};
+    let address: std::net::SocketAddr = listen
+        .parse()
+        .map_err(|_| format!("{listen} is not an address and port"))?;
+    let machines = machines
+        .iter()
+        .filter_map(|(id, name, key)| {
+            let mut digest = [0u8; 32];
+            hex_digest(key, &mut digest).then(|| machines::Machine::with_digest(id, name, digest))
+        })
+        .collect();
+    let till = CoreTill::open(database).map_err(|e| e.to_string())?;
+    let vending = Arc::new(Vending {
+        machines,
+        ledger: Ledger::new(chrono::Duration::seconds(VENDING_AUTHORIZATION_TTL_S)),
+        till: Arc::new(till),
+    });
+    schoolcard_vending::host::Host::start(address, vending)
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))
+}
+
+/// 64 hex digits into 32 bytes; false if `text` is not that.
+fn hex_digest(text: &str, out: &mut [u8; 32]) -> bool {
+    if text.len() != 64 {
+        return false;
+    }
+    for (i, byte) in out.iter_mut().enumerate() {
+        match u8::from_str_radix(&text[2 * i..2 * i + 2], 16) {
+            Ok(b) => *byte = b,
+            Err(_) => return false,
+        }
+    }
+    true
+}

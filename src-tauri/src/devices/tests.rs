@@ -1077,3 +1077,59 @@ fn the_canteens_receipt_printer_gets_the_receipt_and_says_when_it_is_gone() {
         Err(HubError::NoPrinter)
     ));
 }
+
+#[test]
+fn the_hub_serves_the_vending_machines_it_is_given_and_says_when_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ws.sqlite");
+    drop(schoolcard_core::Workstation::open(&db).unwrap());
+    let (hub, _events) = hub();
+    hub.serve_vending_from(&db);
+    let key = "6b65792d6f662d7468652d6779";
+    let digest = {
+        use std::fmt::Write as _;
+        let bytes = <sha2::Sha256 as sha2::Digest>::digest(key.as_bytes());
+        bytes.iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    };
+    let machine = |name: &str, listen: &str| {
+        peripheral(
+            name,
+            Post::Canteen,
+            None,
+            Connection::VendingMachine {
+                key_sha256: digest.clone(),
+                listen: listen.into(),
+            },
+        )
+    };
+    let gym = machine("Автомат у спортзала", "127.0.0.1:0");
+    hub.reload(vec![gym.clone()], [7; 16]);
+    let health = hub.health();
+    let served = health.iter().find(|h| h.device_id == gym.id).unwrap();
+    assert_eq!(served.state, "online", "{served:?}");
+    let base = served.detail.clone().unwrap();
+    let answer: Value = ureq::get(&format!("{base}/v1/health"))
+        .set("Authorization", &format!("Bearer {key}"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(answer["machine"], "Автомат у спортзала");
+
+    // Another listener holds the address: the machine is offline, and says why.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hall = machine("Автомат в холле", &taken.local_addr().unwrap().to_string());
+    hub.reload(vec![hall.clone()], [7; 16]);
+    let refused = hub
+        .health()
+        .into_iter()
+        .find(|h| h.device_id == hall.id)
+        .unwrap();
+    assert_eq!(refused.state, "offline", "{refused:?}");
+    assert!(refused.detail.unwrap().contains("cannot listen"));
+    // The old API stopped when its machine went.
+    assert!(ureq::get(&format!("{base}/v1/health")).call().is_err());
+}

@@ -281,6 +281,8 @@ export type Connection =
   | { type: 'relay_gate'; port: string; entry_channel: number; exit_channel: number; pulse_ms: number }
   /** A thermal receipt printer (ESC/POS): a serial port or a USB printer node (`/dev/usb/lp0`). */
   | { type: 'receipt_printer'; port: string; baud_rate: number; paper: PaperWidth }
+  /** A vending machine asking the workstation's API; its key is kept as a SHA-256 digest. */
+  | { type: 'vending_machine'; key_sha256: string; listen: string }
   /** The demo's reader: played by the app itself on a pseudo-terminal (IronLogic Z-2 lines). */
   | { type: 'simulated_reader' }
   | { type: 'simulated_turnstile' };
@@ -291,6 +293,7 @@ export const DEVICE_KINDS: DeviceKind[] = [
   'osdp_reader',
   'relay_gate',
   'receipt_printer',
+  'vending_machine',
   'simulated_reader',
   'simulated_turnstile',
 ];
@@ -299,6 +302,16 @@ export const GATE_KINDS: DeviceKind[] = ['relay_gate', 'simulated_turnstile'];
 /** A receipt printer's roll, in millimetres. */
 export type PaperWidth = '58' | '80';
 export const PAPER_WIDTHS: PaperWidth[] = ['58', '80'];
+/** Where the vending API listens unless told otherwise (the whole school network). */
+export const VENDING_LISTEN_DEFAULT = '0.0.0.0:8787';
+
+/** A new vending machine key (32 random bytes as hex) and its SHA-256 digest. */
+export async function newVendingKey(): Promise<{ key: string; digest: string }> {
+  const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  const key = hex(crypto.getRandomValues(new Uint8Array(32)));
+  const digest = hex(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key))));
+  return { key, digest };
+}
 
 export interface DeviceView {
   device_id: string;
