@@ -221,10 +221,23 @@ struct Shared {
 struct VendingRun {
     /// The school's database: the machines' sales go there. `None`: no API.
     database: Option<std::path::PathBuf>,
-    /// Where it listens and which machines (id, name, key digest) it serves.
-    config: Option<(String, Vec<(String, String, String)>)>,
+    config: Option<VendingConfig>,
     /// Serving, or why not.
     host: Option<Result<schoolcard_vending::host::Host, String>>,
+}
+
+/// Where the vending API listens and which machines it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct VendingConfig {
+    listen: String,
+    machines: Vec<VendingMachineConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct VendingMachineConfig {
+    id: String,
+    name: String,
+    key_sha256: String,
 }
 
 /// How long a vending machine's authorization holds the pupil's money if the machine
@@ -311,28 +324,27 @@ impl DeviceHub {
 
     /// Starts, restarts or stops the vending API for the configured machines.
     fn reload_vending(&self, peripherals: &[Peripheral]) {
-        let machines: Vec<(String, String, String, String)> = peripherals
+        let mut listen = None;
+        let machines: Vec<VendingMachineConfig> = peripherals
             .iter()
             .filter(|p| p.spec.enabled)
             .filter_map(|p| match &p.spec.connection {
-                Connection::VendingMachine { key_sha256, listen } => Some((
-                    listen.clone(),
-                    p.id.to_string(),
-                    p.spec.name.clone(),
-                    key_sha256.clone(),
-                )),
+                Connection::VendingMachine {
+                    key_sha256,
+                    listen: address,
+                } => {
+                    // The core keeps every machine of a workstation on one address.
+                    listen.get_or_insert_with(|| address.clone());
+                    Some(VendingMachineConfig {
+                        id: p.id.to_string(),
+                        name: p.spec.name.clone(),
+                        key_sha256: key_sha256.clone(),
+                    })
+                }
                 _ => None,
             })
             .collect();
-        let config = machines.first().map(|(listen, ..)| {
-            (
-                listen.clone(),
-                machines
-                    .iter()
-                    .map(|(_, id, name, key)| (id.clone(), name.clone(), key.clone()))
-                    .collect::<Vec<_>>(),
-            )
-        });
+        let config = listen.map(|listen| VendingConfig { listen, machines });
         let mut run = lock(&self.shared.vending);
         if run.config == config && run.host.as_ref().is_some_and(|h| h.is_ok()) {
             return;
@@ -340,10 +352,10 @@ impl DeviceHub {
         // The old API stops (and frees its address) before the new one binds.
         run.host = None;
         run.config = config.clone();
-        let (Some((listen, machines)), Some(database)) = (config, run.database.clone()) else {
+        let (Some(config), Some(database)) = (config, run.database.clone()) else {
             return;
         };
-        run.host = Some(start_vending(&listen, &machines, &database));
+        run.host = Some(start_vending(&config, &database));
     }
 
     pub fn reload(&self, peripherals: Vec<Peripheral>, site_key: [u8; 16]) {
@@ -1352,22 +1364,24 @@ fn snapshot(shared: &Shared) -> Vec<DeviceHealth> {
 #[cfg(test)]
 mod tests;
 
-/// The vending API on `listen` for `machines` (id, name, key digest), selling from the
-/// school's `database` on a connection of its own.
+/// The vending API as `config` says, selling from the school's `database` on a
+/// connection of its own.
 fn start_vending(
-    listen: &str,
-    machines: &[(String, String, String)],
+    config: &VendingConfig,
     database: &std::path::Path,
 ) -> Result<schoolcard_vending::host::Host, String> {
     use schoolcard_vending::{api::Vending, core_till::CoreTill, ledger::Ledger, machines};
+    let listen = &config.listen;
     let address: std::net::SocketAddr = listen
         .parse()
         .map_err(|_| format!("{listen} is not an address and port"))?;
-    let machines = machines
+    let machines = config
+        .machines
         .iter()
-        .filter_map(|(id, name, key)| {
+        .filter_map(|m| {
             let mut digest = [0u8; 32];
-            hex_digest(key, &mut digest).then(|| machines::Machine::with_digest(id, name, digest))
+            hex_digest(&m.key_sha256, &mut digest)
+                .then(|| machines::Machine::with_digest(&m.id, &m.name, digest))
         })
         .collect();
     let till = CoreTill::open(database).map_err(|e| e.to_string())?;
