@@ -75,7 +75,7 @@ export function byClass(lines: MealOrderLine[]): { class_id: string; class_name:
 }
 
 /** Entitled, ordered and saved over lines, per payer (budget payers first). */
-export function totalsByPayer(lines: MealOrderLine[]): { payer: Payer; entitled: number; ordered: number; saved: Kopecks; cost: Kopecks }[] {
+export function totalsByPayer(lines: MealOrderLine[]): { payer: Payer; entitled: number; ordered: number; saved: Kopecks }[] {
   return PAYERS.map((payer) => {
     const mine = lines.filter((l) => l.payer === payer);
     return {
@@ -83,7 +83,6 @@ export function totalsByPayer(lines: MealOrderLine[]): { payer: Payer; entitled:
       entitled: mine.reduce((s, l) => s + l.entitled, 0),
       ordered: mine.reduce((s, l) => s + l.ordered, 0),
       saved: mine.reduce((s, l) => s + l.saved, 0),
-      cost: mine.reduce((s, l) => s + l.ordered * l.price, 0),
     };
   }).filter((row) => row.entitled > 0 || row.ordered > 0);
 }
