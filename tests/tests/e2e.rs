@@ -1067,6 +1067,207 @@ async fn the_fire_key_unlocks_every_gate_with_the_screen_frozen_and_the_database
 
 #[tokio::test(flavor = "current_thread")]
 #[ignore = "needs the built app, Xvfb and tauri-driver: run by `make test`"]
+async fn cashier_serves_a_free_lunch_sells_a_bun_and_a_banned_product_is_refused() {
+    use schoolcard_core::demo;
+
+    let app = app_bin();
+    let (_dir, db) = demo_school();
+
+    // Before the app starts: the canteen's simulated reader is enabled; a pupil of grades
+    // 1–4 (a free lunch by law) with an active card, money, and no bans or limit yet;
+    // today's menu gives a bun and another product, which the parents now ban.
+    let (pupil_id, pupil, canteen_reader, bun, banned) = {
+        let mut ws = Workstation::open(&db).unwrap();
+        let (pupil_id, pupil): (String, String) = ws
+            .store()
+            .conn()
+            .query_row(
+                "SELECT p.id, p.surname || ' ' || p.name FROM persons p JOIN classes c ON c.id = p.class_id
+                 WHERE p.kind = 'pupil' AND p.status = 'active' AND c.grade BETWEEN 1 AND 4
+                   AND EXISTS (SELECT 1 FROM cards k WHERE k.person_id = p.id AND k.state = 'active')
+                   AND NOT EXISTS (SELECT 1 FROM canteen_bans b WHERE b.person_id = p.id)
+                   AND NOT EXISTS (SELECT 1 FROM canteen_limits l WHERE l.person_id = p.id)
+                   AND (SELECT a.balance FROM canteen_accounts a WHERE a.person_id = p.id) >= 10000
+                 ORDER BY p.surname, p.name LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        core(
+            &mut ws,
+            json!({"type": "sign_in_password", "login": "admin", "password": demo::DEMO_PASSWORD}),
+        );
+        let devices = core(&mut ws, json!({"type": "list_devices"}));
+        let reader = devices["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["connection"]["type"] == "simulated_reader" && d["post"] == "canteen")
+            .unwrap_or_else(|| panic!("the demo has a simulated canteen reader: {devices}"))
+            .clone();
+        let reader_id = reader["device_id"].as_str().unwrap().to_owned();
+        let mut spec = json!({});
+        for key in ["name", "post", "direction", "connection", "gate_id"] {
+            spec[key] = reader[key].clone();
+        }
+        spec["enabled"] = json!(true);
+        core(
+            &mut ws,
+            json!({"type": "save_device", "device_id": reader_id, "device": spec}),
+        );
+        let menu = core(&mut ws, json!({"type": "day_menu"}));
+        let items = menu["items"].as_array().unwrap().clone();
+        let bun = items
+            .iter()
+            .find(|i| i["name"].as_str().unwrap().starts_with("Булочка"))
+            .or_else(|| items.iter().find(|i| i["category"] == "выпечка"))
+            .unwrap_or_else(|| panic!("today's demo menu sells pastry: {menu}"))
+            .clone();
+        let banned = items
+            .iter()
+            .find(|i| i["product_id"] != bun["product_id"])
+            .unwrap_or_else(|| panic!("today's demo menu has two products: {menu}"))
+            .clone();
+        core(
+            &mut ws,
+            json!({"type": "set_canteen_ban", "person_id": pupil_id,
+                   "target": {"kind": "product", "value": banned["product_id"]}}),
+        );
+        (pupil_id, pupil, reader_id, bun, banned)
+    };
+    let surname = pupil.split(' ').next().unwrap().to_owned();
+    let bun_id = bun["product_id"].as_str().unwrap().to_owned();
+    let banned_id = banned["product_id"].as_str().unwrap().to_owned();
+    let banned_name = banned["name"].as_str().unwrap().to_owned();
+
+    let (driver, client) = open_app(&app, &db, true).await;
+
+    // The cashier's home is the till.
+    sign_in(&client, "cashier", demo::DEMO_PASSWORD).await;
+    wait_text(&client, "till", "").await;
+    wait_text(&client, "till-idle", "").await;
+
+    // The pupil's card at the canteen's reader brings them to the till.
+    click(&client, "topbar-simulator").await;
+    let reader_select = wait_text(&client, "sim-reader", "").await;
+    reader_select
+        .select_by_value(&canteen_reader)
+        .await
+        .expect("choosing the canteen reader");
+    type_into(&client, "sim-search", &surname).await;
+    let row = client
+        .wait()
+        .at_most(STEP_TIMEOUT)
+        .for_element(Locator::Css(&format!(
+            "{}[data-person-id='{pupil_id}']",
+            testid("sim-pupil-row")
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("{pupil} in the simulator's list: {e}"));
+    scroll_to(&client, &row).await;
+    row.click().await.expect("presenting the pupil's card");
+    wait_text(&client, "till-name", &pupil).await;
+    click(&client, "sim-close").await;
+
+    // The free lunch: one button, served once.
+    let meal = wait_text(&client, "till-meal", "").await;
+    assert_eq!(
+        meal.attr("data-served").await.unwrap().as_deref(),
+        Some("false")
+    );
+    click(&client, "till-meal").await;
+    let word = wait_text(&client, "till-verdict-word", "")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        word.to_uppercase().contains("ВЫДАНО"),
+        "the lunch is served: {word:?}"
+    );
+    wait_for(
+        "the lunch marked as served",
+        || async {
+            let meal = client.find(Locator::Css(&testid("till-meal"))).await.ok()?;
+            meal.attr("data-served").await.ok()?
+        },
+        |served| served == "true",
+    )
+    .await;
+
+    // A bun: a tile into the basket, paid; the till says how much and what is left.
+    let tile = |id: &str| format!("{}[data-product-id='{id}']", testid("till-tile"));
+    let bun_tile = client.find(Locator::Css(&tile(&bun_id))).await.unwrap();
+    scroll_to(&client, &bun_tile).await;
+    bun_tile.click().await.expect("the bun into the basket");
+    wait_text(&client, "till-basket-line", bun["name"].as_str().unwrap()).await;
+    click(&client, "till-pay").await;
+    wait_text(&client, "till-verdict-text", "Списано").await;
+    let verdict = wait_text(&client, "till-verdict", "").await;
+    assert_eq!(
+        verdict.attr("data-tone").await.unwrap().as_deref(),
+        Some("allow")
+    );
+    wait_text(&client, "till-last-sale", "").await;
+
+    // The banned product: its tile is marked, and paying for it is refused in words.
+    let banned_tile = wait_for(
+        "the banned product's tile marked",
+        || async {
+            let t = client.find(Locator::Css(&tile(&banned_id))).await.ok()?;
+            let mark = t.attr("data-banned").await.ok()??;
+            Some((t, mark))
+        },
+        |(_, mark)| mark == "product_banned",
+    )
+    .await
+    .0;
+    scroll_to(&client, &banned_tile).await;
+    banned_tile
+        .click()
+        .await
+        .expect("the banned product into the basket");
+    wait_text(&client, "till-basket-line", &banned_name).await;
+    click(&client, "till-pay").await;
+    let reason = wait_text(&client, "till-verdict-text", "запретили")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        reason.contains(&banned_name),
+        "the refusal names the product: {reason:?}"
+    );
+    let verdict = wait_text(&client, "till-verdict", "").await;
+    assert_eq!(
+        verdict.attr("data-tone").await.unwrap().as_deref(),
+        Some("deny")
+    );
+
+    client.close().await.unwrap();
+    drop(driver);
+
+    // The journal: the lunch served and the bun sold to that pupil; the refusal is no event.
+    let ws = Workstation::open(&db).unwrap();
+    let conn = ws.store().conn();
+    let meals = journaled(&db, "meal_served");
+    assert_eq!(meals.len(), 1, "one meal: {meals:?}");
+    assert_eq!(meals[0]["person_id"], pupil_id.as_str(), "{}", meals[0]);
+    assert!(meals[0]["overridden"].is_null(), "{}", meals[0]);
+    let sales = journaled(&db, "sale_made");
+    assert_eq!(sales.len(), 1, "one sale, the bun only: {sales:?}");
+    let sale = &sales[0];
+    assert_eq!(sale["person_id"], pupil_id.as_str(), "{sale}");
+    let lines = sale["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 1, "{sale}");
+    assert_eq!(lines[0]["product_id"], bun_id.as_str(), "{sale}");
+    assert_eq!(lines[0]["quantity"], 1, "{sale}");
+    assert_eq!(sale["total"], bun["price"], "{sale}");
+    assert!(schoolcard_core::journal::verify(conn).unwrap().is_intact());
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the built app, Xvfb and tauri-driver: run by `make test`"]
 async fn admin_adds_a_product_to_todays_menu_tops_up_a_pupil_and_sets_a_ban() {
     use schoolcard_core::demo;
 
