@@ -821,9 +821,15 @@ export function refundSale(saleId: string, reason: string): Promise<{ balance: K
   return run<{ balance: Kopecks }>({ type: 'refund_sale', sale_id: saleId, reason });
 }
 
+/** Where a receipt went: the canteen's printer, or (with none) a PDF beside the database. */
+export interface ReceiptPrinted {
+  printer: string | null;
+  pdf: string | null;
+}
+
 /** Prints a sale's receipt on this workstation's receipt printer (the shell's command). */
-export function printReceipt(saleId: string): Promise<void> {
-  return shellCall<void>('print_receipt', { saleId });
+export function printReceipt(saleId: string): Promise<ReceiptPrinted> {
+  return shellCall<ReceiptPrinted>('print_receipt', { saleId });
 }
 
 // ─── The canteen's office (СОП): catalogue, benefits, a pupil's account, the meal order ──

@@ -10,8 +10,8 @@ export const QUANTITY_MAX = 20;
 export const BASKET_LINES_MAX = 30;
 /** Menu tiles reached by a digit key: 1…9. */
 export const TILE_SHORTCUTS_MAX = 9;
-/** Free meals reached by a function key: F1…F5 (F6 and up are the till's other keys). */
-export const MEAL_SHORTCUTS_MAX = 5;
+/** Free meals reached by a function key: F1…F4 (F5 and up are the till's other keys). */
+export const MEAL_SHORTCUTS_MAX = 4;
 
 /** «1 234,50 ₽» (Russian) or "RUB 1,234.50" (English); kopecks only, never floats in sums. */
 export function rubles(kopecks: Kopecks): string {
