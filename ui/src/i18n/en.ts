@@ -1046,6 +1046,7 @@ export const en: Catalogue = {
   'till.found_none': 'Nobody found.',
   'till.present_card': 'Present a card at the canteen reader, or find the pupil',
   'till.ready': 'Serve a meal or ring up a purchase',
+  'till.free': 'The till is free',
   'till.next_pupil': 'Next pupil',
   'till.balance': 'Balance',
   'till.available': 'May spend',
@@ -1134,6 +1135,7 @@ export const en: Catalogue = {
   'till.class_served': '{name}: served — {complex}.',
   'till.class_not_listed': 'not on this class\'s order today.',
   'till.class_make_order': 'Make today\'s meal order',
+  'till.class_none_made': 'Today\'s order is made; nobody from this class is on it — the order lists those who came to school.',
   'nav.till': 'Till',
   'nav.till_class': 'Serve the class',
   // ─── The canteen's office: menu and prices, benefits, a pupil's canteen card, the meal order, the report ───

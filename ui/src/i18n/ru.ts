@@ -1054,6 +1054,7 @@ export const ru = {
   'till.found_none': 'Никого не нашли.',
   'till.present_card': 'Приложите карту к считывателю столовой или найдите ученика',
   'till.ready': 'Выберите обед или соберите покупку',
+  'till.free': 'Касса свободна',
   'till.next_pupil': 'Следующий ученик',
   'till.balance': 'Баланс',
   'till.available': 'Можно потратить',
@@ -1142,6 +1143,7 @@ export const ru = {
   'till.class_served': '{name}: выдано — {complex}.',
   'till.class_not_listed': 'нет в заявке этого класса на сегодня.',
   'till.class_make_order': 'Сформировать заявку на сегодня',
+  'till.class_none_made': 'Заявка на сегодня сформирована; из этого класса в ней никого нет — в заявку попадают пришедшие в школу.',
   'nav.till': 'Касса',
   'nav.till_class': 'Накормить класс',
   // ─── The canteen's office: menu and prices, benefits, a pupil's canteen card, the meal order, the report ───
