@@ -860,6 +860,19 @@ fn the_canteen_refuses_what_the_rules_refuse() {
     )
     .unwrap_err();
     assert!(err.starts_with("conflict"), "{err}");
+    // The next school day's paid lunch, once: a second pre-order of it is refused.
+    let next_day = "2026-09-03";
+    let paid_lunch = json!({"type": "place_pre_order", "person_id": senior,
+                            "complex_id": s.complexes["lunch_paid"], "date": next_day});
+    let placed = run(&mut ws, paid_lunch.clone(), at(day, 9, 41));
+    let err = try_run(&mut ws, paid_lunch, at(day, 9, 42)).unwrap_err();
+    assert!(err.starts_with("conflict"), "{err}");
+    // Given back (the money too), for what follows.
+    run(
+        &mut ws,
+        json!({"type": "cancel_pre_order", "pre_order_id": placed["pre_order_id"], "reason": "передумали"}),
+        at(day, 9, 43),
+    );
     // A budget complex is never pre-ordered.
     let err = try_run(
         &mut ws,

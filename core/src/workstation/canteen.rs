@@ -616,6 +616,19 @@ impl Workstation {
             )
             .with("date", date.0));
         }
+        let already: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM canteen_pre_orders WHERE school_date = ?1
+                 AND person_id = ?2 AND complex_id = ?3 AND cancelled_at_us IS NULL)",
+            params![date.0.to_string(), person_id.to_string(), complex_id.to_string()],
+            |r| r.get(0),
+        )?;
+        if already {
+            return Err(CoreError::conflict(
+                Refusal::AlreadyPreOrdered,
+                "the pupil has this complex ordered for the day already",
+            )
+            .with("date", date.0));
+        }
         let settings = canteen_settings(conn)?;
         let purse = Purse {
             balance: balance(conn, person_id)?,
@@ -627,8 +640,8 @@ impl Workstation {
                 Refusal::InsufficientBalance,
                 "the balance does not cover the price",
             )
-            .with("price", complex.price.0)
-            .with("balance", purse.balance.0));
+            .with("price", complex.price)
+            .with("balance", purse.balance));
         }
         let pre_order_id = Uuid::now_v7();
         self.store.write(|w| {
