@@ -1070,8 +1070,14 @@ async fn the_fire_key_unlocks_every_gate_with_the_screen_frozen_and_the_database
 async fn cashier_serves_a_free_lunch_sells_a_bun_and_a_banned_product_is_refused() {
     use schoolcard_core::demo;
 
+    use serialport::{SerialPort as _, TTYPort};
+    use std::io::Read as _;
+
     let app = app_bin();
     let (_dir, db) = demo_school();
+    // The canteen's receipt printer, whose other end the test holds.
+    let (mut printer, printer_slave) = TTYPort::pair().expect("a pseudo-terminal");
+    printer.set_timeout(Duration::from_millis(200)).unwrap();
 
     // Before the app starts: the canteen's simulated reader is enabled; a pupil of grades
     // 1–4 (a free lunch by law) with an active card, money, and no bans or limit yet;
@@ -1114,6 +1120,14 @@ async fn cashier_serves_a_free_lunch_sells_a_bun_and_a_banned_product_is_refused
         core(
             &mut ws,
             json!({"type": "save_device", "device_id": reader_id, "device": spec}),
+        );
+        core(
+            &mut ws,
+            json!({"type": "save_device", "device": {
+                "name": "Принтер чеков", "post": "canteen", "direction": null, "enabled": true,
+                "connection": {"type": "receipt_printer", "port": printer_slave.name().unwrap(),
+                               "baud_rate": 9600, "paper": "58"},
+                "gate_id": null, "verification": {"mode": "automatic"}}}),
         );
         let menu = core(&mut ws, json!({"type": "day_menu"}));
         let items = menu["items"].as_array().unwrap().clone();
@@ -1209,6 +1223,31 @@ async fn cashier_serves_a_free_lunch_sells_a_bun_and_a_banned_product_is_refused
         Some("allow")
     );
     wait_text(&client, "till-last-sale", "").await;
+    // The receipt arrives at the printer: ESC/POS from its reset to its cut, the bun on it
+    // in the printer's code page (PC866).
+    let mut receipt = Vec::new();
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    const CUT: [u8; 4] = [0x1D, 0x56, 0x42, 0x00];
+    while !receipt.windows(CUT.len()).any(|w| w == CUT) {
+        assert!(
+            Instant::now() < deadline,
+            "no whole receipt at the printer: {receipt:?}"
+        );
+        let mut chunk = [0u8; 512];
+        if let Ok(n) = printer.read(&mut chunk) {
+            receipt.extend_from_slice(&chunk[..n]);
+        }
+    }
+    assert!(
+        receipt.starts_with(&[0x1B, 0x40]),
+        "ESC @ first: {receipt:?}"
+    );
+    let first_word = bun["name"].as_str().unwrap().split(' ').next().unwrap();
+    let (encoded, _, _) = encoding_rs::IBM866.encode(first_word);
+    assert!(
+        receipt.windows(encoded.len()).any(|w| w == &encoded[..]),
+        "{first_word} on the receipt"
+    );
 
     // The banned product: its tile is marked, and paying for it is refused in words.
     let banned_tile = wait_for(
@@ -1246,6 +1285,7 @@ async fn cashier_serves_a_free_lunch_sells_a_bun_and_a_banned_product_is_refused
 
     client.close().await.unwrap();
     drop(driver);
+    drop(printer_slave);
 
     // The journal: the lunch served and the bun sold to that pupil; the refusal is no event.
     let ws = Workstation::open(&db).unwrap();
