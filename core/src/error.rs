@@ -247,6 +247,8 @@ refusals! {
     DevicePortTaken = "device_port_taken",
     /// OSDP address `address` on this line is the reader `name`'s.
     OsdpAddressTaken = "osdp_address_taken",
+    /// No cashier's shift is open at this till.
+    NoOpenShift = "no_open_shift",
     /// The pupil has this complex pre-ordered for `date` already.
     AlreadyPreOrdered = "already_pre_ordered",
     /// `value` is not an address and port to listen on (`0.0.0.0:8787`, `127.0.0.1:8787`).

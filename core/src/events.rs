@@ -373,6 +373,15 @@ pub enum EventBody {
         amount: Kopecks,
         reason: String,
     },
+    /// A cashier opened a shift at this till (the event's origin).
+    ShiftOpened {
+        shift_id: Uuid,
+        cashier_id: PersonId,
+    },
+    /// The till's shift closed: its report covers from its opening until now.
+    ShiftClosed {
+        shift_id: Uuid,
+    },
     /// A roster file committed; the people it created or changed follow as their own events.
     RosterImported {
         file_name: String,

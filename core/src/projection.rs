@@ -874,6 +874,29 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                 add_to_balance(conn, &person_id.to_string(), amount.0)?;
             }
         }
+        EventBody::ShiftOpened {
+            shift_id,
+            cashier_id,
+        } => {
+            exec(
+                conn,
+                "INSERT OR IGNORE INTO till_shifts (shift_id, origin, cashier_id, opened_at_us)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    shift_id.to_string(),
+                    event.origin.as_str(),
+                    cashier_id.to_string(),
+                    at
+                ],
+            )?;
+        }
+        EventBody::ShiftClosed { shift_id } => {
+            exec(
+                conn,
+                "UPDATE till_shifts SET closed_at_us = ?2 WHERE shift_id = ?1 AND closed_at_us IS NULL",
+                params![shift_id.to_string(), at],
+            )?;
+        }
         EventBody::PeripheralRemoved { peripheral_id } => {
             exec(
                 conn,

@@ -64,7 +64,10 @@ fn expected(command: &Command) -> &'static str {
         | ServeMeal { .. }
         | SellBasket { .. }
         | RefundSale { .. }
-        | SaleReceipt { .. } => "CA",
+        | SaleReceipt { .. }
+        | OpenShift
+        | CloseShift
+        | ShiftReport { .. } => "CA",
         ServeClass { .. } => "CA",
         MealsReport { .. } => "DA",
     }
@@ -159,6 +162,9 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "sell_basket", "sale_id": ZERO, "person_id": f.pupil, "basket": []}),
         json!({"type": "refund_sale", "sale_id": ZERO, "reason": "брак"}),
         json!({"type": "sale_receipt", "sale_id": ZERO}),
+        json!({"type": "open_shift"}),
+        json!({"type": "close_shift"}),
+        json!({"type": "shift_report"}),
         json!({"type": "serve_class", "class_id": f.class}),
         json!({"type": "meals_report", "from": "2026-09-01", "to": "2026-09-30"}),
         json!({"type": "sign_out"}),

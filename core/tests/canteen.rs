@@ -929,6 +929,11 @@ fn the_canteen_refuses_what_the_rules_refuse() {
         ),
         (Some(senior.as_str()), &json!(50_000), &json!(55_000))
     );
+    // The cashier's shift: opened once, whatever is pressed twice.
+    let shift = run(&mut ws, json!({"type": "open_shift"}), at(day, 12, 9));
+    let again = run(&mut ws, json!({"type": "open_shift"}), at(day, 12, 9));
+    assert_eq!(shift["shift_id"], again["shift_id"]);
+    assert_eq!((&shift["open"], &shift["sales"]), (&json!(true), &json!(0)));
     let basket = json!([{"product_id": s.products[1], "quantity": 2}]);
     let sale = run(
         &mut ws,
@@ -982,6 +987,24 @@ fn the_canteen_refuses_what_the_rules_refuse() {
         at(day, 12, 13),
     );
     assert_eq!(again["ok"], true, "{again}");
+    // Closed, the shift's report: two sales of juice (one refunded), by category.
+    let closed = run(&mut ws, json!({"type": "close_shift"}), at(day, 12, 30));
+    assert_eq!(closed["shift_id"], shift["shift_id"]);
+    assert_eq!(
+        (&closed["open"], &closed["sales"], &closed["refunds"]),
+        (&json!(false), &json!(2), &json!(1))
+    );
+    assert_eq!(
+        (&closed["sold"], &closed["refunded"], &closed["net"]),
+        (&json!(12_000), &json!(8_000), &json!(4_000)),
+        "{closed}"
+    );
+    assert_eq!(closed["by_category"][0]["items"], 3, "{closed}");
+    let err = try_run(&mut ws, json!({"type": "close_shift"}), at(day, 12, 31)).unwrap_err();
+    assert!(err.starts_with("conflict"), "{err}");
+    // Asked later, the same report.
+    let later = run(&mut ws, json!({"type": "shift_report"}), at(day, 15, 0));
+    assert_eq!(later["net"], closed["net"]);
 }
 
 /// The supplier's XLSX menu: known products by name, a new one with its category, the

@@ -410,8 +410,9 @@ impl History {
                         json!({"type": "place_pre_order", "person_id": pupil, "complex_id": complexes[2],
                                "date": next}),
                     );
-                    if self.rng.gen_bool(0.3) {
-                        let pre_order = id(placed, "/pre_order_id");
+                    // A refused pre-order (already placed, no money) has nothing to cancel.
+                    let pre_order = id(placed, "/pre_order_id");
+                    if self.rng.gen_bool(0.3) && pre_order.is_some() {
                         self.exec(
                             ws,
                             json!({"type": "cancel_pre_order", "pre_order_id": pre_order, "reason": "болеет"}),
@@ -480,6 +481,11 @@ impl History {
                             json!({"type": "refund_sale", "sale_id": sale, "reason": "брак"}),
                         );
                     }
+                }
+                // Now and then the till's shift changes hands.
+                if self.rng.gen_bool(0.3) {
+                    self.exec(ws, json!({"type": "close_shift"}));
+                    self.exec(ws, json!({"type": "open_shift"}));
                 }
             }
         }

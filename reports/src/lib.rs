@@ -34,6 +34,8 @@
 //! - `receipt.rs` — the canteen till's receipt ([`Receipt`]): [`receipt_escpos`] for 58/80
 //!   mm thermal printers (ESC/POS, PC866 by [`PrinterProfile`]) and [`receipt_pdf`], a
 //!   page as narrow as the roll; both lay out the same blocks.
+//! - `shift_report.rs` — [`shift_report`]: the cashier's shift (sales by category, meals
+//!   by complex and payer, refunds) from [`ShiftReportInput`].
 //!
 //! Invariants: renderers never fail on a document's shape (only on output, or a refused
 //! font); nothing here downloads or reads files at run time — the fonts are compiled in.
@@ -46,6 +48,7 @@ mod meal_order;
 mod money;
 mod pdf;
 mod receipt;
+mod shift_report;
 mod xlsx;
 
 pub use csv_file::{
@@ -67,5 +70,8 @@ pub use receipt::{
     receipt_escpos, receipt_pdf, to_cp866_text, FreeMeal, PaperWidth, PrinterProfile, Receipt,
     ReceiptLine, CODE_PAGE_PC866_EPSON, FEED_LINES_BEFORE_CUT, RECEIPT_COLUMNS_MAX,
     RECEIPT_COLUMNS_MIN,
+};
+pub use shift_report::{
+    shift_report, CategorySales, MealsServed, ShiftReportInput, SHIFT_REPORT_TITLE,
 };
 pub use xlsx::{to_xlsx_bytes, XlsxRenderError};

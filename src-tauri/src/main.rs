@@ -98,6 +98,7 @@ fn main() -> ExitCode {
             commands::evacuation_pdf,
             commands::pass_without_card,
             receipts::print_receipt,
+            receipts::shift_report_pdf,
             meal_orders::export_meal_order,
         ])
         .run(tauri::generate_context!());

@@ -268,5 +268,14 @@ mod tests {
             escpos.windows(encoded.len()).any(|w| w == &encoded[..]),
             "the product's name in CP866 on the receipt"
         );
+
+        // The shift: opened before the sale would have been; its report is a document.
+        run(&mut ws, json!({"type": "open_shift"}), morning);
+        let report = crate::receipts::tests_support::shift_document_of(run(
+            &mut ws,
+            json!({"type": "close_shift"}),
+            morning,
+        ));
+        assert!(reports::to_pdf_bytes(&report).unwrap().starts_with(b"%PDF"));
     }
 }

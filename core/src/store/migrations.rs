@@ -462,6 +462,17 @@ CREATE TABLE canteen_sales (
 );
 CREATE INDEX canteen_sales_day ON canteen_sales (school_date, person_id);
 "#,
+    // 10: the cashiers' shifts at each till (the till is the event's origin).
+    r#"
+CREATE TABLE till_shifts (
+    shift_id TEXT PRIMARY KEY,
+    origin TEXT NOT NULL,
+    cashier_id TEXT NOT NULL,
+    opened_at_us INTEGER NOT NULL,
+    closed_at_us INTEGER
+);
+CREATE INDEX till_shifts_origin ON till_shifts (origin, opened_at_us);
+"#,
 ];
 
 /// The tables `projection::apply` writes: emptied and refilled by a rebuild.
@@ -499,4 +510,5 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "meal_order_pupils",
     "meals_served",
     "canteen_sales",
+    "till_shifts",
 ];

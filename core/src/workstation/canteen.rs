@@ -619,7 +619,11 @@ impl Workstation {
         let already: bool = conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM canteen_pre_orders WHERE school_date = ?1
                  AND person_id = ?2 AND complex_id = ?3 AND cancelled_at_us IS NULL)",
-            params![date.0.to_string(), person_id.to_string(), complex_id.to_string()],
+            params![
+                date.0.to_string(),
+                person_id.to_string(),
+                complex_id.to_string()
+            ],
             |r| r.get(0),
         )?;
         if already {
@@ -1485,6 +1489,156 @@ impl Workstation {
         }))
     }
 
+    /// Opens the cashier's shift at this till, or answers the one already open.
+    pub(super) fn open_shift(&mut self, actor: &str, now: DateTime<Utc>) -> CoreResult<Value> {
+        let cashier_id = self
+            .session
+            .as_ref()
+            .map(|s| s.person_id)
+            .ok_or(CoreError::NotSignedIn)?;
+        let device = self.store.device().to_string();
+        let shift_id = self.store.write(|w| {
+            // Read inside the write: two windows pressing at once open one shift.
+            if let Some(open) = open_shift_of(w.conn(), &device)? {
+                return Ok::<_, CoreError>(open);
+            }
+            let shift_id = Uuid::now_v7();
+            w.append(
+                actor,
+                now,
+                EventBody::ShiftOpened {
+                    shift_id,
+                    cashier_id,
+                },
+            )?;
+            Ok(shift_id)
+        })?;
+        self.shift_report(Some(shift_id), now)
+    }
+
+    /// Closes this till's open shift and answers its report.
+    pub(super) fn close_shift(&mut self, actor: &str, now: DateTime<Utc>) -> CoreResult<Value> {
+        let device = self.store.device().to_string();
+        let shift_id = open_shift_of(self.store.conn(), &device)?.ok_or_else(|| {
+            CoreError::conflict(Refusal::NoOpenShift, "no shift is open at this till")
+        })?;
+        self.store
+            .write(|w| w.append(actor, now, EventBody::ShiftClosed { shift_id }))?;
+        self.shift_report(Some(shift_id), now)
+    }
+
+    /// A shift's report: from its opening to its closing (or now), what this till sold by
+    /// category, the free meals it served by complex and payer, the refunds of its sales
+    /// made meanwhile, and the cashiers' overrides.
+    pub(super) fn shift_report(
+        &self,
+        shift_id: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        let conn = self.store.conn();
+        let device = self.store.device().to_string();
+        let row: Option<(String, String, String, i64, Option<i64>)> = match shift_id {
+            Some(id) => conn
+                .query_row(
+                    "SELECT shift_id, origin, cashier_id, opened_at_us, closed_at_us
+                     FROM till_shifts WHERE shift_id = ?1",
+                    [id.to_string()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional()?,
+            None => conn
+                .query_row(
+                    "SELECT shift_id, origin, cashier_id, opened_at_us, closed_at_us
+                     FROM till_shifts WHERE origin = ?1 ORDER BY opened_at_us DESC LIMIT 1",
+                    [&device],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional()?,
+        };
+        let Some((shift_id, origin, cashier_id, opened, closed)) = row else {
+            return Err(CoreError::not_found("a shift at this till"));
+        };
+        let until = closed.unwrap_or_else(|| to_micros(now));
+        let window = params![origin, opened, until];
+        // Sales by category: the lines as sold.
+        let mut by_category: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        let (mut sales, mut sold) = (0i64, 0i64);
+        {
+            let mut st = conn.prepare_cached(
+                "SELECT lines, total FROM canteen_sales
+                 WHERE origin = ?1 AND at_us >= ?2 AND at_us <= ?3",
+            )?;
+            let rows = st.query_map(window, |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            for row in rows {
+                let (lines, total) = row?;
+                sales += 1;
+                sold += total;
+                let lines: Vec<crate::canteen::PricedLine> =
+                    serde_json::from_str(&lines).unwrap_or_default();
+                for l in lines {
+                    let entry = by_category.entry(l.category).or_default();
+                    entry.0 += i64::from(l.quantity);
+                    entry.1 += l.price.0 * i64::from(l.quantity);
+                }
+            }
+        }
+        let (refunds, refunded): (i64, i64) = conn.query_row(
+            "SELECT count(*), coalesce(sum(total), 0) FROM canteen_sales
+             WHERE origin = ?1 AND refunded_at_us >= ?2 AND refunded_at_us <= ?3",
+            window,
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let meals: Vec<Value> = {
+            let mut st = conn.prepare_cached(
+                "SELECT coalesce(x.name, m.complex_id), m.payer, count(*), sum(m.price),
+                        sum(m.overridden IS NOT NULL)
+                 FROM meals_served m LEFT JOIN canteen_complexes x ON x.complex_id = m.complex_id
+                 WHERE m.origin = ?1 AND m.at_us >= ?2 AND m.at_us <= ?3
+                 GROUP BY m.complex_id, m.payer ORDER BY 1",
+            )?;
+            let rows = st.query_map(window, |r| {
+                Ok(json!({
+                    "complex": r.get::<_, String>(0)?,
+                    "payer": parse_payer(&r.get::<_, String>(1)?),
+                    "served": r.get::<_, i64>(2)?,
+                    "amount": r.get::<_, i64>(3)?,
+                    "overridden": r.get::<_, i64>(4)?,
+                }))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let cashier: Option<String> = conn
+            .query_row(
+                "SELECT trim(surname || ' ' || name || ' ' || patronymic) FROM persons WHERE id = ?1",
+                [&cashier_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(json!({
+            "shift_id": shift_id,
+            "school": self.school_name()?,
+            "device": origin,
+            "cashier": cashier.unwrap_or_default(),
+            "opened_at": from_micros(opened),
+            "closed_at": closed.map(from_micros),
+            "open": closed.is_none(),
+            "sales": sales,
+            "sold": sold,
+            "by_category": by_category
+                .into_iter()
+                .map(|(category, (items, amount))| {
+                    json!({"category": category, "items": items, "amount": amount})
+                })
+                .collect::<Vec<_>>(),
+            "free_meals": meals,
+            "refunds": refunds,
+            "refunded": refunded,
+            "net": sold - refunded,
+        }))
+    }
+
     /// «Накрыть класс»: a class's pupils on today's order, each complex with whether it
     /// was served.
     pub(super) fn serve_class(&self, class_id: ClassId, now: DateTime<Utc>) -> CoreResult<Value> {
@@ -1900,6 +2054,19 @@ fn check_sale(
         spent_today: Kopecks(spent.0 + held.0),
         purse,
     }))
+}
+
+/// The shift open at the till `device`, if one is.
+fn open_shift_of(conn: &Connection, device: &str) -> CoreResult<Option<Uuid>> {
+    let id: Option<String> = conn
+        .query_row(
+            "SELECT shift_id FROM till_shifts WHERE origin = ?1 AND closed_at_us IS NULL
+             ORDER BY opened_at_us DESC LIMIT 1",
+            [device],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(id.and_then(|id| id.parse().ok()))
 }
 
 pub(crate) fn canteen_settings(conn: &Connection) -> CoreResult<CanteenSettings> {

@@ -516,6 +516,16 @@ pub enum Command {
         sale_id: uuid::Uuid,
         reason: String,
     },
+    /// Opens the cashier's shift at this till (the open one, if there is one).
+    OpenShift,
+    /// Closes this till's open shift; its report is the answer.
+    CloseShift,
+    /// A shift's report (this till's open or last one without `shift_id`): sales by
+    /// category, free meals by complex, refunds, overrides, from opening to closing.
+    ShiftReport {
+        #[serde(default)]
+        shift_id: Option<uuid::Uuid>,
+    },
     /// What a sale's receipt says: the school, the pupil, the lines, the balance now.
     SaleReceipt {
         sale_id: uuid::Uuid,
@@ -657,6 +667,9 @@ impl Command {
             | SellBasket { .. }
             | RefundSale { .. }
             | SaleReceipt { .. }
+            | OpenShift
+            | CloseShift
+            | ShiftReport { .. }
             | ServeClass { .. } => Access::Roles(CASHIER_ADMIN),
             MealsReport { .. } => Access::Roles(ADMIN_DIRECTOR),
         }
@@ -986,6 +999,9 @@ impl Workstation {
             } => self.sell_basket(&actor, sale_id, who, basket, now),
             RefundSale { sale_id, reason } => self.refund_sale(&actor, sale_id, &reason, now),
             SaleReceipt { sale_id } => self.sale_receipt(sale_id),
+            OpenShift => self.open_shift(&actor, now),
+            CloseShift => self.close_shift(&actor, now),
+            ShiftReport { shift_id } => self.shift_report(shift_id, now),
             ServeClass { class_id } => self.serve_class(class_id, now),
             MealsReport { from, to } => self.meals_report(&from, &to),
         }

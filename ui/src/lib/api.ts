@@ -832,6 +832,27 @@ export function printReceipt(saleId: string): Promise<ReceiptPrinted> {
   return shellCall<ReceiptPrinted>('print_receipt', { saleId });
 }
 
+/** A cashier's shift at this till, as the core reports it (money in kopecks). */
+export interface ShiftReport {
+  shift_id: string;
+  cashier: string;
+  opened_at: string;
+  closed_at: string | null;
+  open: boolean;
+  sales: number;
+  sold: number;
+  refunds: number;
+  refunded: number;
+  net: number;
+  by_category: { category: string; items: number; amount: number }[];
+  free_meals: { complex: string; payer: string; served: number; amount: number; overridden: number }[];
+}
+
+/** The shift's report (this till's open or last shift) as a PDF beside the database, opened. */
+export function shiftReportPdf(shiftId: string | null): Promise<{ path: string }> {
+  return shellCall<{ path: string }>('shift_report_pdf', { shiftId });
+}
+
 // ─── The canteen's office (СОП): catalogue, benefits, a pupil's account, the meal order ──
 
 export type CanteenSettings = CanteenCatalogue['settings'];
