@@ -1,6 +1,7 @@
 // A journal event's payload told in a line a person reads: names, classes, cards and
 // states instead of JSON with ids. Secrets' hashes are never shown.
 import { currentLang, formatDateTime, t, tryT } from './i18n.svelte';
+import { rubles } from './till';
 
 type Payload = Record<string, unknown>;
 
@@ -83,6 +84,27 @@ export function describePayload(kind: string, payload: unknown, timeZone?: strin
     case 'roster_imported':
       push(str(p.file_name));
       push(t('journal.roster_counts', { rows: str(p.rows), created: str(p.created), updated: str(p.updated) }));
+      break;
+    // The canteen: money in kopecks on the wire, rubles to read.
+    case 'sale_made':
+      if (Array.isArray(p.lines)) {
+        push((p.lines as Payload[]).map((l) => `${str(l.name)} × ${str(l.quantity)}`).join(', '));
+      }
+      if (typeof p.total === 'number') push(rubles(p.total));
+      break;
+    case 'sale_refunded':
+    case 'balance_topped_up':
+    case 'balance_corrected':
+      if (typeof p.amount === 'number') push(rubles(p.amount));
+      push(str(p.reason) || str(p.note));
+      break;
+    case 'meal_served':
+      if (p.overridden) push(`${tryT(`till.reason.${str(p.overridden)}`, str(p.overridden))}: ${str(p.reason)}`);
+      break;
+    case 'product_saved':
+    case 'complex_saved':
+    case 'benefit_category_saved':
+      push(str(((p.product ?? p.complex ?? p.category) as Payload | undefined)?.name));
       break;
     default:
       break;
