@@ -277,6 +277,47 @@ fn every_refusal_has_a_russian_and_an_english_sentence() {
     }
 }
 
+/// Every kind of event has a name on the journal screen, in both catalogues
+/// (`event.<kind>`): the kinds are read from `EventBody`'s variants in `events.rs`.
+#[test]
+fn every_event_kind_has_a_russian_and_an_english_name() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let events = std::fs::read_to_string(root.join("src/events.rs")).unwrap();
+    let body = &events[events.find("pub enum EventBody {").expect("the enum")..];
+    let body = &body[..body.find("\n}\n").expect("its end")];
+    let kinds: Vec<String> = body
+        .lines()
+        .filter_map(|line| {
+            let name = line.strip_prefix("    ")?;
+            let first = name.chars().next()?;
+            if !first.is_ascii_uppercase() {
+                return None;
+            }
+            let name: String = name
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            let mut snake = String::new();
+            for (i, c) in name.chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    snake.push('_');
+                }
+                snake.push(c.to_ascii_lowercase());
+            }
+            Some(snake)
+        })
+        .collect();
+    assert!(kinds.len() > 40, "the kinds were read: {kinds:?}");
+    for catalogue in ["ru.ts", "en.ts"] {
+        let text = std::fs::read_to_string(root.join("../ui/src/i18n").join(catalogue)).unwrap();
+        let missing: Vec<&String> = kinds
+            .iter()
+            .filter(|kind| !text.contains(&format!("'event.{kind}':")))
+            .collect();
+        assert!(missing.is_empty(), "{catalogue} lacks event.{missing:?}");
+    }
+}
+
 #[test]
 fn the_demo_school_lists_its_accounts_and_they_sign_in_with_what_it_says() {
     let dir = tempfile::tempdir().unwrap();
