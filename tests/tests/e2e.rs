@@ -828,15 +828,13 @@ async fn guard_lets_a_pupil_through_without_a_card_and_the_director_sees_it() {
     // «Без карты»: find the pupil, the entrance's entry reader, the guard's own words.
     click(&client, "guard-without-card").await;
     type_into(&client, "without-card-search", &surname).await;
-    let person = client
-        .wait()
-        .at_most(STEP_TIMEOUT)
-        .for_element(Locator::Css(&format!(
-            "{}[data-person-id='{pupil_id}']",
-            testid("without-card-person")
-        )))
-        .await
-        .unwrap_or_else(|e| panic!("{pupil} among the names found: {e}"));
+    let person = person_row(
+        &client,
+        "without-card-person",
+        &pupil_id,
+        "among the names found",
+    )
+    .await;
     scroll_to(&client, &person).await;
     person.click().await.expect("picking the pupil");
     wait_text(&client, "without-card-name", &pupil).await;
@@ -940,6 +938,20 @@ fn journaled(db: &Path, kind: &str) -> Vec<serde_json::Value> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The row of `testid` for the person `person_id` (a list of names), once it is there;
+/// `where_` says which list for the failure («among the names found»).
+async fn person_row(client: &Client, testid_name: &str, person_id: &str, where_: &str) -> Element {
+    client
+        .wait()
+        .at_most(STEP_TIMEOUT)
+        .for_element(Locator::Css(&format!(
+            "{}[data-person-id='{person_id}']",
+            testid(testid_name)
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("{person_id} {where_}: {e}"))
 }
 
 /// Presses `keys` (xdotool's names) on the X display the app runs on: the keyboard of the
@@ -1169,15 +1181,13 @@ async fn cashier_serves_a_free_lunch_sells_a_bun_and_a_banned_product_is_refused
         .await
         .expect("choosing the canteen reader");
     type_into(&client, "sim-search", &surname).await;
-    let row = client
-        .wait()
-        .at_most(STEP_TIMEOUT)
-        .for_element(Locator::Css(&format!(
-            "{}[data-person-id='{pupil_id}']",
-            testid("sim-pupil-row")
-        )))
-        .await
-        .unwrap_or_else(|e| panic!("{pupil} in the simulator's list: {e}"));
+    let row = person_row(
+        &client,
+        "sim-pupil-row",
+        &pupil_id,
+        "in the simulator's list",
+    )
+    .await;
     scroll_to(&client, &row).await;
     row.click().await.expect("presenting the pupil's card");
     wait_text(&client, "till-name", &pupil).await;
