@@ -1039,26 +1039,15 @@ fn the_canteens_receipt_printer_gets_the_receipt_and_says_when_it_is_gone() {
         hub.printer(Post::Canteen),
         Some(("Принтер чеков".to_owned(), Paper::Mm80))
     );
-    let health = hub.health();
-    let state = |id: PeripheralId| {
-        health
-            .iter()
-            .find(|h| h.device_id == id)
-            .map(|h| h.state)
-            .unwrap()
-    };
-    assert_eq!(state(printer.id), "online");
+    assert_eq!(state_of(&hub.health(), printer.id).state, "online");
 
     let receipt = b"\x1b@\x1bt\x11Bulochka 45.00\n\x1dVB\x00";
     assert_eq!(hub.print(Post::Canteen, receipt).unwrap(), "Принтер чеков");
     let mut got = vec![0u8; receipt.len()];
     printer_side.read_exact(&mut got).unwrap();
     assert_eq!(got, receipt);
-    let printed = hub
-        .health()
-        .into_iter()
-        .find(|h| h.device_id == printer.id)
-        .unwrap();
+    let health = hub.health();
+    let printed = state_of(&health, printer.id);
     assert_eq!((printed.frames, printed.errors), (1, 0));
 
     // Unplugged: the port's node is gone; printing says so, and the health shows it.
@@ -1066,11 +1055,8 @@ fn the_canteens_receipt_printer_gets_the_receipt_and_says_when_it_is_gone() {
     drop(slave);
     let error = hub.print(Post::Canteen, receipt).unwrap_err();
     assert!(matches!(error, HubError::Driver(_)), "{error:?}");
-    let gone = hub
-        .health()
-        .into_iter()
-        .find(|h| h.device_id == printer.id)
-        .unwrap();
+    let health = hub.health();
+    let gone = state_of(&health, printer.id);
     assert_eq!((gone.state, gone.errors), ("offline", 1), "{gone:?}");
     assert!(matches!(
         hub.print(Post::Office, receipt),
@@ -1108,7 +1094,7 @@ fn the_hub_serves_the_vending_machines_it_is_given_and_says_when_it_cannot() {
     let gym = machine("Автомат у спортзала", "127.0.0.1:0");
     hub.reload(vec![gym.clone()], [7; 16]);
     let health = hub.health();
-    let served = health.iter().find(|h| h.device_id == gym.id).unwrap();
+    let served = state_of(&health, gym.id);
     assert_eq!(served.state, "online", "{served:?}");
     let base = served.detail.clone().unwrap();
     let answer: Value = ureq::get(&format!("{base}/v1/health"))
@@ -1123,13 +1109,10 @@ fn the_hub_serves_the_vending_machines_it_is_given_and_says_when_it_cannot() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hall = machine("Автомат в холле", &taken.local_addr().unwrap().to_string());
     hub.reload(vec![hall.clone()], [7; 16]);
-    let refused = hub
-        .health()
-        .into_iter()
-        .find(|h| h.device_id == hall.id)
-        .unwrap();
+    let health = hub.health();
+    let refused = state_of(&health, hall.id);
     assert_eq!(refused.state, "offline", "{refused:?}");
-    assert!(refused.detail.unwrap().contains("cannot listen"));
+    assert!(refused.detail.as_deref().unwrap().contains("cannot listen"));
     // The old API stopped when its machine went.
     assert!(ureq::get(&format!("{base}/v1/health")).call().is_err());
 }
