@@ -375,22 +375,8 @@ async fn demo_simulator_presents_a_pupils_card_to_the_entrance_reader() {
                 |r| r.get(0),
             )
             .unwrap();
-        core(
-            &mut ws,
-            json!({"type": "sign_in_password", "login": "admin", "password": demo::DEMO_PASSWORD}),
-        );
-        let devices = core(&mut ws, json!({"type": "list_devices"}));
-        let reader = devices["devices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| {
-                d["connection"]["type"] == "simulated_reader"
-                    && d["post"] == "entrance"
-                    && d["direction"] == "entry"
-            })
-            .unwrap_or_else(|| panic!("the demo has a simulated entrance reader: {devices}"))
-            ["device_id"]
+        as_demo_admin(&mut ws);
+        let reader = demo_reader(&mut ws, "entrance", Some("entry"))["device_id"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -528,40 +514,12 @@ async fn guard_confirms_a_pupil_at_the_gate_and_unlocks_every_gate_for_a_fire() 
                 |r| r.get(0),
             )
             .unwrap();
-        core(
-            &mut ws,
-            json!({"type": "sign_in_password", "login": "admin", "password": demo::DEMO_PASSWORD}),
-        );
-        let devices = core(&mut ws, json!({"type": "list_devices"}));
-        let reader = devices["devices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| {
-                d["connection"]["type"] == "simulated_reader"
-                    && d["post"] == "entrance"
-                    && d["direction"] == "entry"
-            })
-            .unwrap_or_else(|| panic!("the demo has a simulated entrance reader: {devices}"))
-            .clone();
-        let reader_id = reader["device_id"].as_str().unwrap().to_owned();
-        let mut spec = json!({});
-        for key in [
-            "name",
-            "post",
-            "direction",
-            "enabled",
-            "connection",
-            "gate_id",
-        ] {
-            spec[key] = reader[key].clone();
-        }
-        // Long enough for a slow CI machine to get from the card to the Enter key.
-        spec["verification"] = json!({"mode": "guard", "timeout_s": 60});
-        core(
-            &mut ws,
-            json!({"type": "save_device", "device_id": reader_id, "device": spec}),
-        );
+        as_demo_admin(&mut ws);
+        let reader = demo_reader(&mut ws, "entrance", Some("entry"));
+        let reader_id = resave_device(&mut ws, &reader, |spec| {
+            // Long enough for a slow CI machine to get from the card to the Enter key.
+            spec["verification"] = json!({"mode": "guard", "timeout_s": 60});
+        });
         open_pupils_at_all_hours(&mut ws);
         (pupil, reader_id)
     };
@@ -677,22 +635,8 @@ async fn guard_lets_a_visitor_in_on_a_visitor_card_and_ticks_them_at_the_roll_ca
     let (_dir, db) = demo_school();
     let entrance_reader = {
         let mut ws = Workstation::open(&db).unwrap();
-        core(
-            &mut ws,
-            json!({"type": "sign_in_password", "login": "admin", "password": demo::DEMO_PASSWORD}),
-        );
-        let devices = core(&mut ws, json!({"type": "list_devices"}));
-        devices["devices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| {
-                d["connection"]["type"] == "simulated_reader"
-                    && d["post"] == "entrance"
-                    && d["direction"] == "entry"
-            })
-            .unwrap_or_else(|| panic!("the demo has a simulated entrance reader: {devices}"))
-            ["device_id"]
+        as_demo_admin(&mut ws);
+        demo_reader(&mut ws, "entrance", Some("entry"))["device_id"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -811,10 +755,7 @@ async fn guard_lets_a_pupil_through_without_a_card_and_the_director_sees_it() {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
-        core(
-            &mut ws,
-            json!({"type": "sign_in_password", "login": "admin", "password": demo::DEMO_PASSWORD}),
-        );
+        as_demo_admin(&mut ws);
         open_pupils_at_all_hours(&mut ws);
         pupil
     };
@@ -954,6 +895,57 @@ async fn person_row(client: &Client, testid_name: &str, person_id: &str, where_:
         .unwrap_or_else(|e| panic!("{person_id} {where_}: {e}"))
 }
 
+/// Signs the test's own connection in as the demo's administrator.
+fn as_demo_admin(ws: &mut Workstation) {
+    core(
+        ws,
+        json!({"type": "sign_in_password", "login": "admin", "password": schoolcard_core::demo::DEMO_PASSWORD}),
+    );
+}
+
+/// The demo's simulated reader of `post` (and `direction`, at the entrance), as listed.
+fn demo_reader(ws: &mut Workstation, post: &str, direction: Option<&str>) -> serde_json::Value {
+    let devices = core(ws, json!({"type": "list_devices"}));
+    devices["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| {
+            d["connection"]["type"] == "simulated_reader"
+                && d["post"] == post
+                && direction.is_none_or(|way| d["direction"] == way)
+        })
+        .unwrap_or_else(|| panic!("the demo has a simulated {post} reader: {devices}"))
+        .clone()
+}
+
+/// Saves `device` (as listed) again with `change` made to its settings; its id.
+fn resave_device(
+    ws: &mut Workstation,
+    device: &serde_json::Value,
+    change: impl FnOnce(&mut serde_json::Value),
+) -> String {
+    let mut spec = json!({});
+    for key in [
+        "name",
+        "post",
+        "direction",
+        "enabled",
+        "connection",
+        "gate_id",
+        "verification",
+    ] {
+        spec[key] = device[key].clone();
+    }
+    change(&mut spec);
+    let id = device["device_id"].as_str().unwrap().to_owned();
+    core(
+        ws,
+        json!({"type": "save_device", "device_id": id, "device": spec}),
+    );
+    id
+}
+
 /// Presses `keys` (xdotool's names) on the X display the app runs on: the keyboard of the
 /// machine, not the page's (WebDriver would hand them to the web view).
 fn press_on_display(keys: &str) {
@@ -978,10 +970,7 @@ async fn the_fire_key_unlocks_every_gate_with_the_screen_frozen_and_the_database
     const BOARD: &str = "Турникет 2 (реле)";
     {
         let mut ws = Workstation::open(&db).unwrap();
-        core(
-            &mut ws,
-            json!({"type": "sign_in_password", "login": "admin", "password": schoolcard_core::demo::DEMO_PASSWORD}),
-        );
+        as_demo_admin(&mut ws);
         core(
             &mut ws,
             json!({"type": "save_device", "device": {
@@ -1111,28 +1100,9 @@ async fn cashier_serves_a_free_lunch_sells_a_bun_and_a_banned_product_is_refused
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
-        core(
-            &mut ws,
-            json!({"type": "sign_in_password", "login": "admin", "password": demo::DEMO_PASSWORD}),
-        );
-        let devices = core(&mut ws, json!({"type": "list_devices"}));
-        let reader = devices["devices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["connection"]["type"] == "simulated_reader" && d["post"] == "canteen")
-            .unwrap_or_else(|| panic!("the demo has a simulated canteen reader: {devices}"))
-            .clone();
-        let reader_id = reader["device_id"].as_str().unwrap().to_owned();
-        let mut spec = json!({});
-        for key in ["name", "post", "direction", "connection", "gate_id"] {
-            spec[key] = reader[key].clone();
-        }
-        spec["enabled"] = json!(true);
-        core(
-            &mut ws,
-            json!({"type": "save_device", "device_id": reader_id, "device": spec}),
-        );
+        as_demo_admin(&mut ws);
+        let reader = demo_reader(&mut ws, "canteen", None);
+        let reader_id = resave_device(&mut ws, &reader, |spec| spec["enabled"] = json!(true));
         core(
             &mut ws,
             json!({"type": "save_device", "device": {
