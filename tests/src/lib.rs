@@ -1,1 +1,3 @@
 //! Shared helpers of the cross-crate tests and benchmarks.
+
+pub mod fault_proxy;
