@@ -162,33 +162,64 @@ pub(crate) fn insert(
     event: &Event,
 ) -> Result<ChainHead, StoreError> {
     let (kind, payload) = event.body.to_parts();
-    let occurred_at_us = to_micros(event.occurred_at);
-    let origin_seq = event.origin_seq as i64;
+    insert_parts(
+        conn,
+        head,
+        &RawEvent {
+            id: event.id.as_bytes(),
+            origin: event.origin.as_str(),
+            origin_seq: event.origin_seq as i64,
+            occurred_at_us: to_micros(event.occurred_at),
+            actor: &event.actor,
+            kind: &kind,
+            payload: &payload,
+        },
+    )
+}
+
+/// An event's stored fields, as they came (a pulled event is kept byte for byte, even
+/// one of a kind this build does not know).
+pub(crate) struct RawEvent<'a> {
+    pub id: &'a [u8],
+    pub origin: &'a str,
+    pub origin_seq: i64,
+    pub occurred_at_us: i64,
+    pub actor: &'a str,
+    pub kind: &'a str,
+    pub payload: &'a str,
+}
+
+/// Inserts a raw event after `head`; returns the new head.
+pub(crate) fn insert_parts(
+    conn: &Connection,
+    head: &ChainHead,
+    raw: &RawEvent<'_>,
+) -> Result<ChainHead, StoreError> {
     let hash = content_hash(
         &head.hash,
-        event.id.as_bytes(),
-        event.origin.as_str(),
-        origin_seq,
-        occurred_at_us,
-        &event.actor,
-        &kind,
-        &payload,
+        raw.id,
+        raw.origin,
+        raw.origin_seq,
+        raw.occurred_at_us,
+        raw.actor,
+        raw.kind,
+        raw.payload,
     );
     conn.prepare_cached(
         "INSERT INTO journal (id, origin, origin_seq, occurred_at_us, actor, kind, payload, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
-            event.id.as_bytes().as_slice(),
-            event.origin.as_str(),
-            origin_seq,
-            occurred_at_us,
-            event.actor,
-            kind,
-            payload,
-            head.hash.as_slice(),
-            hash.as_slice()
-        ])?;
+        raw.id,
+        raw.origin,
+        raw.origin_seq,
+        raw.occurred_at_us,
+        raw.actor,
+        raw.kind,
+        raw.payload,
+        head.hash.as_slice(),
+        hash.as_slice()
+    ])?;
     Ok(ChainHead {
         seq: conn.last_insert_rowid(),
         hash,
@@ -284,6 +315,10 @@ pub fn verify(conn: &Connection) -> Result<VerifyReport, StoreError> {
     let mut prev: Option<StoredEvent> = None;
     let mut before_prev_hash: Vec<u8> = GENESIS_HASH.to_vec();
     let mut last_origin_seq: std::collections::HashMap<String, i64> = Default::default();
+    let unreadable_on_arrival: std::collections::HashSet<i64> = conn
+        .prepare("SELECT seq FROM sync_skipped WHERE reason = 'unreadable'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     while let Some(row) = rows.next()? {
         let ev = StoredEvent::from_row(row)?;
         report.events += 1;
@@ -306,11 +341,15 @@ pub fn verify(conn: &Connection) -> Result<VerifyReport, StoreError> {
                     .push(ChainFault::MissingBefore { seq: ev.seq }),
             }
         }
-        if let Err(e) = ev.decode() {
-            report.faults.push(ChainFault::Unreadable {
-                seq: ev.seq,
-                message: e.to_string(),
-            });
+        // A pulled event this build could not read was kept as it came and set aside
+        // (`sync_skipped`); its hash still guards it.
+        if !unreadable_on_arrival.contains(&ev.seq) {
+            if let Err(e) = ev.decode() {
+                report.faults.push(ChainFault::Unreadable {
+                    seq: ev.seq,
+                    message: e.to_string(),
+                });
+            }
         }
         let last = last_origin_seq.entry(ev.origin.clone()).or_insert(0);
         if ev.origin_seq != *last + 1 {

@@ -20,6 +20,7 @@ pub mod peripherals;
 pub mod projection;
 pub mod roster;
 pub mod store;
+pub mod sync;
 pub mod time;
 pub mod workstation;
 

@@ -326,14 +326,21 @@ mod tests {
             })
         );
         assert_eq!(
-            money_effect("pre_order_cancelled", "e3", r#"{"pre_order_id":"o1","reason":""}"#)
-                .unwrap(),
+            money_effect(
+                "pre_order_cancelled",
+                "e3",
+                r#"{"pre_order_id":"o1","reason":""}"#
+            )
+            .unwrap(),
             Some(MoneyEffect::Reverse {
                 of: "pre_order:o1".into(),
                 reference: "pre_order_cancelled:o1".into()
             })
         );
-        assert_eq!(money_effect("passage", "e4", "not even json").unwrap(), None);
+        assert_eq!(
+            money_effect("passage", "e4", "not even json").unwrap(),
+            None
+        );
         assert!(money_effect("sale_made", "e5", r#"{"sale_id":"s"}"#).is_err());
     }
 

@@ -473,6 +473,89 @@ CREATE TABLE till_shifts (
 );
 CREATE INDEX till_shifts_origin ON till_shifts (origin, opened_at_us);
 "#,
+    // 11: sync with the central server (DESIGN.md §4). None of these is a projection: they
+    // say where this file stands with the server, and a rebuild leaves them alone.
+    r#"
+-- The server this workstation is enrolled with (absent: standalone). The device secret
+-- itself is a local secret (`local_secrets`, name 'sync.secret').
+CREATE TABLE sync_config (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    server_url TEXT NOT NULL,
+    school_id TEXT NOT NULL,
+    school_name TEXT NOT NULL,
+    enrolled_at_us INTEGER NOT NULL
+);
+
+-- How far each side has got: `cursor` is the last global seq of the server applied here
+-- (moved in the same transaction as the events it covers); `acked_through` the highest
+-- own origin_seq the server holds without a gap.
+CREATE TABLE sync_state (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    cursor INTEGER NOT NULL DEFAULT 0,
+    acked_through INTEGER NOT NULL DEFAULT 0,
+    last_attempt_us INTEGER,
+    last_success_us INTEGER,
+    failures INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO sync_state (singleton) VALUES (1);
+
+-- The server's global place of this workstation's own master-data events, as pushes
+-- answered: a pulled edit of the same thing is ordered against them.
+CREATE TABLE sync_placements (
+    origin_seq INTEGER PRIMARY KEY,
+    global_seq INTEGER NOT NULL
+);
+
+-- Pulled events: their journal row here and their global place on the server.
+CREATE TABLE sync_pulled (
+    seq INTEGER PRIMARY KEY,
+    global_seq INTEGER NOT NULL UNIQUE,
+    seen_through INTEGER NOT NULL
+);
+
+-- The last edit of each piece of master data ('card:…', 'product:…'): this
+-- workstation's own (by origin_seq) and the last pulled one (by global seq).
+CREATE TABLE sync_keys (
+    key TEXT PRIMARY KEY,
+    own_origin_seq INTEGER,
+    pulled_global_seq INTEGER,
+    pulled_origin TEXT
+);
+
+-- From which own origin_seq on the events were written having seen the server up to
+-- `cursor`: a push tells the server what its events' authors had seen.
+CREATE TABLE sync_cursor_marks (
+    from_origin_seq INTEGER PRIMARY KEY,
+    cursor INTEGER NOT NULL
+);
+
+-- Journal rows kept but not applied to the projections: a pulled edit that server order
+-- puts before this workstation's own later edit ('superseded'), or an event this build
+-- cannot read ('unreadable', e.g. a kind from a newer version). Rebuilds skip them too.
+CREATE TABLE sync_skipped (
+    seq INTEGER PRIMARY KEY,
+    reason TEXT NOT NULL
+);
+
+-- Concurrent edits of the same master data, settled by server order: listed, never
+-- dropped. `winner_seq`/`loser_seq` are journal rows here.
+CREATE TABLE sync_conflicts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    detected_at_us INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    winner_seq INTEGER NOT NULL,
+    loser_seq INTEGER NOT NULL
+);
+
+-- Balances on the server's ledger and the ledger position they reflect.
+CREATE TABLE server_balances (
+    person_id TEXT PRIMARY KEY,
+    balance INTEGER NOT NULL,
+    position INTEGER NOT NULL
+);
+"#,
 ];
 
 /// The tables `projection::apply` writes: emptied and refilled by a rebuild.

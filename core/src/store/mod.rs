@@ -130,8 +130,10 @@ impl Store {
         }
         let mut count = 0u64;
         {
+            // Rows set aside on arrival (superseded or unreadable) stay out, as they did
+            // when they came.
             let mut stmt = tx.prepare(&format!(
-                "SELECT {} FROM journal ORDER BY seq",
+                "SELECT {} FROM journal WHERE seq NOT IN (SELECT seq FROM sync_skipped) ORDER BY seq",
                 crate::journal::EVENT_COLUMNS
             ))?;
             let mut rows = stmt.query([])?;
@@ -193,8 +195,21 @@ impl Writer<'_> {
         };
         self.head = crate::journal::insert(&self.tx, &self.head, &event)?;
         projection::apply(&self.tx, &event)?;
+        if let Some(key) = crate::sync::master_key(&event.body) {
+            crate::sync::record_own_key(&self.tx, &key, origin_seq)?;
+        }
         self.next_origin_seq = Some(origin_seq + 1);
         Ok(event)
+    }
+
+    /// Inserts an event as it came from elsewhere (its own origin and number) after the
+    /// chain head; returns its local seq. Projections are the caller's.
+    pub(crate) fn insert_raw(
+        &mut self,
+        raw: &crate::journal::RawEvent<'_>,
+    ) -> Result<i64, StoreError> {
+        self.head = crate::journal::insert_parts(&self.tx, &self.head, raw)?;
+        Ok(self.head.seq)
     }
 
     /// The local secret `name`, made by `make` and stored the first time it is asked for.
