@@ -290,6 +290,13 @@ refusals! {
     OrderUnchanged = "order_unchanged",
     /// The sale is refunded already.
     AlreadyRefunded = "already_refunded",
+    // The central server.
+    /// `value` is not a server address (`https://…` or `http://…`).
+    BadServerUrl = "bad_server_url",
+    /// The server at `url` cannot be reached (`detail`: the network's words).
+    ServerUnreachable = "server_unreachable",
+    /// The server refused (`detail`: its words, e.g. an expired enrolment code).
+    ServerRefused = "server_refused",
 }
 
 impl std::fmt::Display for Refusal {

@@ -18,6 +18,9 @@ fn expected(command: &Command) -> &'static str {
         SignOut | ChangeOwnPassword { .. } => "any",
         ListClasses | SearchPeople { .. } | GetPerson { .. } | GetPhotos { .. } => "any",
         LookupCard { .. } => "any",
+        SyncStatus => "any",
+        SyncConflicts { .. } => "DA",
+        ConnectServer { .. } | DisconnectServer => "A",
         SchoolSummary | ListStaff | VerifyJournal | JournalPage { .. } => "DA",
         ConfigureSchool { .. } | CreateClass { .. } | RenameClass { .. } | ArchiveClass { .. } => {
             "A"
@@ -90,6 +93,10 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "lookup_card", "card": "126,58404"}),
         json!({"type": "school_summary"}),
         json!({"type": "list_staff"}),
+        json!({"type": "sync_status"}),
+        json!({"type": "sync_conflicts"}),
+        json!({"type": "connect_server", "server_url": "http://127.0.0.1:9", "code": "ABCD-EFGH"}),
+        json!({"type": "disconnect_server"}),
         json!({"type": "verify_journal"}),
         json!({"type": "journal_page", "limit": 5}),
         json!({"type": "configure_school", "name": "Лицей", "time_zone": "Europe/Moscow"}),

@@ -621,6 +621,29 @@ pub fn conflicts(conn: &Connection, limit: u32) -> Result<Vec<Conflict>, StoreEr
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// What this till has taken from `person_id`'s balance that the server does not hold yet
+/// (sales and pre-orders past the acknowledgement), or `None` on a standalone workstation,
+/// whose balance is the authority. Bounded by the offline budget at the till.
+pub fn unsynced_debits(conn: &Connection, person_id: &str) -> Result<Option<i64>, StoreError> {
+    let enrolled: bool =
+        conn.query_row("SELECT count(*) > 0 FROM sync_config", [], |r| r.get(0))?;
+    if !enrolled {
+        return Ok(None);
+    }
+    let debits: i64 = conn
+        .prepare_cached(
+            "SELECT coalesce(sum(CASE kind WHEN 'sale_made' THEN json_extract(payload, '$.total')
+                                          ELSE json_extract(payload, '$.price') END), 0)
+             FROM journal
+             WHERE origin = (SELECT device_id FROM device)
+               AND origin_seq > (SELECT acked_through FROM sync_state)
+               AND kind IN ('sale_made', 'pre_order_placed')
+               AND json_extract(payload, '$.person_id') = ?1",
+        )?
+        .query_row([person_id], |r| r.get(0))?;
+    Ok(Some(debits))
+}
+
 /// What the status bar shows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SyncStatus {

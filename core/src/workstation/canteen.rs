@@ -12,6 +12,7 @@
 
 use super::{check_title, class_label, name_at, Workstation};
 use crate::access::GradeBand;
+use crate::canteen::till::OfflineSpend;
 use crate::canteen::{
     self, available, decide_free_meal, decide_sale, entitlements, Allergen, Ban, BanHours,
     BanTarget, BasketLine, BenefitCategory, BenefitCategoryId, BenefitGrant, CanteenSettings,
@@ -634,11 +635,7 @@ impl Workstation {
             .with("date", date.0));
         }
         let settings = canteen_settings(conn)?;
-        let purse = Purse {
-            balance: balance(conn, person_id)?,
-            overdraft_floor: settings.overdraft_floor,
-            offline: None,
-        };
+        let purse = purse(conn, person_id, &settings)?;
         if available(purse) < complex.price {
             return Err(CoreError::conflict(
                 Refusal::InsufficientBalance,
@@ -1979,9 +1976,14 @@ fn purse(conn: &Connection, person_id: PersonId, settings: &CanteenSettings) -> 
     Ok(Purse {
         balance: balance(conn, person_id)?,
         overdraft_floor: settings.overdraft_floor,
-        // No server is configured yet: a standalone workstation's balance is the
-        // authority. With sync, this till's unconfirmed debits and the budget go here.
-        offline: None,
+        // With a server, what this till spent that the server has not confirmed is
+        // bounded by the offline budget; standalone, the balance is the authority.
+        offline: crate::sync::unsynced_debits(conn, &person_id.to_string())?.map(|debits| {
+            OfflineSpend {
+                unsynced_debits: Kopecks(debits),
+                budget: settings.offline_budget,
+            }
+        }),
     })
 }
 

@@ -35,6 +35,7 @@ mod school;
 mod security;
 mod sign_in;
 mod staff;
+mod sync;
 #[cfg(test)]
 mod tests;
 mod visitors;
@@ -268,6 +269,25 @@ pub enum Command {
     ImportPhotos {
         path: PathBuf,
     },
+
+    /// Where this workstation stands with the central server (standalone, online,
+    /// pending events, last sync).
+    SyncStatus,
+    /// Concurrent edits settled by server order, newest first.
+    SyncConflicts {
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    /// Enrols this workstation with the central server by a one-time code.
+    ConnectServer {
+        server_url: String,
+        code: String,
+        /// What the server's device list calls this post.
+        #[serde(default)]
+        name: String,
+    },
+    /// Stops syncing; the workstation goes on standalone with what it holds.
+    DisconnectServer,
 
     VerifyJournal,
     JournalPage {
@@ -601,7 +621,10 @@ impl Command {
             | GetPerson { .. }
             | GetPhotos { .. }
             | LookupCard { .. }
-            | ListDevices => Access::SignedIn,
+            | ListDevices
+            | SyncStatus => Access::SignedIn,
+            SyncConflicts { .. } => Access::Roles(ADMIN_DIRECTOR),
+            ConnectServer { .. } | DisconnectServer => Access::Roles(ADMIN),
             SchoolSummary | ListStaff | VerifyJournal | JournalPage { .. } => {
                 Access::Roles(ADMIN_DIRECTOR)
             }
@@ -848,6 +871,14 @@ impl Workstation {
                     crate::roster::import_photos(&mut self.store, &actor, now, &path, progress)?;
                 Ok(serde_json::to_value(outcome).expect("outcomes serialize"))
             }
+            SyncStatus => self.sync_status(),
+            SyncConflicts { limit } => self.sync_conflicts(limit),
+            ConnectServer {
+                server_url,
+                code,
+                name,
+            } => self.connect_server(&server_url, &code, &name, now),
+            DisconnectServer => self.disconnect_server(),
             VerifyJournal => self.verify_journal(),
             JournalPage { before_seq, limit } => self.journal_page(before_seq, limit),
             ListDevices => self.list_devices(),
