@@ -128,6 +128,10 @@ pub async fn execute(
         };
         let reload = changes_devices(&command);
         let rules = changes_rules(&command);
+        let enrolment = matches!(
+            command,
+            Command::ConnectServer { .. } | Command::DisconnectServer
+        );
         let answer = workstation.execute(command, Utc::now(), &progress);
         if answer.is_ok() {
             if let Some(hub) = &app.state::<Devices>().0 {
@@ -137,6 +141,9 @@ pub async fn execute(
                 if rules {
                     hub.reload_rules();
                 }
+            }
+            if enrolment {
+                app.state::<crate::sync::SyncWorker>().wake();
             }
         }
         answer

@@ -13,6 +13,7 @@ mod devices;
 mod fire_hotkey;
 mod meal_orders;
 mod receipts;
+mod sync;
 
 use args::{Environment, Invocation, Options};
 use chrono::Utc;
@@ -75,12 +76,14 @@ fn main() -> ExitCode {
         ready_reported: AtomicBool::new(false),
     };
     let workstation_for_devices = shell.workstation.clone().ok();
+    let db_for_sync = shell.workstation.is_ok().then(|| options.db_path.clone());
     let run = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .plugin(fire_hotkey::plugin())
         .manage(shell)
         .setup(move |app| {
             app.manage(start_devices(app.handle(), workstation_for_devices));
+            app.manage(sync::SyncWorker::start(app.handle(), db_for_sync));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
             receipts::print_receipt,
             receipts::shift_report_pdf,
             meal_orders::export_meal_order,
+            sync::sync_now,
         ])
         .run(tauri::generate_context!());
     match run {

@@ -3,7 +3,7 @@
 //! a wake-up for "sync now" and right after enrolment.
 
 use super::http::{HttpTransport, Timeouts};
-use super::{record_attempt, sync_once, Batches, SyncError};
+use super::{record_attempt, sync_once, Batches, CycleReport, SyncError};
 use crate::store::Store;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
@@ -55,6 +55,10 @@ struct Control {
     stop: bool,
 }
 
+/// Told after every attempt: what a successful cycle did, or that it failed (the shell
+/// refreshes the status bar, and reloads rules when events arrived).
+pub type Observer = Box<dyn Fn(Result<CycleReport, &SyncError>) + Send>;
+
 /// The running background sync. Dropping it stops the thread after its current step.
 pub struct Worker {
     control: Arc<(Mutex<Control>, Condvar)>,
@@ -64,12 +68,12 @@ pub struct Worker {
 impl Worker {
     /// Starts syncing the database at `db_path` (a standalone file just waits: enrolling
     /// it and calling [`Worker::wake`] starts the traffic).
-    pub fn spawn(db_path: PathBuf, options: WorkerOptions) -> Worker {
+    pub fn spawn(db_path: PathBuf, options: WorkerOptions, observer: Observer) -> Worker {
         let control: Arc<(Mutex<Control>, Condvar)> = Arc::default();
         let theirs = control.clone();
         let thread = std::thread::Builder::new()
             .name("sync".into())
-            .spawn(move || run(db_path, options, &theirs))
+            .spawn(move || run(db_path, options, &observer, &theirs))
             .expect("the sync thread starts");
         Worker {
             control,
@@ -104,10 +108,15 @@ impl Drop for Worker {
     }
 }
 
-fn run(db_path: PathBuf, options: WorkerOptions, control: &(Mutex<Control>, Condvar)) {
+fn run(
+    db_path: PathBuf,
+    options: WorkerOptions,
+    observer: &Observer,
+    control: &(Mutex<Control>, Condvar),
+) {
     let mut store = None;
     loop {
-        let delay = match cycle(&db_path, &mut store, &options) {
+        let delay = match cycle(&db_path, &mut store, &options, observer) {
             Ok(true) => options.interval,
             // Standalone: look again now and then, and at once when woken.
             Ok(false) => options.interval.max(Duration::from_secs(30)),
@@ -135,6 +144,7 @@ fn cycle(
     db_path: &std::path::Path,
     store: &mut Option<Store>,
     options: &WorkerOptions,
+    observer: &Observer,
 ) -> Result<bool, u32> {
     if store.is_none() {
         match Store::open(db_path) {
@@ -183,6 +193,7 @@ fn cycle(
     if let Err(e) = record_attempt(store, now, outcome) {
         tracing::error!(error = %e, "sync cannot record its status");
     }
+    observer(result.as_ref().map(|r| *r));
     match result {
         Ok(_) => Ok(true),
         Err(_) => Err(super::status(store.conn(), store.device()).map_or(1, |s| s.failures.max(1))),
