@@ -43,6 +43,9 @@ pub fn latest_migration() -> i64 {
     migrator().iter().map(|m| m.version).max().unwrap_or(0)
 }
 
+/// SQLSTATE of CREATE ROLE for a role that exists.
+const DUPLICATE_OBJECT: &str = "42710";
+
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     #[error("connecting as the admin: {0}")]
@@ -68,21 +71,36 @@ pub async fn db_setup(
         .connect(admin_url)
         .await
         .map_err(SetupError::Connect)?;
+    // DDL takes no binds: let PostgreSQL quote the name and the password itself. A role
+    // created by a concurrent setup between our check and our CREATE is altered instead.
+    let role_statement = |verb: &'static str| {
+        query_scalar::<_, String>(
+            "SELECT format('%s ROLE %I LOGIN PASSWORD %L', $1::text, $2::text, $3::text)",
+        )
+        .bind(verb)
+        .bind(app_role)
+        .bind(app_password)
+        .fetch_one(&pool)
+    };
     let role_exists: bool =
         query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
             .bind(app_role)
             .fetch_one(&pool)
             .await?;
-    // DDL takes no binds: let PostgreSQL quote the name and the password itself.
-    let verb = if role_exists { "ALTER" } else { "CREATE" };
-    let statement: String =
-        query_scalar("SELECT format('%s ROLE %I LOGIN PASSWORD %L', $1::text, $2::text, $3::text)")
-            .bind(verb)
-            .bind(app_role)
-            .bind(app_password)
-            .fetch_one(&pool)
+    let mut created = false;
+    if !role_exists {
+        match pool.execute(role_statement("CREATE").await?.as_str()).await {
+            Ok(_) => created = true,
+            Err(error)
+                if error.as_database_error().and_then(|e| e.code()).as_deref()
+                    == Some(DUPLICATE_OBJECT) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    if !created {
+        pool.execute(role_statement("ALTER").await?.as_str())
             .await?;
-    pool.execute(statement.as_str()).await?;
+    }
 
     migrator().run(&pool).await?;
 
