@@ -1,0 +1,10 @@
+//! The server against a real PostgreSQL (DESIGN.md §7): one throwaway cluster for this
+//! test binary, a database of its own per test, the server on an ephemeral loopback port,
+//! and real HTTP.
+
+mod harness;
+
+mod enrolment;
+mod money;
+mod privileges;
+mod sync;
