@@ -951,3 +951,75 @@ export interface MealsReport {
 export function exportMealOrder(date: string, format: 'pdf' | 'xlsx'): Promise<{ path: string }> {
   return shellCall<{ path: string }>('export_meal_order', { date, format });
 }
+
+// ─── The central server: enrolment, sync, conflicts ─────────────────────────────────────
+
+/** Where this workstation is enrolled (`sync_status`'s `enrolment`). */
+export interface Enrolment {
+  server_url: string;
+  school_id: string;
+  school_name: string;
+  enrolled_at: string;
+}
+
+/** `sync_status`: standalone (`enrolment: null`) or how the sync with the server goes. */
+export interface SyncStatus {
+  device_id: string;
+  enrolment: Enrolment | null;
+  /** The last attempt reached the server and finished. */
+  online: boolean;
+  last_attempt_at: string | null;
+  last_success_at: string | null;
+  /** Attempts failed in a row since the last success. */
+  failures: number;
+  /** The last failure in the system's (English) words; empty when none. */
+  last_error: string;
+  /** Own events the server does not hold yet. */
+  pending: number;
+  /** How far this workstation has read the server's events. */
+  cursor: number;
+  conflicts: number;
+}
+
+export type ConflictOutcome = 'ours_stands' | 'theirs_stands' | 'later_stands';
+
+/** One of the two edits of a conflict, as this workstation's journal holds it. */
+export interface ConflictSide {
+  seq: number;
+  origin: string;
+  /** Made on this workstation. */
+  ours: boolean;
+  occurred_at: string;
+  actor: string;
+  kind: string;
+  /** The event without its `kind`, as JSON text. */
+  payload: string;
+}
+
+/** Two edits of the same master data settled by the server's order (`sync_conflicts`). */
+export interface SyncConflict {
+  id: number;
+  detected_at: string;
+  /** What was edited: `product:<uuid>`, `card:<id>`, `menu:2026-11-27`, `access_rules`… */
+  key: string;
+  outcome: ConflictOutcome;
+  winner: ConflictSide;
+  loser: ConflictSide;
+}
+
+/** The shell's `sync` event after every attempt. */
+export interface SyncAttempt {
+  ok: boolean;
+  pushed: number;
+  pulled: number;
+  error: string | null;
+}
+
+/** Wakes the background sync now («Синхронизировать сейчас»); its `sync` event follows. */
+export function syncNow(): Promise<void> {
+  return shellCall<void>('sync_now');
+}
+
+export function onSync(handler: (attempt: SyncAttempt) => void): Promise<UnlistenFn> {
+  return listen<SyncAttempt>('sync', (event) => handler(event.payload)).catch(() => () => {});
+}

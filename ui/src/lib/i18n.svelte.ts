@@ -163,7 +163,9 @@ export function describeError(
   const err = e instanceof CommandError ? e : new CommandError('internal', String(e));
   const field = err.field ? (fieldLabels?.[err.field] ?? tryT(`field.${err.field}`, err.field)) : '';
   if (err.reason && has(`refusal.${err.reason}`)) {
-    return { text: t(`refusal.${err.reason}` as Key, { field, ...localParams(err.params) }), detail: null };
+    // The field's name on this screen wins over a `field` value the core sends as a code.
+    const params = localParams(err.params);
+    return { text: t(`refusal.${err.reason}` as Key, { ...params, field: field || params.field || '' }), detail: null };
   }
   let text: string;
   if (err.code === 'account_locked' && err.until) {

@@ -24,7 +24,8 @@ export type SectionId =
   | 'canteen_benefits'
   | 'canteen_pupils'
   | 'canteen_order'
-  | 'canteen_report';
+  | 'canteen_report'
+  | 'server';
 
 /** Canonical order: the first section a person may see is their home. */
 /** New sections go last, so the Alt+digit people have learnt keep their meaning. */
@@ -51,12 +52,14 @@ const ORDER: SectionId[] = [
   'canteen_pupils',
   'canteen_order',
   'canteen_report',
+  'server',
 ];
 
 const BY_ROLE: Record<Role, SectionId[]> = {
-  admin: ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance', 'visitors', 'exceptions', 'rules', 'till', 'till_class', 'canteen_menu', 'canteen_benefits', 'canteen_pupils', 'canteen_order', 'canteen_report'],
+  admin: ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance', 'visitors', 'exceptions', 'rules', 'till', 'till_class', 'canteen_menu', 'canteen_benefits', 'canteen_pupils', 'canteen_order', 'canteen_report', 'server'],
   // The director reads the visitors' passes; issuing and closing them is the post's.
-  director: ['summary', 'lookup', 'pupils', 'staff', 'journal', 'inside', 'attendance', 'visitors', 'exceptions', 'canteen_order', 'canteen_report'],
+  // The director also reads how the sync with the server goes; connecting is the admin's.
+  director: ['summary', 'lookup', 'pupils', 'staff', 'journal', 'inside', 'attendance', 'visitors', 'exceptions', 'canteen_order', 'canteen_report', 'server'],
   guard: ['guard', 'inside', 'lookup', 'pupils', 'visitors'],
   // The till is the cashier's home (Касса), serving a class beside it.
   cashier: ['till', 'till_class', 'lookup', 'pupils', 'canteen_order'],
