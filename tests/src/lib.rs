@@ -1,3 +1,4 @@
 //! Shared helpers of the cross-crate tests and benchmarks.
 
+pub mod central;
 pub mod fault_proxy;
