@@ -81,6 +81,10 @@ async fn run(args: Vec<String>) -> Result<(), String> {
 fn state_for(config: &Config, pool: sqlx_postgres::PgPool) -> http::AppState {
     let mut state = http::AppState::new(pool);
     if let Some(key) = &config.sandbox_key {
+        tracing::warn!(
+            "the payment sandbox is on: anyone reaching /sandbox/pay/{{id}} confirms a top-up without paying; \
+             never configure sandbox_key on a server parents use"
+        );
         state = state.with_sandbox_key(key.as_bytes());
     }
     if let Some(url) = &config.public_url {
