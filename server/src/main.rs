@@ -23,7 +23,10 @@ const DEMO_ADMIN_LOGIN: &str = "admin";
 const DEMO_ADMIN_PASSWORD: &str = "admin-demo";
 
 fn main() -> std::process::ExitCode {
+    // Logs to stderr (stdout carries the demo's credentials), coloured only on a terminal.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
