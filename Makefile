@@ -3,6 +3,7 @@
 #   make test   installs what is missing, runs every test (end-to-end under Xvfb included)
 # and, for the curious:
 #   make bench  performance figures, written to BENCHMARKS.md
+#   make server the central sync server on a throwaway PostgreSQL with a demo school
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
@@ -21,7 +22,7 @@ APP_BIN := $(CARGO_TARGET_DIR)/debug/schoolcard
 APP_RELEASE_BIN := $(CARGO_TARGET_DIR)/release/schoolcard
 DEMO_DB ?= $(HOME)/.local/share/schoolcard/demo.sqlite
 
-.PHONY: run test bench app app-release setup setup-test unit e2e clean-demo
+.PHONY: run test bench server app app-release setup setup-test unit e2e clean-demo
 
 setup:
 	@installers/setup.sh run
@@ -62,6 +63,11 @@ bench: setup-test app-release
 	cargo build --release -p schoolcard-tests --bin bench
 	xvfb-run -a -s "-screen 0 1280x800x24" \
 	  $(CARGO_TARGET_DIR)/release/bench --app $(APP_RELEASE_BIN) --out BENCHMARKS.md
+
+# The central server with its own throwaway PostgreSQL cluster (a free loopback port, so
+# it coexists with a system cluster), the demo school, an admin and an enrolment code.
+server: setup
+	cargo run -p schoolcard-server --release -- demo
 
 clean-demo:
 	rm -f "$(DEMO_DB)" "$(DEMO_DB)-wal" "$(DEMO_DB)-shm"

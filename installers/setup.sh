@@ -14,9 +14,11 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[setup]\033[0m %s\n' "$*" >&2; exit 1; }
 
 # Debian packages: WebKitGTK and friends for Tauri 2 (BUILD.md), a C toolchain for the
-# bundled SQLite, and the PC/SC client library card readers are reached through.
+# bundled SQLite, the PC/SC client library card readers are reached through, and
+# PostgreSQL for the central server (`make server` and its tests start a throwaway
+# cluster of their own on a free port; the system cluster Debian starts is left alone).
 apt_run=(build-essential pkg-config curl file libssl-dev libgtk-3-dev libwebkit2gtk-4.1-dev
-         librsvg2-dev libayatana-appindicator3-dev libpcsclite-dev)
+         librsvg2-dev libayatana-appindicator3-dev libpcsclite-dev postgresql)
 # The real window under Xvfb, driven over WebDriver; pdftotext/pdftoppm for documents.
 # pcscd with the virtual reader vpcd is the PC/SC peer of the reader tests.
 apt_test=(xvfb xauth xdotool webkit2gtk-driver poppler-utils python3-venv pcscd vsmartcard-vpcd)

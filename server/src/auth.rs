@@ -6,6 +6,7 @@
 use axum::http::HeaderMap;
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
+use sqlx_core::query::query;
 use sqlx_core::query_as::query_as;
 use sqlx_postgres::PgPool;
 use subtle::ConstantTimeEq;
@@ -139,6 +140,10 @@ pub async fn login(
     if !matches || user_id.is_nil() {
         return Err(wrong());
     }
+    // Sessions long expired go as new ones come: the table stays the size of a day's logins.
+    query("DELETE FROM sessions WHERE expires_at < now() - interval '1 day'")
+        .execute(pool)
+        .await?;
     let token = random_hex(SECRET_BYTES);
     let expires_at = Utc::now() + Duration::hours(SESSION_LIFETIME_H);
     sqlx_core::query::query(

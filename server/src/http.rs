@@ -279,7 +279,12 @@ async fn push_route(
 ) -> Result<Json<PushResponse>, ApiError> {
     let device = sync_caller(&state, &headers).await?;
     let request: PushRequest = parse_json(&body)?;
-    Ok(Json(sync::push(&state.pool, &device, request).await?))
+    let events = request.events.len();
+    let response = sync::push(&state.pool, &device, request).await?;
+    tracing::debug!(
+        device = %device.id, events, stored = response.stored, acked_through = response.acked_through, "push"
+    );
+    Ok(Json(response))
 }
 
 #[derive(Debug, Deserialize)]

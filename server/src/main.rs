@@ -23,7 +23,10 @@ const DEMO_ADMIN_LOGIN: &str = "admin";
 const DEMO_ADMIN_PASSWORD: &str = "admin-demo";
 
 fn main() -> std::process::ExitCode {
+    // Logs to stderr (stdout carries the demo's credentials), coloured only on a terminal.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
@@ -81,6 +84,10 @@ async fn run(args: Vec<String>) -> Result<(), String> {
 fn state_for(config: &Config, pool: sqlx_postgres::PgPool) -> http::AppState {
     let mut state = http::AppState::new(pool);
     if let Some(key) = &config.sandbox_key {
+        tracing::warn!(
+            "the payment sandbox is on: anyone reaching /sandbox/pay/{{id}} confirms a top-up without paying; \
+             never configure sandbox_key on a server parents use"
+        );
         state = state.with_sandbox_key(key.as_bytes());
     }
     if let Some(url) = &config.public_url {

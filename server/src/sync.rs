@@ -508,6 +508,8 @@ pub async fn post_ledger(
     Ok(())
 }
 
+/// Records an alert unless the same one (kind, school, device, detail) is already there: a
+/// device retrying a refused batch does not flood the alert list.
 pub async fn record_alert(
     pool: &PgPool,
     kind: &str,
@@ -515,13 +517,17 @@ pub async fn record_alert(
     device_id: Option<&str>,
     detail: serde_json::Value,
 ) -> Result<(), ApiError> {
-    query("INSERT INTO alerts (kind, school_id, device_id, detail) VALUES ($1, $2, $3, $4)")
-        .bind(kind)
-        .bind(school_id)
-        .bind(device_id)
-        .bind(detail)
-        .execute(pool)
-        .await?;
+    query(
+        "INSERT INTO alerts (kind, school_id, device_id, detail) SELECT $1, $2, $3, $4
+         WHERE NOT EXISTS (SELECT 1 FROM alerts WHERE kind = $1 AND school_id IS NOT DISTINCT FROM $2
+                           AND device_id IS NOT DISTINCT FROM $3 AND detail = $4)",
+    )
+    .bind(kind)
+    .bind(school_id)
+    .bind(device_id)
+    .bind(detail)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

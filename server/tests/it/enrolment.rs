@@ -104,6 +104,29 @@ fn a_code_enrols_once_and_a_revoked_device_is_refused_at_its_next_call() {
     );
     let refused = server.push_raw(&device, 0, &passages("ws-entrance", 1, 1));
     assert_eq!(refused.0, 401);
+
+    // A new code from the school lets the same workstation back in with a new secret;
+    // the old secret stays refused.
+    let again = server.enrol(school_id.parse().unwrap(), "ws-entrance");
+    assert_ne!(again.secret, device.secret);
+    assert_eq!(server.pull(&again, 0, 10).cursor, 0);
+    assert_eq!(
+        server
+            .sync_call(&device, "GET", "/v1/sync/pull?after=0", None)
+            .0,
+        401
+    );
+    // One origin belongs to one school.
+    let other_school = server.school("Другая школа");
+    let code = schoolcard_server::admin::issue_enrolment_code(&server.pool, other_school, None);
+    let code = block_on(code).unwrap().code;
+    let taken = enrol(&code, "ws-entrance");
+    assert_eq!(
+        (taken.0, error_of(&taken).code),
+        (403, ErrorCode::Forbidden)
+    );
+    let server_origin = enrol(&code, "srv-0190");
+    assert_eq!(server_origin.0, 400);
 }
 
 #[test]

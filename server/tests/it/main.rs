@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod cluster;
 mod enrolment;
 mod money;
 mod privileges;

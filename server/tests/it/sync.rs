@@ -43,7 +43,8 @@ fn an_identical_replay_gets_the_same_placements_and_a_changed_one_is_refused_wit
     // Number 2 again with another payload, beside a new 5: refused whole.
     let mut changed = batch[1].clone();
     changed.payload = json!({"card": "forged"}).to_string();
-    let refused = server.push_raw(&till, 0, &[changed, passages("ws-till", 5, 1)[0].clone()]);
+    let conflicting = [changed, passages("ws-till", 5, 1)[0].clone()];
+    let refused = server.push_raw(&till, 0, &conflicting);
     assert_eq!(
         (refused.0, error_of(&refused).code),
         (409, ErrorCode::ConflictingReplay)
@@ -52,6 +53,8 @@ fn an_identical_replay_gets_the_same_placements_and_a_changed_one_is_refused_wit
         error_of(&refused).message.contains("event 2"),
         "{refused:?}"
     );
+    // The device retrying the same batch is refused again, without a second alert.
+    assert_eq!(server.push_raw(&till, 0, &conflicting).0, 409);
     let alerts = server.alerts("conflicting_replay");
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0]["origin_seq"], 2);
