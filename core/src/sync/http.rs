@@ -14,6 +14,9 @@ pub struct Timeouts {
     pub connect: Duration,
     /// The whole call, answer included.
     pub call: Duration,
+    /// Keep connections open between calls (off: a new connection for each call, as the
+    /// fault-injection tests want, so that every call meets the proxy's plan anew).
+    pub reuse_connections: bool,
 }
 
 impl Default for Timeouts {
@@ -21,6 +24,7 @@ impl Default for Timeouts {
         Timeouts {
             connect: Duration::from_secs(5),
             call: Duration::from_secs(30),
+            reuse_connections: true,
         }
     }
 }
@@ -28,11 +32,14 @@ impl Default for Timeouts {
 fn agent(timeouts: Timeouts) -> Result<ureq::Agent, SyncError> {
     let tls = native_tls::TlsConnector::new()
         .map_err(|e| SyncError::Offline(format!("TLS is not available: {e}")))?;
-    Ok(ureq::AgentBuilder::new()
+    let mut builder = ureq::AgentBuilder::new()
         .timeout_connect(timeouts.connect)
         .timeout(timeouts.call)
-        .tls_connector(Arc::new(tls))
-        .build())
+        .tls_connector(Arc::new(tls));
+    if !timeouts.reuse_connections {
+        builder = builder.max_idle_connections(0);
+    }
+    Ok(builder.build())
 }
 
 /// A server's base URL without a trailing slash (`https://portal.example.ru`).

@@ -57,8 +57,8 @@ impl Workstation {
             app_version: env!("CARGO_PKG_VERSION").to_owned(),
         };
         let timeouts = http::Timeouts {
-            connect: Duration::from_secs(5),
             call: Duration::from_secs(15),
+            ..http::Timeouts::default()
         };
         let answer = http::enrol(url, &request, timeouts).map_err(|e| match e {
             SyncError::Offline(detail) => CoreError::conflict(
