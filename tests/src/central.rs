@@ -16,6 +16,8 @@ use std::future::Future;
 /// The role the server runs as, and its password in these throwaway clusters.
 const APP_ROLE: &str = "schoolcard_app";
 const APP_PASSWORD: &str = "app-password-for-tests";
+/// The payment sandbox's signing key on these servers.
+pub const SANDBOX_KEY: &[u8] = b"sandbox-key-for-tests";
 
 pub struct Central {
     runtime: tokio::runtime::Runtime,
@@ -53,7 +55,8 @@ impl Central {
             let school = admin::create_school(&pool, "Лицей «Держава»", "Europe/Moscow")
                 .await
                 .expect("a school");
-            let server = schoolcard_server::spawn(AppState::new(pool.clone()), "127.0.0.1:0")
+            let state = AppState::new(pool.clone()).with_sandbox_key(SANDBOX_KEY);
+            let server = schoolcard_server::spawn(state, "127.0.0.1:0")
                 .await
                 .expect("the server listens");
             (server, pool, admin_pool, admin_url, school)
@@ -109,6 +112,26 @@ impl Central {
         store
             .write(|w| save_enrolment(w, &enrolment, &answer.secret))
             .expect("the enrolment is kept");
+    }
+
+    /// A parent's top-up through the payment sandbox: the payment started, then paid on
+    /// the sandbox's page, whose signed callback the server settles. Returns the page's
+    /// address (paying there again must change nothing).
+    pub fn top_up(&self, person_id: &str, amount: i64) -> String {
+        use schoolcard_server::payments::{start_payment, SandboxProvider};
+        let (_, page) = self
+            .block_on(start_payment(
+                &self.pool,
+                &SandboxProvider::new(SANDBOX_KEY),
+                &self.url,
+                self.school.id,
+                person_id,
+                amount,
+            ))
+            .expect("a payment starts");
+        let paid = ureq::post(&page).call().expect("the sandbox pays");
+        assert_eq!(paid.status(), 200);
+        page
     }
 
     /// Each pupil's balance on the server's ledger.

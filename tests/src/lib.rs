@@ -2,3 +2,4 @@
 
 pub mod central;
 pub mod fault_proxy;
+pub mod money;

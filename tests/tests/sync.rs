@@ -2,96 +2,19 @@
 //! through a proxy that breaks a thousand connections, through SIGKILLs of the syncing
 //! process, and with two tills selling to one pupil while cut off.
 
-use schoolcard_core::events::EventBody;
 use schoolcard_core::journal::verify;
 use schoolcard_core::sync::http::{HttpTransport, Timeouts};
 use schoolcard_core::sync::{pending, sync_once, Batches, SyncError};
 use schoolcard_core::{Store, Workstation};
 use schoolcard_tests::central::Central;
 use schoolcard_tests::fault_proxy::{Fault, FaultProxy, Plan};
+use schoolcard_tests::money::{write_events, Choices};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
-
-/// SplitMix64: the same choices every run.
-struct Choices(u64);
-
-impl Choices {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn pupil(n: u64) -> String {
-    format!("01930000-0000-7000-8000-{n:012}")
-}
-
-/// Writes `count` money events for `pupils` pupils in commits of 500 and adds what they
-/// do to each balance into `model`: top-ups, sales, and refunds of this till's own sales.
-fn write_money(
-    store: &mut Store,
-    count: usize,
-    pupils: u64,
-    choices: &mut Choices,
-    model: &mut BTreeMap<String, i64>,
-) {
-    let mut sales: Vec<(Uuid, String, i64)> = vec![];
-    let mut written = 0;
-    while written < count {
-        let chunk = (count - written).min(500);
-        let mut bodies = Vec::with_capacity(chunk);
-        for _ in 0..chunk {
-            let person = pupil(choices.below(pupils));
-            let (kind, payload, delta) = match choices.below(10) {
-                0 | 1 => {
-                    let amount = 10_000 + choices.below(5_000) as i64;
-                    let payload = json!({"person_id": person, "amount": amount});
-                    ("balance_topped_up", payload, amount)
-                }
-                2 if !sales.is_empty() => {
-                    let (sale_id, person, total) =
-                        sales.swap_remove(choices.below(sales.len() as u64) as usize);
-                    let payload = json!({"sale_id": sale_id, "person_id": person,
-                                         "amount": total, "reason": "возврат"});
-                    *model.entry(person).or_default() += total;
-                    ("sale_refunded", payload, 0)
-                }
-                _ => {
-                    let sale_id = Uuid::now_v7();
-                    let total = 1_500 + choices.below(6_000) as i64;
-                    sales.push((sale_id, person.clone(), total));
-                    let payload = json!({"sale_id": sale_id, "person_id": person,
-                                         "school_date": "2026-11-27", "lines": [], "total": total});
-                    ("sale_made", payload, -total)
-                }
-            };
-            if delta != 0 {
-                *model.entry(person).or_default() += delta;
-            }
-            bodies.push(EventBody::from_parts(kind, &payload.to_string()).unwrap());
-        }
-        store
-            .write(|w| {
-                for body in bodies {
-                    w.append("staff:till", chrono::Utc::now(), body)?;
-                }
-                Ok::<_, schoolcard_core::error::StoreError>(())
-            })
-            .unwrap();
-        written += chunk;
-    }
-}
 
 fn balances(store: &Store) -> BTreeMap<String, i64> {
     let mut stmt = store
@@ -208,7 +131,7 @@ fn fifty_thousand_events_from_three_workstations_through_a_thousand_faults() {
                     // then keep syncing until the proxy has dealt its thousand faults.
                     while written < mine || proxy.counts().faults < FAULTS {
                         let step = (mine - written).min(2_500);
-                        write_money(store, step, PUPILS, &mut choices, &mut model);
+                        write_events(store, step, PUPILS, 30, &mut choices, &mut model);
                         written += step;
                         sync_through(store, &transport, batches);
                     }
@@ -315,7 +238,7 @@ fn kill_minus_nine_during_push_and_during_pull_loses_and_doubles_nothing() {
     let writer_device = {
         let mut store = Store::open(&writer_db).unwrap();
         central.enrol(&mut store, &central.url);
-        write_money(&mut store, COUNT, 25, &mut Choices(7), &mut model);
+        write_events(&mut store, COUNT, 25, 30, &mut Choices(7), &mut model);
         store.device().as_str().to_owned()
     };
     let mut choices = Choices(8);
@@ -523,5 +446,101 @@ fn two_tills_cut_off_sell_to_the_same_pupil_and_both_sales_stand() {
     assert!(
         negative.iter().any(|row| row.person_id == person),
         "the negative balance is reported"
+    );
+}
+
+#[test]
+fn a_parents_top_up_through_the_payment_sandbox_reaches_the_till_once() {
+    let central = Central::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut till = Store::open(&dir.path().join("till.sqlite")).unwrap();
+    central.enrol(&mut till, &central.url);
+    let person = schoolcard_tests::money::pupil(1);
+    let page = central.top_up(&person, 25_000);
+    let again = ureq::post(&page)
+        .call()
+        .unwrap()
+        .into_json::<Value>()
+        .unwrap();
+    assert_eq!(
+        again["changed"], false,
+        "a second payment of the same top-up"
+    );
+    central.top_up(&person, 1_000);
+    let (_, secret) = schoolcard_core::sync::enrolment(till.conn())
+        .unwrap()
+        .unwrap();
+    let transport = HttpTransport::new(
+        &central.url,
+        till.device().as_str(),
+        &secret,
+        Timeouts::default(),
+    )
+    .unwrap();
+    let report = sync_once(&mut till, &transport, Batches::default()).unwrap();
+    assert_eq!(report.pulled, 2);
+    assert_eq!(balances(&till)[&person], 26_000);
+    let origin = schoolcard_proto::sync::server_origin(&central.school.id.to_string());
+    assert_eq!(
+        count(
+            &till,
+            &format!("SELECT count(*) FROM journal WHERE origin = '{origin}'")
+        ),
+        2
+    );
+    assert_whole(&till);
+    let server_balance: i64 = till
+        .conn()
+        .query_row(
+            "SELECT balance FROM server_balances WHERE person_id = ?1",
+            [&person],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        server_balance, 26_000,
+        "the balance travels down with its position"
+    );
+}
+
+#[test]
+fn a_workstation_too_old_for_the_server_is_told_so_in_plain_words() {
+    let central = Central::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut till = Store::open(&dir.path().join("till.sqlite")).unwrap();
+    central.enrol(&mut till, &central.url);
+    let (_, secret) = schoolcard_core::sync::enrolment(till.conn())
+        .unwrap()
+        .unwrap();
+    let old = HttpTransport::new(
+        &central.url,
+        till.device().as_str(),
+        &secret,
+        Timeouts::default(),
+    )
+    .unwrap()
+    .with_protocol(schoolcard_proto::sync::OLDEST_SUPPORTED_PROTOCOL - 1);
+    let error = sync_once(&mut till, &old, Batches::default()).unwrap_err();
+    match &error {
+        SyncError::Refused {
+            status,
+            code,
+            message,
+        } => {
+            assert_eq!(*status, 426);
+            assert_eq!(
+                *code,
+                Some(schoolcard_proto::sync::ErrorCode::ProtocolTooOld)
+            );
+            assert!(
+                message.contains("update") || message.contains("обнов"),
+                "{message}"
+            );
+        }
+        other => panic!("{other}"),
+    }
+    assert!(
+        error.needs_attention(),
+        "retrying will not help: a person must update the app"
     );
 }

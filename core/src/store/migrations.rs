@@ -500,8 +500,9 @@ CREATE TABLE sync_state (
 );
 INSERT INTO sync_state (singleton) VALUES (1);
 
--- The server's global place of this workstation's own master-data events, as pushes
--- answered: a pulled edit of the same thing is ordered against them.
+-- The server's global place of this workstation's own master-data edits that are still
+-- the last edit of their key, as pushes answered: a pulled edit of the same thing is
+-- ordered against them.
 CREATE TABLE sync_placements (
     origin_seq INTEGER PRIMARY KEY,
     global_seq INTEGER NOT NULL
@@ -522,6 +523,7 @@ CREATE TABLE sync_keys (
     pulled_global_seq INTEGER,
     pulled_origin TEXT
 );
+CREATE INDEX sync_keys_own ON sync_keys (own_origin_seq);
 
 -- From which own origin_seq on the events were written having seen the server up to
 -- `cursor`: a push tells the server what its events' authors had seen.

@@ -262,12 +262,26 @@ pub fn record_push(store: &mut Store, answer: &PushResponse) -> Result<(), Store
             "UPDATE sync_state SET acked_through = max(acked_through, ?1)",
             [answer.acked_through as i64],
         )?;
+        // Only the places of own edits still standing are asked for later (a pulled edit
+        // of the same key is ordered against them); passages and sales need none.
+        let (first, last) = match (answer.placements.first(), answer.placements.last()) {
+            (Some(first), Some(last)) => (first.origin_seq as i64, last.origin_seq as i64),
+            _ => (0, -1),
+        };
+        let keyed: std::collections::HashSet<i64> = conn
+            .prepare_cached(
+                "SELECT own_origin_seq FROM sync_keys WHERE own_origin_seq BETWEEN ?1 AND ?2",
+            )?
+            .query_map([first.min(last), first.max(last)], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
         let mut placed = conn.prepare_cached(
             "INSERT INTO sync_placements (origin_seq, global_seq) VALUES (?1, ?2)
              ON CONFLICT (origin_seq) DO NOTHING",
         )?;
         for p in &answer.placements {
-            placed.execute(params![p.origin_seq as i64, p.global_seq as i64])?;
+            if keyed.contains(&(p.origin_seq as i64)) {
+                placed.execute(params![p.origin_seq as i64, p.global_seq as i64])?;
+            }
         }
         // Marks wholly behind the acknowledged events are no longer asked for.
         conn.execute(
@@ -728,12 +742,17 @@ pub struct Batches {
     pub pull: u32,
 }
 
+impl Batches {
+    /// About a megabyte a push; a pull page the same.
+    pub const DEFAULT: Batches = Batches {
+        push: 2_000,
+        pull: 2_000,
+    };
+}
+
 impl Default for Batches {
     fn default() -> Self {
-        Batches {
-            push: 1_000,
-            pull: 1_000,
-        }
+        Batches::DEFAULT
     }
 }
 
@@ -745,12 +764,27 @@ pub fn sync_once(
     transport: &dyn Transport,
     batches: Batches,
 ) -> Result<CycleReport, SyncError> {
-    let mut report = CycleReport::default();
+    let pushed = push_all(store, transport, batches.push)?;
+    let mut report = pull_all(store, transport, batches.pull)?;
+    report.pushed = pushed;
+    Ok(report)
+}
+
+/// Pushes own events in batches of `batch` until the server holds them all; returns how
+/// many the server newly acknowledged.
+pub fn push_all(
+    store: &mut Store,
+    transport: &dyn Transport,
+    batch: usize,
+) -> Result<u64, SyncError> {
     let device = store.device().clone();
+    let mut pushed = 0;
     loop {
         let acked = position(store.conn())?.acked_through;
-        let events = outbox(store.conn(), &device, acked, batches.push)?;
-        let Some(first) = events.first() else { break };
+        let events = outbox(store.conn(), &device, acked, batch)?;
+        let Some(first) = events.first() else {
+            return Ok(pushed);
+        };
         let request = PushRequest {
             origin: device.as_str().to_owned(),
             seen_through: seen_through(store.conn(), first.origin_seq)?,
@@ -764,18 +798,26 @@ pub fn sync_once(
                 answer.missing_from
             )));
         }
-        report.pushed += answer.acked_through - acked;
+        pushed += answer.acked_through - acked;
     }
+}
+
+/// Pulls pages of `batch` events until the server has no more.
+pub fn pull_all(
+    store: &mut Store,
+    transport: &dyn Transport,
+    batch: u32,
+) -> Result<CycleReport, SyncError> {
+    let mut report = CycleReport::default();
     loop {
         let cursor = position(store.conn())?.cursor;
-        let page = transport.pull(cursor, batches.pull)?;
+        let page = transport.pull(cursor, batch)?;
         let applied = apply_page(store, &page)?;
         report.pulled += u64::from(applied.applied + applied.superseded + applied.unreadable);
         report.superseded += u64::from(applied.superseded);
         report.unreadable += u64::from(applied.unreadable);
         if !page.more || page.cursor == cursor {
-            break;
+            return Ok(report);
         }
     }
-    Ok(report)
 }

@@ -36,15 +36,17 @@ mod canteen;
 mod gatepost;
 mod latency;
 mod readers;
+mod sync;
 
 /// The groups of figures, in the order of their sections, each with the heading its
 /// section starts with (to find it in an existing file when only some groups run).
-const GROUPS: [(&str, &str); 5] = [
+const GROUPS: [(&str, &str); 6] = [
     ("journal", "## Journal append"),
     ("app", "## The app: cold start"),
     ("readers", "## Card read latency"),
     ("gatepost", "## The gate post"),
     ("canteen", "## The canteen"),
+    ("sync", "## Sync with the central server"),
 ];
 
 struct Args {
@@ -121,6 +123,9 @@ fn main() {
     }
     if runs("canteen") {
         fresh.push(("canteen", canteen::section(dir.path(), scale)));
+    }
+    if runs("sync") {
+        fresh.push(("sync", sync::section(dir.path(), scale)));
     }
 
     let report = match &args.only {
