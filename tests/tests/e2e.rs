@@ -1422,3 +1422,138 @@ async fn admin_adds_a_product_to_todays_menu_tops_up_a_pupil_and_sets_a_ban() {
         .unwrap()
         .is_intact());
 }
+
+/// The central server for a test of the window: started, used and stopped off the test's
+/// own runtime (its pool and server live on a runtime of their own).
+struct OffRuntime(Option<schoolcard_tests::central::Central>);
+
+impl OffRuntime {
+    async fn start() -> OffRuntime {
+        let central = tokio::task::spawn_blocking(schoolcard_tests::central::Central::start)
+            .await
+            .unwrap();
+        OffRuntime(Some(central))
+    }
+
+    async fn with<T: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&schoolcard_tests::central::Central) -> T + Send + 'static,
+    ) -> T {
+        let central = self.0.take().unwrap();
+        let (central, value) = tokio::task::spawn_blocking(move || {
+            let value = f(&central);
+            (central, value)
+        })
+        .await
+        .unwrap();
+        self.0 = Some(central);
+        value
+    }
+}
+
+impl Drop for OffRuntime {
+    fn drop(&mut self) {
+        let central = self.0.take();
+        let _ = std::thread::spawn(move || drop(central)).join();
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the built app, Xvfb and tauri-driver: run by `make test`"]
+async fn admin_connects_the_workstation_to_the_server_and_its_journal_reaches_it() {
+    use schoolcard_core::demo;
+
+    let app = app_bin();
+    let (_dir, db) = demo_school();
+    let (device, own_events): (String, i64) = {
+        let ws = Workstation::open(&db).unwrap();
+        let device = ws.store().device().as_str().to_owned();
+        let n = ws
+            .store()
+            .conn()
+            .query_row("SELECT count(*) FROM journal", [], |r| r.get(0))
+            .unwrap();
+        (device, n)
+    };
+    let mut central = OffRuntime::start().await;
+    let (url, code) = central.with(|c| (c.url.clone(), c.code())).await;
+
+    let (driver, client) = open_app(&app, &db, true).await;
+    sign_in(&client, "admin", demo::DEMO_PASSWORD).await;
+    wait_text(&client, "topbar-sync", "Автономно").await;
+    click(&client, "topbar-sync").await;
+    wait_text(&client, "server-standalone", "").await;
+    type_into(&client, "server-url", &url).await;
+    type_into(&client, "server-code", &code).await;
+    type_into(&client, "server-post-name", "Вход, турникет 1").await;
+    click(&client, "server-connect").await;
+    wait_text(&client, "server-school", "Держава").await;
+
+    // The worker, woken by the enrolment, pushes the whole demo journal.
+    // (The app journals as it goes: a sign-in, the enrolment's own work.)
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    loop {
+        let device = device.clone();
+        let held = central.with(move |c| c.held(&device)).await;
+        let own_now: i64 = {
+            let ws = Workstation::open(&db).unwrap();
+            ws.store()
+                .conn()
+                .query_row("SELECT count(*) FROM journal", [], |r| r.get(0))
+                .unwrap()
+        };
+        if held == (own_now, own_now) && own_now > own_events {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server holds {held:?} of the workstation's {own_now} events"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    wait_for(
+        "the top bar says online with nothing unsent",
+        || async {
+            let bar = client.find(Locator::Css(&testid("topbar-sync"))).await.ok()?;
+            Some((bar.attr("data-state").await.ok()??, bar.text().await.ok()?))
+        },
+        |(state, text): &(String, String)| state == "online" && !text.contains("не отправлено"),
+    )
+    .await;
+    wait_text(&client, "server-pending", "0").await;
+
+    // A top-up paid through the payment sandbox arrives by the next sync.
+    let person: String = {
+        let ws = Workstation::open(&db).unwrap();
+        ws.store()
+            .conn()
+            .query_row(
+                "SELECT id FROM persons WHERE kind = 'pupil' ORDER BY id LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let paid_for = person.clone();
+    central.with(move |c| c.top_up(&paid_for, 12_345)).await;
+    click(&client, "server-sync-now").await;
+    wait_for(
+        "the sandbox top-up in the workstation's journal",
+        || {
+            let db = db.clone();
+            async move { Some(journaled(&db, "balance_topped_up")) }
+        },
+        |top_ups: &Vec<serde_json::Value>| {
+            top_ups
+                .iter()
+                .any(|t| t["person_id"] == person.as_str() && t["amount"] == 12_345)
+        },
+    )
+    .await;
+    client.close().await.unwrap();
+    drop(driver);
+    let ws = Workstation::open(&db).unwrap();
+    assert!(schoolcard_core::journal::verify(ws.store().conn())
+        .unwrap()
+        .is_intact());
+}
