@@ -37,6 +37,45 @@ pub fn server_origin(school_id: &str) -> String {
     format!("srv-{}", school_id.replace('-', ""))
 }
 
+/// The kinds of event the server may author for a school on an admin's word
+/// (`POST /v1/admin/schools/{id}/events`): master data and money corrections, which
+/// travel to the school's workstations like any other event. Facts that only a post can
+/// witness (a passage, a sale, a meal served) are never authored on the server.
+pub const SERVER_AUTHORED_KINDS: &[&str] = &[
+    "card_state_changed",
+    "product_saved",
+    "complex_saved",
+    "day_menu_set",
+    "benefit_category_saved",
+    "benefit_granted",
+    "benefit_revoked",
+    "canteen_ban_set",
+    "canteen_ban_lifted",
+    "daily_limit_set",
+    "pre_order_placed",
+    "pre_order_cancelled",
+    "balance_topped_up",
+    "balance_corrected",
+];
+
+/// `POST /v1/admin/schools/{id}/events`: an event the server writes for the school.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthoredEvent {
+    /// One of [`SERVER_AUTHORED_KINDS`].
+    pub kind: String,
+    /// The event's fields (a JSON object), as the workstation's journal holds them.
+    pub payload: serde_json::Value,
+}
+
+/// Where the server put an event it wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthoredAnswer {
+    pub id: String,
+    pub origin: String,
+    pub origin_seq: u64,
+    pub global_seq: u64,
+}
+
 /// One journal event as it travels. `payload` is the JSON text exactly as the author
 /// journaled it (without the `kind` tag), so a replay compares byte for byte.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

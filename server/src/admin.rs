@@ -15,7 +15,9 @@ use uuid::Uuid;
 use crate::auth::{self, Role};
 use crate::error::ApiError;
 use crate::http::AppState;
-use schoolcard_proto::sync::{EnrolRequest, EnrolResponse};
+use schoolcard_proto::sync::{
+    AuthoredAnswer, AuthoredEvent, EnrolRequest, EnrolResponse, SERVER_AUTHORED_KINDS,
+};
 
 /// An enrolment code is typed by the school's IT person at the workstation the same day.
 pub const ENROLMENT_CODE_LIFETIME_H: i64 = 24;
@@ -460,6 +462,55 @@ pub(crate) async fn enrolment_code_route(
     user.check_school(school_id)?;
     let code = issue_enrolment_code(&state.pool, school_id, Some(user.id)).await?;
     Ok((StatusCode::CREATED, Json(code)))
+}
+
+/// An admin's master data for a school, written by the server as the school's own event
+/// (see `proto::sync::SERVER_AUTHORED_KINDS`).
+pub async fn author_event(
+    pool: &PgPool,
+    school_id: Uuid,
+    event: &AuthoredEvent,
+) -> Result<AuthoredAnswer, ApiError> {
+    if !SERVER_AUTHORED_KINDS.contains(&event.kind.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "the server does not write {:?} events; it writes {}",
+            event.kind,
+            SERVER_AUTHORED_KINDS.join(", ")
+        )));
+    }
+    if !event.payload.is_object() {
+        return Err(ApiError::bad_request("the payload must be a JSON object"));
+    }
+    school(pool, school_id).await?;
+    let mut tx = pool.begin().await?;
+    let written = crate::sync::append_server_event(
+        &mut tx,
+        school_id,
+        &event.kind,
+        &event.payload.to_string(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(AuthoredAnswer {
+        id: written.id.to_string(),
+        origin: written.origin,
+        origin_seq: written.origin_seq,
+        global_seq: written.global_seq,
+    })
+}
+
+pub(crate) async fn author_event_route(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(school_id): Path<Uuid>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<AuthoredAnswer>), ApiError> {
+    let user = auth::user_from_headers(&state.pool, &headers).await?;
+    user.check_school(school_id)?;
+    let event: AuthoredEvent = crate::http::parse_json(&body)?;
+    let answer = author_event(&state.pool, school_id, &event).await?;
+    tracing::info!(school = %school_id, kind = %event.kind, user = %user.id, "event authored on the server");
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 pub(crate) async fn list_devices_route(

@@ -103,6 +103,10 @@ pub fn router(state: AppState) -> Router {
             post(admin::enrolment_code_route),
         )
         .route(
+            "/v1/admin/schools/{id}/events",
+            post(admin::author_event_route),
+        )
+        .route(
             "/v1/admin/schools/{id}/devices",
             get(admin::list_devices_route),
         )

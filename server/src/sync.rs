@@ -543,6 +543,8 @@ pub struct ServerEvent {
 /// Appends an event authored by the server to a school's journal, under the school's
 /// server origin ([`server_origin`]) with the next gap-free origin seq, in the caller's
 /// transaction, and posts its money. It travels to the school's workstations by pull.
+/// The server has seen every event before it (`seen_through`), so an edit of master data
+/// made here is an informed one, never a concurrent edit.
 pub async fn append_server_event(
     tx: &mut PgConnection,
     school_id: Uuid,
@@ -569,7 +571,7 @@ pub async fn append_server_event(
     let occurred_at_us = chrono::Utc::now().timestamp_micros();
     query(
         "INSERT INTO events (global_seq, school_id, id, origin, origin_seq, occurred_at_us, actor, kind, payload, seen_through)
-         VALUES ($1, $2, $3, $4, $5, $6, 'server', $7, $8, 0)",
+         VALUES ($1, $2, $3, $4, $5, $6, 'server', $7, $8, $1 - 1)",
     )
     .bind(global_seq)
     .bind(school_id)

@@ -134,6 +134,26 @@ impl Central {
         page
     }
 
+    /// A bearer token of a fresh admin of the school, signed in over HTTP.
+    pub fn school_admin_token(&self) -> String {
+        let login = format!("admin-{}", uuid::Uuid::now_v7().simple());
+        let password = "school-admin-password";
+        self.block_on(admin::create_user(
+            &self.pool,
+            &login,
+            password,
+            schoolcard_server::auth::Role::SchoolAdmin,
+            Some(self.school.id),
+        ))
+        .expect("a school admin");
+        let answer: serde_json::Value = ureq::post(&format!("{}/v1/auth/login", self.url))
+            .send_json(serde_json::json!({"login": login, "password": password}))
+            .expect("the admin signs in")
+            .into_json()
+            .expect("a token");
+        answer["token"].as_str().expect("a token").to_owned()
+    }
+
     /// Each pupil's balance on the server's ledger.
     pub fn balances(&self) -> BTreeMap<String, i64> {
         self.block_on(admin::balances(&self.pool, self.school.id, false))

@@ -1514,7 +1514,10 @@ async fn admin_connects_the_workstation_to_the_server_and_its_journal_reaches_it
     wait_for(
         "the top bar says online with nothing unsent",
         || async {
-            let bar = client.find(Locator::Css(&testid("topbar-sync"))).await.ok()?;
+            let bar = client
+                .find(Locator::Css(&testid("topbar-sync")))
+                .await
+                .ok()?;
             Some((bar.attr("data-state").await.ok()??, bar.text().await.ok()?))
         },
         |(state, text): &(String, String)| state == "online" && !text.contains("не отправлено"),

@@ -447,6 +447,36 @@ fn two_tills_cut_off_sell_to_the_same_pupil_and_both_sales_stand() {
         negative.iter().any(|row| row.person_id == person),
         "the negative balance is reported"
     );
+
+    // The school's admin bans juice for the other pupil on the server (as parents will
+    // on the portal): the ban travels to the tills, and the till refuses the juice.
+    let token = central.school_admin_token();
+    let authored: Value = ureq::post(&format!(
+        "{}/v1/admin/schools/{}/events",
+        central.url, central.school.id
+    ))
+    .set("authorization", &format!("Bearer {token}"))
+    .send_json(json!({"kind": "canteen_ban_set", "payload": {
+        "person_id": rich, "ban": {"ban_id": Uuid::now_v7(),
+                                   "target": {"kind": "product", "value": juice}}}}))
+    .unwrap()
+    .into_json()
+    .unwrap();
+    assert_eq!(authored["origin_seq"], 1, "{authored}");
+    let refused_kind = ureq::post(&format!(
+        "{}/v1/admin/schools/{}/events",
+        central.url, central.school.id
+    ))
+    .set("authorization", &format!("Bearer {token}"))
+    .send_json(json!({"kind": "sale_made", "payload": {}}));
+    assert!(
+        matches!(refused_kind, Err(ureq::Error::Status(400, _))),
+        "a sale is never written on the server"
+    );
+    sync(&mut till2, &central);
+    let refused = sell(&mut till2, &rich);
+    assert_eq!(refused["reason"], "product_banned", "{refused}");
+    assert!(verify(till2.store().conn()).unwrap().is_intact());
 }
 
 #[test]

@@ -448,3 +448,15 @@ fn the_servers_money_reading_matches_the_balance_projection() {
         assert_eq!(ledger, ws.balance(pupil), "{pupil}");
     }
 }
+
+#[test]
+fn every_kind_the_server_may_write_is_a_kind_of_the_journal() {
+    for kind in schoolcard_proto::sync::SERVER_AUTHORED_KINDS {
+        let error = EventBody::from_parts(kind, "{}").unwrap_err().to_string();
+        assert!(!error.contains("unknown variant"), "{kind}: {error}");
+    }
+    assert!(EventBody::from_parts("no_such_kind", "{}")
+        .unwrap_err()
+        .to_string()
+        .contains("unknown variant"));
+}
