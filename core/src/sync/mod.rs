@@ -675,6 +675,9 @@ pub struct SyncStatus {
     pub pending: u64,
     pub cursor: u64,
     pub conflicts: u64,
+    /// Pulled events this version could not read (written by a newer one): kept in the
+    /// journal, not applied until an update can read them.
+    pub set_aside: u64,
 }
 
 pub fn status(conn: &Connection, device: &DeviceId) -> Result<SyncStatus, StoreError> {
@@ -689,6 +692,11 @@ pub fn status(conn: &Connection, device: &DeviceId) -> Result<SyncStatus, StoreE
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
     let conflicts: i64 = conn.query_row("SELECT count(*) FROM sync_conflicts", [], |r| r.get(0))?;
+    let set_aside: i64 = conn.query_row(
+        "SELECT count(*) FROM sync_skipped WHERE reason = 'unreadable'",
+        [],
+        |r| r.get(0),
+    )?;
     Ok(SyncStatus {
         device_id: device.as_str().to_owned(),
         enrolment: enrolment(conn)?.map(|(e, _)| e),
@@ -700,6 +708,7 @@ pub fn status(conn: &Connection, device: &DeviceId) -> Result<SyncStatus, StoreE
         pending: pending(conn, device)?,
         cursor: position(conn)?.cursor,
         conflicts: conflicts as u64,
+        set_aside: set_aside as u64,
     })
 }
 

@@ -309,6 +309,8 @@ fn an_event_from_a_newer_version_is_kept_and_the_cursor_moves_on() {
     let report = b.sync(&server);
     assert_eq!(report.unreadable, 1);
     assert_eq!(position(b.store.conn()).unwrap().cursor, 1);
+    let shown = status(b.store.conn(), b.store.device()).unwrap();
+    assert_eq!(shown.set_aside, 1, "the status bar's page says so");
     b.assert_sound();
 }
 

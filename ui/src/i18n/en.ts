@@ -1429,6 +1429,8 @@ export const en: Catalogue = {
   'sync.last_error': 'Last error',
   'sync.pending': 'Unsent events',
   'sync.cursor': 'Received from the server (position)',
+  'sync.set_aside': 'Events set aside',
+  'sync.set_aside_value': '{count}: written by a newer version of the app. They are kept and will apply once this post is updated.',
   'sync.conflicts_count': 'Edit conflicts',
   'sync.now': 'Sync now',
   'sync.now_started': 'Syncing…',

@@ -979,6 +979,8 @@ export interface SyncStatus {
   /** How far this workstation has read the server's events. */
   cursor: number;
   conflicts: number;
+  /** Pulled events this version cannot read (a newer one wrote them): kept, not applied. */
+  set_aside: number;
 }
 
 export type ConflictOutcome = 'ours_stands' | 'theirs_stands' | 'later_stands';
