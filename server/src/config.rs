@@ -16,6 +16,16 @@ pub struct Config {
     pub sandbox_key: Option<String>,
     /// The base URL payers reach this server at (`SCHOOLCARD_SERVER_PUBLIC_URL`).
     pub public_url: Option<String>,
+    /// The SMTP relay for parents' sign-in codes (`SCHOOLCARD_SERVER_SMTP_HOST`); none,
+    /// and codes are only logged as not sent.
+    pub smtp_host: Option<String>,
+    /// Its port (`SCHOOLCARD_SERVER_SMTP_PORT`), default 25.
+    pub smtp_port: Option<u16>,
+    /// The sender (`SCHOOLCARD_SERVER_MAIL_FROM`), default `portal@localhost`.
+    pub mail_from: Option<String>,
+    /// Portal cookies without `Secure` (`SCHOOLCARD_SERVER_INSECURE_COOKIES=1`): only for
+    /// plain HTTP on loopback.
+    pub insecure_cookies: Option<bool>,
 }
 
 impl Config {
@@ -43,6 +53,14 @@ impl Config {
         set(&mut self.listen, "SCHOOLCARD_SERVER_LISTEN");
         set(&mut self.sandbox_key, "SCHOOLCARD_SERVER_SANDBOX_KEY");
         set(&mut self.public_url, "SCHOOLCARD_SERVER_PUBLIC_URL");
+        set(&mut self.smtp_host, "SCHOOLCARD_SERVER_SMTP_HOST");
+        set(&mut self.mail_from, "SCHOOLCARD_SERVER_MAIL_FROM");
+        if let Some(port) = var("SCHOOLCARD_SERVER_SMTP_PORT").and_then(|p| p.parse().ok()) {
+            self.smtp_port = Some(port);
+        }
+        if let Some(flag) = var("SCHOOLCARD_SERVER_INSECURE_COOKIES") {
+            self.insecure_cookies = Some(flag == "1" || flag == "true");
+        }
     }
 
     pub fn listen(&self) -> &str {

@@ -54,6 +54,10 @@ pub struct AppState {
     /// This server's base URL as payers reach it (confirmation pages). Set by [`spawn`]
     /// from the bound address when empty.
     pub public_url: String,
+    /// The parent portal: its mailer, cookie policy and sign-in rate limits.
+    pub portal: Arc<crate::portal::auth::Portal>,
+    /// Wakes the projector (`projector::spawn_projector`) after a push or a server event.
+    pub projector_wake: Arc<tokio::sync::Notify>,
     last_seen: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
@@ -64,8 +68,24 @@ impl AppState {
             protocol: ProtocolRange::default(),
             sandbox: None,
             public_url: String::new(),
+            portal: Arc::new(crate::portal::auth::Portal::new(
+                Arc::new(crate::mail::Memory::default()),
+                true,
+            )),
+            projector_wake: Arc::default(),
             last_seen: Arc::default(),
         }
+    }
+
+    /// The portal's mailer and whether its cookies are `Secure` (off only for plain HTTP
+    /// on loopback: tests and the demo).
+    pub fn with_portal(
+        mut self,
+        mailer: Arc<dyn crate::mail::Mailer>,
+        secure_cookies: bool,
+    ) -> Self {
+        self.portal = Arc::new(crate::portal::auth::Portal::new(mailer, secure_cookies));
+        self
     }
 
     pub fn with_protocol_range(mut self, oldest: u32, newest: u32) -> Self {
@@ -128,8 +148,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/sandbox/pay/{payment_id}",
-            post(payments::sandbox_pay_route),
+            get(payments::sandbox_page_route).post(payments::sandbox_pay_route),
         )
+        .merge(crate::portal::pages::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .with_state(state)
@@ -137,7 +158,15 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves until the listener fails.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).await
+    let projector =
+        crate::projector::spawn_projector(state.pool.clone(), state.projector_wake.clone());
+    let served = axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await;
+    projector.abort();
+    served
 }
 
 /// A server running on the current tokio runtime.
@@ -169,13 +198,17 @@ pub async fn spawn(mut state: AppState, listen: &str) -> std::io::Result<Running
         state.public_url = url.clone();
     }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = router(state);
+    let projector =
+        crate::projector::spawn_projector(state.pool.clone(), state.projector_wake.clone());
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = stopped.await;
             })
-            .await
+            .await;
+        projector.abort();
+        served
     });
     Ok(RunningServer {
         addr,
@@ -285,6 +318,9 @@ async fn push_route(
     let request: PushRequest = parse_json(&body)?;
     let events = request.events.len();
     let response = sync::push(&state.pool, &device, request).await?;
+    if response.stored > 0 {
+        state.projector_wake.notify_one();
+    }
     tracing::debug!(
         device = %device.id, events, stored = response.stored, acked_through = response.acked_through, "push"
     );

@@ -32,7 +32,10 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod mail;
 pub mod payments;
+pub mod portal;
+pub mod projector;
 pub mod sync;
 pub mod throwaway;
 

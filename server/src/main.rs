@@ -93,6 +93,24 @@ fn state_for(config: &Config, pool: sqlx_postgres::PgPool) -> http::AppState {
     if let Some(url) = &config.public_url {
         state = state.with_public_url(url);
     }
+    let mailer: std::sync::Arc<dyn schoolcard_server::mail::Mailer> = match &config.smtp_host {
+        Some(host) => match schoolcard_server::mail::Smtp::new(
+            host,
+            config.smtp_port.unwrap_or(25),
+            config.mail_from.as_deref().unwrap_or("portal@localhost"),
+        ) {
+            Ok(smtp) => std::sync::Arc::new(smtp),
+            Err(error) => {
+                tracing::error!(%error, "the SMTP settings are wrong: parents' codes will not be sent");
+                std::sync::Arc::new(schoolcard_server::mail::Memory::default())
+            }
+        },
+        None => {
+            tracing::warn!("no smtp_host: parents' sign-in codes are not sent by e-mail");
+            std::sync::Arc::new(schoolcard_server::mail::Memory::default())
+        }
+    };
+    state = state.with_portal(mailer, !config.insecure_cookies.unwrap_or(false));
     state
 }
 

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use sqlx_core::query::query;
 use sqlx_core::query_as::query_as;
+use sqlx_core::query_scalar;
 use sqlx_postgres::PgPool;
 use uuid::Uuid;
 
@@ -294,6 +295,27 @@ pub(crate) async fn sandbox_callback_route(
     Ok(Json(
         handle_callback(&state.pool, provider.as_ref(), &headers, &body).await?,
     ))
+}
+
+/// The sandbox bank's page, where the portal sends a payer: the amount and a "pay" button
+/// that posts to [`sandbox_pay_route`].
+pub(crate) async fn sandbox_page_route(
+    State(state): State<AppState>,
+    Path(payment_id): Path<Uuid>,
+) -> Result<axum::response::Html<String>, ApiError> {
+    sandbox(&state)?;
+    let amount: Option<i64> =
+        query_scalar::query_scalar("SELECT amount FROM payments WHERE id = $1")
+            .bind(payment_id)
+            .fetch_optional(&state.pool)
+            .await?;
+    let amount = amount.ok_or_else(|| ApiError::not_found(format!("no payment {payment_id}")))?;
+    Ok(axum::response::Html(format!(
+        "<!doctype html><html lang=\"ru\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>Песочница оплаты</title><h1>Песочница оплаты</h1><p>Платёж на {}.</p>\
+         <form method=\"post\" action=\"/sandbox/pay/{payment_id}\"><button>Оплатить</button></form></html>",
+        crate::portal::rub(amount)
+    )))
 }
 
 /// The sandbox bank's "pay" button: signs a success callback and hands it to the same

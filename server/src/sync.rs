@@ -551,6 +551,18 @@ pub async fn append_server_event(
     kind: &str,
     payload: &str,
 ) -> Result<ServerEvent, ApiError> {
+    append_server_event_as(tx, school_id, "server", kind, payload).await
+}
+
+/// [`append_server_event`] with the person it was written for as the event's `actor`
+/// (`parent:<id>` for a parent's ban, limit or pre-order from the portal).
+pub async fn append_server_event_as(
+    tx: &mut PgConnection,
+    school_id: Uuid,
+    actor: &str,
+    kind: &str,
+    payload: &str,
+) -> Result<ServerEvent, ApiError> {
     let id = Uuid::now_v7();
     let effect = money_effect(kind, &id.to_string(), payload).map_err(|error| {
         ApiError::bad_request(format!(
@@ -571,7 +583,7 @@ pub async fn append_server_event(
     let occurred_at_us = chrono::Utc::now().timestamp_micros();
     query(
         "INSERT INTO events (global_seq, school_id, id, origin, origin_seq, occurred_at_us, actor, kind, payload, seen_through)
-         VALUES ($1, $2, $3, $4, $5, $6, 'server', $7, $8, $1 - 1)",
+         VALUES ($1, $2, $3, $4, $5, $6, $9, $7, $8, $1 - 1)",
     )
     .bind(global_seq)
     .bind(school_id)
@@ -581,6 +593,7 @@ pub async fn append_server_event(
     .bind(occurred_at_us)
     .bind(kind)
     .bind(payload)
+    .bind(actor)
     .execute(&mut *tx)
     .await?;
     if let Some(effect) = &effect {
