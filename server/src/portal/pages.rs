@@ -760,14 +760,15 @@ async fn child_view(
     };
     let feed = day_feed(state, child, date).await?;
     let tz = school_tz(pool, child.school_id).await?;
-    let bans: Vec<(
+    type BanRow = (
         String,
         String,
         String,
         Option<NaiveTime>,
         Option<NaiveTime>,
         Option<String>,
-    )> = query_as(
+    );
+    let bans: Vec<BanRow> = query_as(
         "SELECT b.ban_id, b.target_kind, b.target_value, b.hours_from, b.hours_to, pr.name
            FROM portal_bans b
            LEFT JOIN portal_products pr ON b.target_kind = 'product'
