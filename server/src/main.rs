@@ -196,6 +196,10 @@ async fn demo(mut config: Config) -> Result<(), String> {
     if config.sandbox_key.is_none() {
         config.sandbox_key = Some(schoolcard_server::auth::random_hex(32));
     }
+    // The demo serves plain HTTP on loopback, where a browser drops `Secure` cookies.
+    if config.insecure_cookies.is_none() {
+        config.insecure_cookies = Some(true);
+    }
     let server = http::spawn(state_for(&config, pool), config.listen())
         .await
         .map_err(|error| format!("listening on {}: {error}", config.listen()))?;
@@ -203,6 +207,10 @@ async fn demo(mut config: Config) -> Result<(), String> {
     println!("  server         {}", server.url);
     println!("  school         {} ({})", school.name, school.id);
     println!("  admin          {DEMO_ADMIN_LOGIN} / {DEMO_ADMIN_PASSWORD} (municipal)");
+    println!(
+        "  parent portal  {}/portal (codes go to the log unless smtp_host is set)",
+        server.url
+    );
     println!(
         "  enrolment code {} (valid until {})",
         code.code,
