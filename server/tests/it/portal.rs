@@ -21,6 +21,7 @@ const OTHER_GUARDIAN: &str = "0192d000-0000-7000-8000-000000000004";
 const CLASS: &str = "0192d000-0000-7000-8000-0000000000c1";
 const JUICE: &str = "0192d000-0000-7000-8000-0000000000a1";
 const LUNCH: &str = "0192d000-0000-7000-8000-0000000000b1";
+const FREE_LUNCH: &str = "0192d000-0000-7000-8000-0000000000b2";
 const PARENT_EMAIL: &str = "mama@example.ru";
 const OTHER_EMAIL: &str = "papa@example.ru";
 
@@ -115,6 +116,11 @@ fn small_school(server: &TestServer) -> (Uuid, usize) {
                 "grades": {"first": 5, "last": 11}, "price": 15_000, "payer": "parents"}}),
         ),
         (
+            "complex_saved",
+            json!({"complex": {"complex_id": FREE_LUNCH, "name": "Обед 1–4", "meal": "lunch",
+                "grades": {"first": 1, "last": 4}, "price": 9_000, "payer": "municipal"}}),
+        ),
+        (
             "balance_topped_up",
             json!({"person_id": PUPIL, "amount": 100_000, "note": ""}),
         ),
@@ -152,6 +158,13 @@ fn small_school(server: &TestServer) -> (Uuid, usize) {
     ));
     events.push(at_event(
         next + 3,
+        today_at(12, 30),
+        "meal_served",
+        json!({"meal_id": Uuid::now_v7(), "person_id": PUPIL, "complex_id": FREE_LUNCH,
+            "school_date": today_at(12, 30).date_naive(), "price": 9_000, "payer": "municipal"}),
+    ));
+    events.push(at_event(
+        next + 4,
         today_at(14, 10),
         "passage",
         passage(PUPIL, "exit", today_at(14, 10)),
@@ -324,8 +337,8 @@ fn a_parent_sees_and_changes_only_their_own_child() {
     let before: String = block_on(query_scalar(snapshot).fetch_one(&server.pool)).unwrap();
     assert_eq!(
         count(&server, "SELECT count(*) FROM feed"),
-        6,
-        "3 passages, a sale, 2 top-ups: {before}"
+        7,
+        "3 passages, a sale, a meal, 2 top-ups: {before}"
     );
     block_on(
         sqlx_core::query::query("UPDATE projector_state SET cursor = 0 WHERE name = 'portal'")
@@ -381,6 +394,7 @@ fn a_parent_sees_and_changes_only_their_own_child() {
         "07:58</span> <span class=\"what\">Вход",
         "Сок яблочный 0,2 л",
         "−45 ₽",
+        "12:30</span> <span class=\"what\">Обед (бесплатно)",
         "14:10</span> <span class=\"what\">Выход",
     ] {
         assert!(
@@ -554,6 +568,25 @@ fn a_parent_sees_and_changes_only_their_own_child() {
     let bank = browser.get(&path);
     assert_eq!(bank.status, 200);
     assert!(bank.body.contains("500 ₽"));
+
+    // The pre-order is cancelled before its cut-off: the money comes back.
+    let pre_order_id: String = block_on(
+        query_scalar::<_, String>("SELECT pre_order_id FROM portal_pre_orders")
+            .fetch_one(&server.pool),
+    )
+    .unwrap();
+    let cancelled = browser.post(
+        &format!("{other}/pre-order/{pre_order_id}/cancel"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(cancelled.status, 404, "not through another child's path");
+    let cancelled = browser.post(
+        &format!("{own}/pre-order/{pre_order_id}/cancel"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(cancelled.status, 303, "{}", cancelled.body);
+    let child = browser.get(&own);
+    assert!(child.body.contains("955 ₽"), "{}", child.body);
 
     // Settings are stored.
     let saved = browser.post(
