@@ -731,3 +731,67 @@ fn wrong_codes_and_passwords_run_into_the_rate_limit() {
         0
     );
 }
+
+/// A relay on loopback speaking just enough SMTP to take one message: answers what it
+/// received (the envelope's commands and the message's text).
+fn one_message_relay() -> (u16, std::thread::JoinHandle<String>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let relay = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        let mut received = String::new();
+        writer.write_all(b"220 relay.test ESMTP\r\n").unwrap();
+        let mut in_data = false;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap() == 0 {
+                return received;
+            }
+            received.push_str(&line);
+            if in_data {
+                if line == ".\r\n" {
+                    in_data = false;
+                    writer.write_all(b"250 queued\r\n").unwrap();
+                }
+                continue;
+            }
+            let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+            let answer: &[u8] = match verb.as_str() {
+                "EHLO" => b"250-relay.test\r\n250 8BITMIME\r\n",
+                "DATA" => {
+                    in_data = true;
+                    b"354 go on\r\n"
+                }
+                "QUIT" => {
+                    writer.write_all(b"221 bye\r\n").unwrap();
+                    return received;
+                }
+                _ => b"250 ok\r\n",
+            };
+            writer.write_all(answer).unwrap();
+        }
+    });
+    (port, relay)
+}
+
+#[test]
+fn the_smtp_mailer_hands_a_message_to_a_relay_on_loopback() {
+    let (port, relay) = one_message_relay();
+    let smtp = schoolcard_server::mail::Smtp::new("127.0.0.1", port, "portal@school.test").unwrap();
+    smtp.send("mama@example.ru", "Код для входа", "Your code: 123456")
+        .expect("the relay takes it");
+    drop(smtp);
+    let received = relay.join().unwrap();
+    assert!(
+        received.contains("MAIL FROM:<portal@school.test>"),
+        "{received}"
+    );
+    assert!(received.contains("RCPT TO:<mama@example.ru>"), "{received}");
+    assert!(received.contains("Your code: 123456"), "{received}");
+    // A relay that is not there is an error for the log, not a panic.
+    let gone = schoolcard_server::mail::Smtp::new("127.0.0.1", port, "portal@school.test").unwrap();
+    assert!(gone.send("mama@example.ru", "x", "y").is_err());
+}
