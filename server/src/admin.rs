@@ -509,6 +509,7 @@ pub(crate) async fn author_event_route(
     user.check_school(school_id)?;
     let event: AuthoredEvent = crate::http::parse_json(&body)?;
     let answer = author_event(&state.pool, school_id, &event).await?;
+    state.projector_wake.notify_one();
     tracing::info!(school = %school_id, kind = %event.kind, user = %user.id, "event authored on the server");
     Ok((StatusCode::CREATED, Json(answer)))
 }

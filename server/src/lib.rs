@@ -3,7 +3,9 @@
 //! global order; the server keeps the money ledger (the authority for balances), takes
 //! online top-ups through a payment provider, and answers admins' questions. PostgreSQL
 //! is its store; the wire contract is `schoolcard_proto::sync`, the routes are in
-//! `server/openapi.yaml`.
+//! `server/openapi.yaml`. Parents use it through the portal (`/portal`, [`portal`]):
+//! pages rendered from projections of the journal ([`projector`]); what a parent sets
+//! becomes the school's own server-authored event.
 //!
 //! Running it in-process (tests, the benchmark, another crate's integration test):
 //!

@@ -292,9 +292,11 @@ pub(crate) async fn sandbox_callback_route(
     body: axum::body::Bytes,
 ) -> Result<Json<CallbackOutcome>, ApiError> {
     let provider = sandbox(&state)?;
-    Ok(Json(
-        handle_callback(&state.pool, provider.as_ref(), &headers, &body).await?,
-    ))
+    let outcome = handle_callback(&state.pool, provider.as_ref(), &headers, &body).await?;
+    if outcome.global_seq.is_some() {
+        state.projector_wake.notify_one();
+    }
+    Ok(Json(outcome))
 }
 
 /// The sandbox bank's page, where the portal sends a payer: the amount and a "pay" button
@@ -347,7 +349,9 @@ pub(crate) async fn sandbox_pay_route(
             .parse()
             .expect("hex is a valid header value"),
     );
-    Ok(Json(
-        handle_callback(&state.pool, provider.as_ref(), &headers, &body).await?,
-    ))
+    let outcome = handle_callback(&state.pool, provider.as_ref(), &headers, &body).await?;
+    if outcome.global_seq.is_some() {
+        state.projector_wake.notify_one();
+    }
+    Ok(Json(outcome))
 }
