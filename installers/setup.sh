@@ -68,12 +68,13 @@ if [ "$purpose" != run ]; then
   fi
 fi
 
-# The reference OSDP reader (libosdp, PyPI) that the OSDP tests talk to, in its own venv.
+# The reference OSDP reader (libosdp, PyPI) that the OSDP tests talk to, and the SMTP
+# server (aiosmtpd, PyPI) the notification tests send to, in their own venv.
 if [ "$purpose" != run ]; then
   venv=${SCHOOLCARD_VENV:-$HOME/.cache/schoolcard/venv}
-  if ! "$venv/bin/python" -c 'import osdp' >/dev/null 2>&1; then
-    say "installing the OSDP test peer (libosdp 3.2.9) into $venv"
+  if ! "$venv/bin/python" -c 'import osdp, aiosmtpd' >/dev/null 2>&1; then
+    say "installing the test peers (libosdp 3.2.9, aiosmtpd 1.4.6) into $venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check 'libosdp==3.2.9'
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'libosdp==3.2.9' 'aiosmtpd==1.4.6'
   fi
 fi

@@ -27,11 +27,11 @@ pub fn migrator() -> Migrator {
         )
     };
     Migrator {
-        migrations: Cow::Owned(vec![migration(
-            1,
-            "sync",
-            include_str!("../migrations/0001_sync.sql"),
-        )]),
+        migrations: Cow::Owned(vec![
+            migration(1, "sync", include_str!("../migrations/0001_sync.sql")),
+            migration(2, "portal", include_str!("../migrations/0002_portal.sql")),
+            migration(3, "notify", include_str!("../migrations/0003_notify.sql")),
+        ]),
         ignore_missing: false,
         locking: true,
         no_tx: false,

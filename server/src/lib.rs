@@ -32,6 +32,8 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod mail;
+pub mod notify;
 pub mod payments;
 pub mod sync;
 pub mod throwaway;

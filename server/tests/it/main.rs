@@ -7,5 +7,6 @@ mod harness;
 mod cluster;
 mod enrolment;
 mod money;
+mod notify;
 mod privileges;
 mod sync;
