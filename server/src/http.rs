@@ -16,7 +16,7 @@ use sqlx_postgres::PgPool;
 
 use crate::error::ApiError;
 use crate::payments::SandboxProvider;
-use crate::{admin, auth, db, payments, sync};
+use crate::{admin, analytics, auth, db, payments, sync};
 use schoolcard_proto::sync::{
     ErrorCode, PullResponse, PushRequest, PushResponse, VersionInfo, MAX_PULL_EVENTS,
     OLDEST_SUPPORTED_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION,
@@ -117,6 +117,16 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/admin/devices/{id}/revoke",
             post(admin::revoke_device_route),
+        )
+        .route("/v1/analytics/schools", get(analytics::schools_route))
+        .route(
+            "/v1/analytics/schools/{id}/classes",
+            get(analytics::classes_route),
+        )
+        .route("/v1/supplier/orders", get(analytics::supplier_route))
+        .route(
+            "/v1/admin/suppliers/{id}/schools",
+            post(analytics::assign_route),
         )
         .route("/v1/enrol", post(admin::enrol_route))
         .route("/v1/sync/push", post(push_route))

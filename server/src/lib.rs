@@ -27,6 +27,7 @@
 //! ```
 
 pub mod admin;
+pub mod analytics;
 pub mod auth;
 pub mod config;
 pub mod db;

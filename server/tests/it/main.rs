@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod analytics;
 mod cluster;
 mod enrolment;
 mod money;
