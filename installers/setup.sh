@@ -20,8 +20,10 @@ die() { printf '\033[1;31m[setup]\033[0m %s\n' "$*" >&2; exit 1; }
 apt_run=(build-essential pkg-config curl file libssl-dev libgtk-3-dev libwebkit2gtk-4.1-dev
          librsvg2-dev libayatana-appindicator3-dev libpcsclite-dev postgresql)
 # The real window under Xvfb, driven over WebDriver; pdftotext/pdftoppm for documents.
-# pcscd with the virtual reader vpcd is the PC/SC peer of the reader tests.
-apt_test=(xvfb xauth xdotool webkit2gtk-driver poppler-utils python3-venv pcscd vsmartcard-vpcd)
+# pcscd with the virtual reader vpcd is the PC/SC peer of the reader tests; headless
+# Chromium with its WebDriver drives the parent portal as a phone's browser would.
+apt_test=(xvfb xauth xdotool webkit2gtk-driver poppler-utils python3-venv pcscd vsmartcard-vpcd
+          chromium chromium-driver)
 
 wanted=("${apt_run[@]}")
 [ "$purpose" = run ] || wanted+=("${apt_test[@]}")
