@@ -20,8 +20,10 @@ die() { printf '\033[1;31m[setup]\033[0m %s\n' "$*" >&2; exit 1; }
 apt_run=(build-essential pkg-config curl file libssl-dev libgtk-3-dev libwebkit2gtk-4.1-dev
          librsvg2-dev libayatana-appindicator3-dev libpcsclite-dev postgresql)
 # The real window under Xvfb, driven over WebDriver; pdftotext/pdftoppm for documents.
-# pcscd with the virtual reader vpcd is the PC/SC peer of the reader tests.
-apt_test=(xvfb xauth xdotool webkit2gtk-driver poppler-utils python3-venv pcscd vsmartcard-vpcd)
+# pcscd with the virtual reader vpcd is the PC/SC peer of the reader tests; headless
+# Chromium with its WebDriver drives the parent portal as a phone's browser would.
+apt_test=(xvfb xauth xdotool webkit2gtk-driver poppler-utils python3-venv pcscd vsmartcard-vpcd
+          chromium chromium-driver)
 
 wanted=("${apt_run[@]}")
 [ "$purpose" = run ] || wanted+=("${apt_test[@]}")
@@ -68,12 +70,13 @@ if [ "$purpose" != run ]; then
   fi
 fi
 
-# The reference OSDP reader (libosdp, PyPI) that the OSDP tests talk to, in its own venv.
+# The reference OSDP reader (libosdp, PyPI) that the OSDP tests talk to, and the SMTP
+# server (aiosmtpd, PyPI) the notification tests send to, in their own venv.
 if [ "$purpose" != run ]; then
   venv=${SCHOOLCARD_VENV:-$HOME/.cache/schoolcard/venv}
-  if ! "$venv/bin/python" -c 'import osdp' >/dev/null 2>&1; then
-    say "installing the OSDP test peer (libosdp 3.2.9) into $venv"
+  if ! "$venv/bin/python" -c 'import osdp, aiosmtpd' >/dev/null 2>&1; then
+    say "installing the test peers (libosdp 3.2.9, aiosmtpd 1.4.6) into $venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check 'libosdp==3.2.9'
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'libosdp==3.2.9' 'aiosmtpd==1.4.6'
   fi
 fi

@@ -408,8 +408,13 @@ pub(crate) async fn list_schools_route(
 ) -> Result<Json<Vec<School>>, ApiError> {
     let user = auth::user_from_headers(&state.pool, &headers).await?;
     let mut schools = list_schools(&state.pool).await?;
-    if user.role == Role::SchoolAdmin {
-        schools.retain(|school| Some(school.id) == user.school_id);
+    match user.role {
+        Role::MunicipalAdmin | Role::MunicipalAnalyst => {}
+        Role::SchoolAdmin => schools.retain(|school| Some(school.id) == user.school_id),
+        Role::Supplier => {
+            let fed = crate::analytics::schools_of_supplier(&state.pool, user.id).await?;
+            schools.retain(|school| fed.contains(&school.id));
+        }
     }
     Ok(Json(schools))
 }

@@ -24,21 +24,29 @@ pub const SECRET_BYTES: usize = 32;
 pub enum Role {
     /// The municipal education office: every school.
     MunicipalAdmin,
+    /// Reads the municipality's aggregates (no pupil's name), changes nothing.
+    MunicipalAnalyst,
     /// One school's administrator.
     SchoolAdmin,
+    /// The food supplier: the meal orders of the schools it feeds (`supplier_schools`).
+    Supplier,
 }
 
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Role::MunicipalAdmin => "municipal_admin",
+            Role::MunicipalAnalyst => "municipal_analyst",
             Role::SchoolAdmin => "school_admin",
+            Role::Supplier => "supplier",
         }
     }
     pub fn parse(text: &str) -> Option<Role> {
         match text {
             "municipal_admin" => Some(Role::MunicipalAdmin),
+            "municipal_analyst" => Some(Role::MunicipalAnalyst),
             "school_admin" => Some(Role::SchoolAdmin),
+            "supplier" => Some(Role::Supplier),
             _ => None,
         }
     }
@@ -63,13 +71,28 @@ impl User {
             Role::SchoolAdmin => Err(ApiError::forbidden(
                 "a school admin manages only their own school",
             )),
+            Role::MunicipalAnalyst | Role::Supplier => Err(ApiError::forbidden(
+                "this account reads reports and manages no school",
+            )),
         }
     }
 
     pub fn check_municipal(&self) -> Result<(), ApiError> {
         match self.role {
             Role::MunicipalAdmin => Ok(()),
-            Role::SchoolAdmin => Err(ApiError::forbidden("only a municipal admin may do this")),
+            _ => Err(ApiError::forbidden("only a municipal admin may do this")),
+        }
+    }
+
+    /// Whose aggregates this account may read: `None` every school's (the municipality),
+    /// `Some(school)` one school's (its admin).
+    pub fn analytics_scope(&self) -> Result<Option<Uuid>, ApiError> {
+        match self.role {
+            Role::MunicipalAdmin | Role::MunicipalAnalyst => Ok(None),
+            Role::SchoolAdmin => Ok(self.school_id),
+            Role::Supplier => Err(ApiError::forbidden(
+                "a supplier reads its orders, not the schools' figures",
+            )),
         }
     }
 }

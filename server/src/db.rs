@@ -30,6 +30,12 @@ pub fn migrator() -> Migrator {
         migrations: Cow::Owned(vec![
             migration(1, "sync", include_str!("../migrations/0001_sync.sql")),
             migration(2, "portal", include_str!("../migrations/0002_portal.sql")),
+            migration(3, "notify", include_str!("../migrations/0003_notify.sql")),
+            migration(
+                4,
+                "analytics",
+                include_str!("../migrations/0004_analytics.sql"),
+            ),
         ]),
         ignore_missing: false,
         locking: true,

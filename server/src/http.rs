@@ -16,7 +16,7 @@ use sqlx_postgres::PgPool;
 
 use crate::error::ApiError;
 use crate::payments::SandboxProvider;
-use crate::{admin, auth, db, payments, sync};
+use crate::{admin, analytics, auth, db, payments, sync};
 use schoolcard_proto::sync::{
     ErrorCode, PullResponse, PushRequest, PushResponse, VersionInfo, MAX_PULL_EVENTS,
     OLDEST_SUPPORTED_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION,
@@ -56,7 +56,7 @@ pub struct AppState {
     pub public_url: String,
     /// The parent portal: its mailer, cookie policy and sign-in rate limits.
     pub portal: Arc<crate::portal::auth::Portal>,
-    /// Wakes the projector (`projector::spawn_projector`) after a push or a server event.
+    /// Wakes the background loop (`background::spawn`) after a push or a server event.
     pub projector_wake: Arc<tokio::sync::Notify>,
     last_seen: Arc<Mutex<HashMap<String, Instant>>>,
 }
@@ -138,6 +138,16 @@ pub fn router(state: AppState) -> Router {
             "/v1/admin/devices/{id}/revoke",
             post(admin::revoke_device_route),
         )
+        .route("/v1/analytics/schools", get(analytics::schools_route))
+        .route(
+            "/v1/analytics/schools/{id}/classes",
+            get(analytics::classes_route),
+        )
+        .route("/v1/supplier/orders", get(analytics::supplier_route))
+        .route(
+            "/v1/admin/suppliers/{id}/schools",
+            post(analytics::assign_route),
+        )
         .route("/v1/enrol", post(admin::enrol_route))
         .route("/v1/sync/push", post(push_route))
         .route("/v1/sync/pull", get(pull_route))
@@ -158,8 +168,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves until the listener fails.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    let projector =
-        crate::projector::spawn_projector(state.pool.clone(), state.projector_wake.clone());
+    let projector = crate::background::spawn(&state);
     let served = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -198,8 +207,7 @@ pub async fn spawn(mut state: AppState, listen: &str) -> std::io::Result<Running
         state.public_url = url.clone();
     }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let projector =
-        crate::projector::spawn_projector(state.pool.clone(), state.projector_wake.clone());
+    let projector = crate::background::spawn(&state);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)

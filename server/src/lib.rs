@@ -29,12 +29,15 @@
 //! ```
 
 pub mod admin;
+pub mod analytics;
 pub mod auth;
+pub mod background;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
 pub mod mail;
+pub mod notify;
 pub mod payments;
 pub mod portal;
 pub mod projector;

@@ -9,16 +9,12 @@
 //! the portal does not show are skipped, and so is an event whose payload does not read
 //! (logged): the journal keeps it, a later build may read it on a rebuild.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Value};
 use sqlx_core::query::query;
 use sqlx_core::query_as::query_as;
 use sqlx_core::query_scalar::query_scalar;
 use sqlx_postgres::{PgConnection, PgPool};
-use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::portal::rub;
@@ -28,8 +24,6 @@ pub const PROJECTOR_NAME: &str = "portal";
 /// Events per transaction: big enough to catch up quickly after a city's morning, small
 /// enough that one transaction stays short.
 pub const PROJECT_BATCH_EVENTS: i64 = 2_000;
-/// The background task runs at least this often, and also right after each push.
-pub const PROJECT_INTERVAL_MS: u64 = 1_000;
 
 /// Applies every event past the cursor; answers how many events were read.
 pub async fn project_pending(pool: &PgPool) -> Result<u64, sqlx_core::Error> {
@@ -100,20 +94,6 @@ async fn project_batch(pool: &PgPool) -> Result<u64, sqlx_core::Error> {
         .await?;
     tx.commit().await?;
     Ok(rows.len() as u64)
-}
-
-/// Runs [`project_pending`] every [`PROJECT_INTERVAL_MS`] and whenever `wake` is notified.
-pub fn spawn_projector(pool: PgPool, wake: Arc<Notify>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            if let Err(error) = project_pending(&pool).await {
-                tracing::warn!(%error, "projector: a batch failed; retrying");
-            }
-            let _ =
-                tokio::time::timeout(Duration::from_millis(PROJECT_INTERVAL_MS), wake.notified())
-                    .await;
-        }
-    })
 }
 
 struct Event<'a> {

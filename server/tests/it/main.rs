@@ -4,9 +4,11 @@
 
 mod harness;
 
+mod analytics;
 mod cluster;
 mod enrolment;
 mod money;
+mod notify;
 mod portal;
 mod privileges;
 mod sync;
