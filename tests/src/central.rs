@@ -30,6 +30,8 @@ pub struct Central {
     /// `http://127.0.0.1:<port>`.
     pub url: String,
     pub school: School,
+    /// What the server e-mailed (parents' sign-in codes, notifications).
+    pub mail: std::sync::Arc<schoolcard_server::mail::Memory>,
     // Last: the cluster stops after the pools have closed.
     _cluster: ThrowawayCluster,
 }
@@ -42,6 +44,8 @@ impl Central {
             .enable_all()
             .build()
             .expect("a tokio runtime");
+        let mail = std::sync::Arc::new(schoolcard_server::mail::Memory::default());
+        let portal_mail = mail.clone();
         let (server, pool, admin_pool, admin_url, school) = runtime.block_on(async {
             let admin_url = db::create_database(&cluster.admin_url(), "schoolcard")
                 .await
@@ -55,7 +59,10 @@ impl Central {
             let school = admin::create_school(&pool, "Лицей «Держава»", "Europe/Moscow")
                 .await
                 .expect("a school");
-            let state = AppState::new(pool.clone()).with_sandbox_key(SANDBOX_KEY);
+            // Plain HTTP on loopback: the portal's cookies go without `Secure`.
+            let state = AppState::new(pool.clone())
+                .with_sandbox_key(SANDBOX_KEY)
+                .with_portal(portal_mail, false);
             let server = schoolcard_server::spawn(state, "127.0.0.1:0")
                 .await
                 .expect("the server listens");
@@ -70,6 +77,7 @@ impl Central {
             admin_url,
             url,
             school,
+            mail,
             _cluster: cluster,
         }
     }
