@@ -36,6 +36,11 @@ pub fn migrator() -> Migrator {
                 "analytics",
                 include_str!("../migrations/0004_analytics.sql"),
             ),
+            migration(
+                5,
+                "feed by day",
+                include_str!("../migrations/0005_feed_by_day.sql"),
+            ),
         ]),
         ignore_missing: false,
         locking: true,

@@ -26,6 +26,8 @@ use uuid::Uuid;
 use crate::auth::{hash_password, random_hex, sha256_hex, verify_password, SECRET_BYTES};
 use crate::mail::Mailer;
 
+/// A session's last request is noted at most this often.
+const SESSION_TOUCH_S: u64 = 60;
 /// A session ends after this long without a request.
 pub const SESSION_IDLE_H: i64 = 12;
 /// A code is good for this long after it was sent.
@@ -203,11 +205,20 @@ pub async fn session(
         return Ok(None);
     };
     let token_hash = sha256_hex(&token);
+    // Read-only for a session seen within the last minute: a busy parent's page views
+    // write (and wait for a commit to disk) once a minute, not once a page.
     let row: Option<(Uuid, String, bool, String)> = query_as(&format!(
-        "UPDATE parent_sessions s SET last_seen_at = now() FROM parents p
-          WHERE s.token_hash = $1 AND p.id = s.parent_id
-            AND s.last_seen_at > now() - interval '{SESSION_IDLE_H} hours'
-          RETURNING p.id, p.email, p.password_hash IS NOT NULL, s.csrf_token"
+        "WITH live AS (
+             SELECT s.token_hash, s.last_seen_at, p.id, p.email,
+                    p.password_hash IS NOT NULL AS has_password, s.csrf_token
+             FROM parent_sessions s JOIN parents p ON p.id = s.parent_id
+             WHERE s.token_hash = $1
+               AND s.last_seen_at > now() - interval '{SESSION_IDLE_H} hours'),
+         touched AS (
+             UPDATE parent_sessions SET last_seen_at = now()
+             WHERE token_hash IN (SELECT token_hash FROM live
+                                  WHERE last_seen_at < now() - interval '{SESSION_TOUCH_S} seconds'))
+         SELECT id, email, has_password, csrf_token FROM live"
     ))
     .bind(&token_hash)
     .fetch_optional(pool)

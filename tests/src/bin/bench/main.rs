@@ -35,18 +35,20 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 mod canteen;
 mod gatepost;
 mod latency;
+mod portal;
 mod readers;
 mod sync;
 
 /// The groups of figures, in the order of their sections, each with the heading its
 /// section starts with (to find it in an existing file when only some groups run).
-const GROUPS: [(&str, &str); 6] = [
+const GROUPS: [(&str, &str); 7] = [
     ("journal", "## Journal append"),
     ("app", "## The app: cold start"),
     ("readers", "## Card read latency"),
     ("gatepost", "## The gate post"),
     ("canteen", "## The canteen"),
     ("sync", "## Sync with the central server"),
+    ("portal", "## The parent portal under a city's load"),
 ];
 
 struct Args {
@@ -126,6 +128,9 @@ fn main() {
     }
     if runs("sync") {
         fresh.push(("sync", sync::section(dir.path(), scale)));
+    }
+    if runs("portal") {
+        fresh.push(("portal", portal::section(scale)));
     }
 
     let report = match &args.only {
