@@ -1407,6 +1407,9 @@ fn read_settings(fields: &Fields) -> Result<NotifySettings, String> {
     })
 }
 
+/// Bytes of a webhook's signing key.
+const WEBHOOK_SECRET_BYTES: usize = 24;
+
 async fn save_settings(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -1426,6 +1429,12 @@ async fn save_settings(
             ));
         }
     };
+    let previous: Option<(Option<String>, Option<String>)> = query_as(
+        "SELECT webhook_url, webhook_secret FROM parent_notify_settings WHERE parent_id = $1",
+    )
+    .bind(session.parent_id)
+    .fetch_optional(&state.pool)
+    .await?;
     query(
         "INSERT INTO parent_notify_settings
            (parent_id, email_enabled, webhook_url, kinds, quiet_from, quiet_to, low_balance_threshold)
@@ -1443,6 +1452,32 @@ async fn save_settings(
     .bind(settings.low_balance_threshold)
     .execute(&state.pool)
     .await?;
+    // A new webhook address gets its own signing key, shown this once.
+    let new_address = previous
+        .as_ref()
+        .is_none_or(|(url, secret)| secret.is_none() || *url != settings.webhook_url);
+    if settings.webhook_url.is_some() && new_address {
+        let secret = crate::auth::random_hex(WEBHOOK_SECRET_BYTES);
+        query("UPDATE parent_notify_settings SET webhook_secret = $2 WHERE parent_id = $1")
+            .bind(session.parent_id)
+            .bind(&secret)
+            .execute(&state.pool)
+            .await?;
+        let stored = notify_settings(&state.pool, session.parent_id).await?;
+        let notice = format!(
+            "Сохранено. Ключ подписи вебхука: {secret}. Каждое сообщение подписано им \
+             (HMAC-SHA256 тела в заголовке {}); сохраните ключ в вашей системе — \
+             он показан один раз.",
+            crate::notify::SIGNATURE_HEADER
+        );
+        return Ok(settings_view(
+            &session,
+            &stored,
+            StatusCode::OK,
+            None,
+            Some(notice),
+        ));
+    }
     Ok(Redirect::to("/portal/settings?saved=settings").into_response())
 }
 

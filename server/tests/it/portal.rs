@@ -605,6 +605,32 @@ fn a_parent_sees_and_changes_only_their_own_child() {
     let settings = block_on(portal::pages::notify_settings(&server.pool, parent_id)).unwrap();
     assert_eq!(settings.kinds, ["entry", "low_balance"]);
     assert_eq!(settings.low_balance_threshold, Some(10_000));
+    // A webhook address gets its signing key, shown once; saving again keeps it.
+    let with_hook = [
+        ("csrf", csrf.as_str()),
+        ("email_enabled", "1"),
+        ("webhook_url", "https://family.example/hook"),
+        ("kind_entry", "1"),
+    ];
+    let hooked = browser.post("/portal/settings", &with_hook);
+    assert_eq!(hooked.status, 200, "{}", hooked.body);
+    assert!(
+        hooked.body.contains("Ключ подписи вебхука"),
+        "{}",
+        hooked.body
+    );
+    let key: Option<String> = block_on(
+        sqlx_core::query_scalar::query_scalar(
+            "SELECT webhook_secret FROM parent_notify_settings WHERE parent_id = $1",
+        )
+        .bind(parent_id)
+        .fetch_one(&server.pool),
+    )
+    .unwrap();
+    let key = key.expect("a signing key");
+    assert!(hooked.body.contains(&key));
+    let again = browser.post("/portal/settings", &with_hook);
+    assert_eq!(again.status, 303, "the same address keeps its key");
 
     // Sign-out ends the session: the old cookie opens nothing.
     let cookies = browser.cookies.clone();
