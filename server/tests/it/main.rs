@@ -11,4 +11,5 @@ mod money;
 mod notify;
 mod portal;
 mod privileges;
+mod roles;
 mod sync;
