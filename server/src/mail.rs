@@ -85,3 +85,28 @@ impl Mailer for Memory {
         Ok(())
     }
 }
+
+/// Writes each message to the log instead of sending it: the demo's mailer, so whoever
+/// tries the portal on `make server` reads the sign-in code in the terminal.
+pub struct Console;
+
+impl Mailer for Console {
+    fn send(&self, to: &str, subject: &str, body_text: &str) -> Result<(), String> {
+        tracing::info!(
+            to,
+            subject,
+            "mail (not sent: the demo has no SMTP relay)\n{body_text}"
+        );
+        Ok(())
+    }
+}
+
+/// A server with no SMTP relay configured: every message fails, so sign-in codes say so in
+/// the log and notifications stay in the outbox as undelivered, nothing piles up in memory.
+pub struct Unconfigured;
+
+impl Mailer for Unconfigured {
+    fn send(&self, _to: &str, _subject: &str, _body_text: &str) -> Result<(), String> {
+        Err("no SMTP relay is configured (smtp_host)".to_owned())
+    }
+}

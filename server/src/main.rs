@@ -81,7 +81,9 @@ async fn run(args: Vec<String>) -> Result<(), String> {
     }
 }
 
-fn state_for(config: &Config, pool: sqlx_postgres::PgPool) -> http::AppState {
+/// The server's state from its configuration; `demo` writes mail to the log when no SMTP
+/// relay is configured.
+fn state_for(config: &Config, pool: sqlx_postgres::PgPool, demo: bool) -> http::AppState {
     let mut state = http::AppState::new(pool);
     if let Some(key) = &config.sandbox_key {
         tracing::warn!(
@@ -102,12 +104,15 @@ fn state_for(config: &Config, pool: sqlx_postgres::PgPool) -> http::AppState {
             Ok(smtp) => std::sync::Arc::new(smtp),
             Err(error) => {
                 tracing::error!(%error, "the SMTP settings are wrong: parents' codes will not be sent");
-                std::sync::Arc::new(schoolcard_server::mail::Memory::default())
+                std::sync::Arc::new(schoolcard_server::mail::Unconfigured)
             }
         },
+        None if demo => std::sync::Arc::new(schoolcard_server::mail::Console),
         None => {
-            tracing::warn!("no smtp_host: parents' sign-in codes are not sent by e-mail");
-            std::sync::Arc::new(schoolcard_server::mail::Memory::default())
+            tracing::warn!(
+                "no smtp_host: parents' sign-in codes and notifications are not sent by e-mail"
+            );
+            std::sync::Arc::new(schoolcard_server::mail::Unconfigured)
         }
     };
     state = state.with_portal(mailer, !config.insecure_cookies.unwrap_or(false));
@@ -122,7 +127,7 @@ async fn serve(config: Config) -> Result<(), String> {
         .await
         .map_err(|error| format!("connecting to the database: {error}"))?;
     db::ready(&pool).await?;
-    let server = http::spawn(state_for(&config, pool), config.listen())
+    let server = http::spawn(state_for(&config, pool, false), config.listen())
         .await
         .map_err(|error| format!("listening on {}: {error}", config.listen()))?;
     tracing::info!(url = %server.url, "serving");
@@ -200,7 +205,7 @@ async fn demo(mut config: Config) -> Result<(), String> {
     if config.insecure_cookies.is_none() {
         config.insecure_cookies = Some(true);
     }
-    let server = http::spawn(state_for(&config, pool), config.listen())
+    let server = http::spawn(state_for(&config, pool, true), config.listen())
         .await
         .map_err(|error| format!("listening on {}: {error}", config.listen()))?;
     println!();
