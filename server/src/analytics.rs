@@ -555,7 +555,10 @@ pub(crate) fn figures_document(
     Ok(doc)
 }
 
-pub(crate) fn supplier_document(rows: &[SupplierLine], period: Period) -> Result<Document, ApiError> {
+pub(crate) fn supplier_document(
+    rows: &[SupplierLine],
+    period: Period,
+) -> Result<Document, ApiError> {
     let columns = vec![
         Column::new("Школа", ColumnKind::Text),
         Column::new("Дата", ColumnKind::Date),

@@ -102,9 +102,7 @@ pub fn period_of(from: &str, to: &str, today: NaiveDate) -> Period {
 impl PeriodQuery {
     fn period(&self) -> Result<Period, OfficeError> {
         let period = period_of(&self.from, &self.to, Utc::now().date_naive());
-        period
-            .check()
-            .map_err(|_| OfficeError::BadPeriod)?;
+        period.check().map_err(|_| OfficeError::BadPeriod)?;
         Ok(period)
     }
 }
@@ -631,14 +629,7 @@ async fn export_schools(
     let rows = analytics::by_school(&state.pool, scope, period).await?;
     Ok(analytics::answer(
         &rows,
-        || {
-            analytics::figures_document(
-                "Посещаемость и питание по школам",
-                "Школа",
-                &rows,
-                period,
-            )
-        },
+        || analytics::figures_document("Посещаемость и питание по школам", "Школа", &rows, period),
         Some(format),
         "schools",
     )?)
@@ -704,7 +695,12 @@ mod tests {
             ("", "", "2026-12-31", ("2026-12-01", "2026-12-31")),
             ("", "", "2028-02-10", ("2028-02-01", "2028-02-29")),
             ("2026-09-01", "", "2026-11-27", ("2026-09-01", "2026-11-30")),
-            ("junk", "2026-11-15", "2026-11-27", ("2026-11-01", "2026-11-15")),
+            (
+                "junk",
+                "2026-11-15",
+                "2026-11-27",
+                ("2026-11-01", "2026-11-15"),
+            ),
         ] {
             let period = period_of(from, to, day(today));
             assert_eq!(
