@@ -86,7 +86,7 @@ fn office_each_role_sees_its_part_of_a_projected_school_day() {
 
     // The municipal admin: the table by school, the drill-down, the exports.
     let (mut city, home) = sign_in(&server, ADMIN_LOGIN, ADMIN_PASSWORD);
-    for page in [&home] {
+    for page in [&home, &city.get("/office/login")] {
         assert_eq!(page.header("cache-control"), Some("no-store"));
         assert!(page.header("content-security-policy").is_some());
     }
