@@ -5,6 +5,7 @@
 use schoolcard_server::admin;
 use schoolcard_server::analytics::project_pending;
 use schoolcard_server::auth::Role;
+use schoolcard_server::portal::auth::PER_EMAIL_BURST;
 
 use crate::harness::*;
 
@@ -267,6 +268,25 @@ fn office_sign_in_and_out() {
     let out = city.post("/office/logout", &[("csrf", &csrf)]);
     assert_eq!((out.status, out.location.as_str()), (303, "/office/login"));
     assert!(!city.cookies.iter().any(|(name, _)| name == "sc_office"));
+    // Wrong passwords for one login: 401 until its bucket is empty, then 429 — even for
+    // the right password.
+    let mut guesser = Browser::new(&server);
+    let pre = guesser.get("/office/login").field("pre");
+    let statuses: Vec<u16> = (0..=PER_EMAIL_BURST as usize)
+        .map(|_| {
+            let form = [
+                ("login", "head"),
+                ("password", "guess"),
+                ("pre", pre.as_str()),
+            ];
+            guesser.post("/office/login", &form).status
+        })
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        PER_EMAIL_BURST as usize
+    );
+    assert_eq!(statuses.last(), Some(&429));
     // The old cookie no longer opens anything: the session row is gone.
     city.cookies = session;
     let after = city.get("/office");
