@@ -279,11 +279,10 @@ async fn sign_in(
         return Err(OfficeError::Csrf);
     }
     let login = field(&fields, "login").trim().to_owned();
-    // The portal's buckets: per account (its own key space) and per client address.
-    if !state
-        .portal
-        .allow_attempt(&format!("office:{login}"), &peer.ip().to_string())
-    {
+    // The portal's buckets: per account (its own key space; hashed, so a bucket's key is
+    // 64 characters however long the typed login) and per client address.
+    let account = format!("office:{}", auth::sha256_hex(&login));
+    if !state.portal.allow_attempt(&account, &peer.ip().to_string()) {
         return Err(OfficeError::TooMany);
     }
     match auth::login(&state.pool, &login, field(&fields, "password")).await {
