@@ -30,7 +30,7 @@ use uuid::Uuid;
 const CURSOR: &str = "analytics";
 const BATCH: i64 = 2_000;
 /// The longest period one report covers.
-const PERIOD_DAYS_MAX: i64 = 400;
+pub const PERIOD_DAYS_MAX: i64 = 400;
 
 /// Applies the journal's new events to the aggregates; returns how many it read.
 pub async fn project_pending(pool: &PgPool) -> Result<u64, ApiError> {
@@ -300,7 +300,7 @@ pub struct Period {
 }
 
 impl Period {
-    fn check(&self) -> Result<(), ApiError> {
+    pub fn check(&self) -> Result<(), ApiError> {
         let days = (self.to - self.from).num_days();
         if !(0..=PERIOD_DAYS_MAX).contains(&days) {
             return Err(ApiError::bad_request(format!(
@@ -310,7 +310,7 @@ impl Period {
         Ok(())
     }
 
-    fn words(&self) -> String {
+    pub fn words(&self) -> String {
         format!(
             "{} — {}",
             self.from.format("%d.%m.%Y"),
@@ -505,7 +505,7 @@ pub async fn assign_supplier(pool: &PgPool, user: Uuid, school: Uuid) -> Result<
     Ok(())
 }
 
-fn figures_document(
+pub(crate) fn figures_document(
     title: &str,
     first: &str,
     rows: &[Figures],
@@ -555,7 +555,10 @@ fn figures_document(
     Ok(doc)
 }
 
-fn supplier_document(rows: &[SupplierLine], period: Period) -> Result<Document, ApiError> {
+pub(crate) fn supplier_document(
+    rows: &[SupplierLine],
+    period: Period,
+) -> Result<Document, ApiError> {
     let columns = vec![
         Column::new("Школа", ColumnKind::Text),
         Column::new("Дата", ColumnKind::Date),
@@ -603,7 +606,7 @@ impl ReportQuery {
 }
 
 /// The document in the asked format, or the rows as JSON.
-fn answer<T: Serialize>(
+pub(crate) fn answer<T: Serialize>(
     rows: &[T],
     document: impl FnOnce() -> Result<Document, ApiError>,
     format: Option<&str>,

@@ -194,6 +194,11 @@ pub async fn user_from_headers(pool: &PgPool, headers: &HeaderMap) -> Result<Use
     let token = value
         .strip_prefix("Bearer ")
         .ok_or_else(|| ApiError::unauthorized("expected Authorization: Bearer <token>"))?;
+    user_of_token(pool, token).await
+}
+
+/// The signed-in person of a session token (a bearer token, or the staff pages' cookie).
+pub async fn user_of_token(pool: &PgPool, token: &str) -> Result<User, ApiError> {
     let row: Option<(Uuid, String, String, Option<Uuid>)> = query_as(
         "SELECT u.id, u.login, u.role, u.school_id FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.expires_at > now()",
@@ -212,6 +217,15 @@ pub async fn user_from_headers(pool: &PgPool, headers: &HeaderMap) -> Result<Use
         role,
         school_id,
     })
+}
+
+/// Ends the session of `token` (sign-out); an unknown token is no error.
+pub async fn end_session(pool: &PgPool, token: &str) -> Result<(), ApiError> {
+    query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(sha256_hex(token.trim()))
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// The `(id, secret)` of `Authorization: Device <id>:<secret>`.

@@ -161,6 +161,7 @@ pub fn router(state: AppState) -> Router {
             get(payments::sandbox_page_route).post(payments::sandbox_pay_route),
         )
         .merge(crate::portal::pages::routes())
+        .merge(crate::office::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .with_state(state)

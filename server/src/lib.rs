@@ -38,6 +38,7 @@ pub mod error;
 pub mod http;
 pub mod mail;
 pub mod notify;
+pub mod office;
 pub mod payments;
 pub mod portal;
 pub mod projector;

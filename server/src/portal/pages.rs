@@ -24,7 +24,7 @@ use super::{balance_of, children_of, day_span, own_child, parse_roubles, rub, sc
 use crate::http::AppState;
 use crate::sync::append_server_event_as;
 
-type Fields = HashMap<String, String>;
+pub(crate) type Fields = HashMap<String, String>;
 
 /// Days ahead a parent may pre-order for.
 pub const PRE_ORDER_DAYS_AHEAD: i64 = 14;
@@ -162,7 +162,7 @@ fn message(status: StatusCode, heading: &str, text: &str, back: &str) -> Respons
     )
 }
 
-fn render(status: StatusCode, template: &impl Template) -> Response {
+pub(crate) fn render(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(error) => {
@@ -215,7 +215,7 @@ impl IntoResponse for PortalError {
 
 type PortalResult = Result<Response, PortalError>;
 
-fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
+pub(crate) fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
     fields.get(name).map(String::as_str).unwrap_or("")
 }
 
@@ -270,7 +270,7 @@ struct CodePage {
 }
 
 /// The sign-in forms' double-submit token: the cookie's, or a new one set with the page.
-fn pre_token(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+pub(crate) fn pre_token(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
     match auth::cookie(headers, state.portal.pre_cookie()).filter(|value| value.len() == 64) {
         Some(token) => (token, None),
         None => {
@@ -283,16 +283,22 @@ fn pre_token(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) 
     }
 }
 
-fn with_cookie(mut response: Response, cookie: Option<String>) -> Response {
+pub(crate) fn with_cookie(mut response: Response, cookie: Option<String>) -> Response {
     if let Some(cookie) = cookie.and_then(|cookie| HeaderValue::from_str(&cookie).ok()) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
 }
 
-fn check_pre(state: &AppState, headers: &HeaderMap, fields: &Fields) -> Result<(), PortalError> {
+/// Whether a sign-in form's `pre` field matches its double-submit cookie (the portal's
+/// and the staff pages' sign-in forms).
+pub(crate) fn pre_matches(state: &AppState, headers: &HeaderMap, fields: &Fields) -> bool {
     let cookie = auth::cookie(headers, state.portal.pre_cookie()).unwrap_or_default();
-    if cookie.is_empty() || !auth::equal_in_constant_time(&cookie, field(fields, "pre")) {
+    !cookie.is_empty() && auth::equal_in_constant_time(&cookie, field(fields, "pre"))
+}
+
+fn check_pre(state: &AppState, headers: &HeaderMap, fields: &Fields) -> Result<(), PortalError> {
+    if !pre_matches(state, headers, fields) {
         return Err(PortalError::Csrf);
     }
     Ok(())

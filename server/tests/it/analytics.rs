@@ -1,76 +1,11 @@
 //! The municipality's and the supplier's views: figures projected from pushed journals,
 //! the drill-down to a class, exports, and who may read what.
 
-use crate::harness::{block_on, call, event, server};
+use crate::harness::{block_on, call, school_day, server};
 use schoolcard_server::admin;
 use schoolcard_server::analytics::project_pending;
 use schoolcard_server::auth::Role;
 use serde_json::{json, Value};
-
-const CLASS: &str = "c1a";
-const LUNCH: &str = "lunch-1-4";
-
-/// A school day at a primary class: four entitled to the free lunch, two in by the
-/// cut-off, one late arrival added after it, three lunches served.
-fn school_day(origin: &str) -> Vec<schoolcard_proto::sync::WireEvent> {
-    let pupil = |n: u32| format!("p{n}");
-    let mut events = vec![
-        (
-            "class_created",
-            json!({"class_id": CLASS, "grade": 1, "letter": "А"}),
-        ),
-        (
-            "complex_saved",
-            json!({"complex": {"complex_id": LUNCH, "name": "Обед 1–4", "price": 9000}}),
-        ),
-    ];
-    for n in 1..=4 {
-        events.push((
-            "person_enrolled",
-            json!({"person_id": pupil(n), "person_kind": "pupil",
-            "name": {"surname": "Ученик", "name": "Тест"}, "class_id": CLASS}),
-        ));
-    }
-    for n in 1..=3 {
-        events.push((
-            "passage",
-            json!({"passage_id": format!("x{n}"), "person_id": pupil(n),
-            "direction": "entry", "school_date": "2026-11-27", "decided_at": "2026-11-27T05:00:00Z",
-            "allowed": true, "reason": "allowed", "verified_by": "automatic", "outcome": "passed"}),
-        ));
-    }
-    // A denied card is not a visit.
-    events.push((
-        "passage",
-        json!({"passage_id": "x4", "person_id": pupil(4), "direction": "entry",
-        "school_date": "2026-11-27", "decided_at": "2026-11-27T05:00:00Z", "allowed": false,
-        "reason": "card_blocked", "verified_by": "automatic", "outcome": "denied"}),
-    ));
-    events.push((
-        "meal_order_made",
-        json!({"school_date": "2026-11-27", "cut_off": "2026-11-27T06:30:00Z",
-        "lines": [{"class_id": CLASS, "complex_id": LUNCH, "price": 9000, "payer": "municipal",
-                   "entitled": 4, "pupils": [pupil(1), pupil(2)], "pre_ordered": []}]}),
-    ));
-    events.push((
-        "meal_order_corrected",
-        json!({"school_date": "2026-11-27", "class_id": CLASS,
-        "complex_id": LUNCH, "person_id": pupil(3), "price": 9000, "payer": "municipal",
-        "added": true, "cause": "late_arrival"}),
-    ));
-    for n in 1..=3 {
-        events.push((
-            "meal_served",
-            json!({"meal_id": format!("m{n}"), "person_id": pupil(n),
-            "complex_id": LUNCH, "school_date": "2026-11-27", "price": 9000, "payer": "municipal"}),
-        ));
-    }
-    events
-        .into_iter()
-        .enumerate()
-        .map(|(i, (kind, payload))| event(origin, i as u64 + 1, kind, payload))
-        .collect()
-}
 
 #[test]
 fn the_municipality_sees_attendance_meals_and_the_saving_and_each_role_only_its_part() {

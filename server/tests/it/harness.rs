@@ -9,7 +9,7 @@ use schoolcard_proto::sync::{
 };
 use schoolcard_server::auth::Role;
 use schoolcard_server::{admin, db, http, AppState, ThrowawayCluster};
-use serde_json::Value;
+use serde_json::{json, Value};
 use sqlx_postgres::PgPool;
 use uuid::Uuid;
 
@@ -291,4 +291,170 @@ pub fn passages(origin: &str, first: u64, count: u64) -> Vec<WireEvent> {
             )
         })
         .collect()
+}
+
+pub const DAY_CLASS: &str = "c1a";
+pub const DAY_LUNCH: &str = "lunch-1-4";
+
+/// A school day at a primary class: four entitled to the free lunch, two in by the
+/// cut-off, one late arrival added after it, three lunches served.
+pub fn school_day(origin: &str) -> Vec<schoolcard_proto::sync::WireEvent> {
+    let pupil = |n: u32| format!("p{n}");
+    let mut events = vec![
+        (
+            "class_created",
+            json!({"class_id": DAY_CLASS, "grade": 1, "letter": "А"}),
+        ),
+        (
+            "complex_saved",
+            json!({"complex": {"complex_id": DAY_LUNCH, "name": "Обед 1–4", "price": 9000}}),
+        ),
+    ];
+    for n in 1..=4 {
+        events.push((
+            "person_enrolled",
+            json!({"person_id": pupil(n), "person_kind": "pupil",
+            "name": {"surname": "Ученик", "name": "Тест"}, "class_id": DAY_CLASS}),
+        ));
+    }
+    for n in 1..=3 {
+        events.push((
+            "passage",
+            json!({"passage_id": format!("x{n}"), "person_id": pupil(n),
+            "direction": "entry", "school_date": "2026-11-27", "decided_at": "2026-11-27T05:00:00Z",
+            "allowed": true, "reason": "allowed", "verified_by": "automatic", "outcome": "passed"}),
+        ));
+    }
+    // A denied card is not a visit.
+    events.push((
+        "passage",
+        json!({"passage_id": "x4", "person_id": pupil(4), "direction": "entry",
+        "school_date": "2026-11-27", "decided_at": "2026-11-27T05:00:00Z", "allowed": false,
+        "reason": "card_blocked", "verified_by": "automatic", "outcome": "denied"}),
+    ));
+    events.push((
+        "meal_order_made",
+        json!({"school_date": "2026-11-27", "cut_off": "2026-11-27T06:30:00Z",
+        "lines": [{"class_id": DAY_CLASS, "complex_id": DAY_LUNCH, "price": 9000, "payer": "municipal",
+                   "entitled": 4, "pupils": [pupil(1), pupil(2)], "pre_ordered": []}]}),
+    ));
+    events.push((
+        "meal_order_corrected",
+        json!({"school_date": "2026-11-27", "class_id": DAY_CLASS,
+        "complex_id": DAY_LUNCH, "person_id": pupil(3), "price": 9000, "payer": "municipal",
+        "added": true, "cause": "late_arrival"}),
+    ));
+    for n in 1..=3 {
+        events.push((
+            "meal_served",
+            json!({"meal_id": format!("m{n}"), "person_id": pupil(n),
+            "complex_id": DAY_LUNCH, "school_date": "2026-11-27", "price": 9000, "payer": "municipal"}),
+        ));
+    }
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, (kind, payload))| event(origin, i as u64 + 1, kind, payload))
+        .collect()
+}
+
+/// A browser without redirects: cookies kept by hand.
+pub struct Browser {
+    pub base: String,
+    pub agent: ureq::Agent,
+    pub cookies: Vec<(String, String)>,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: String,
+    pub body: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Page {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The value of the first `name="<field>" value="…"` in the page.
+    pub fn field(&self, field: &str) -> String {
+        let marker = format!("name=\"{field}\" value=\"");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {field} in {}", self.body))
+            + marker.len();
+        let end = self.body[start..].find('"').unwrap() + start;
+        self.body[start..end].to_owned()
+    }
+}
+
+impl Browser {
+    pub fn new(server: &TestServer) -> Browser {
+        Browser {
+            base: server.url.clone(),
+            agent: ureq::AgentBuilder::new().redirects(0).build(),
+            cookies: Vec::new(),
+        }
+    }
+
+    pub fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn answer(&mut self, result: Result<ureq::Response, ureq::Error>) -> Page {
+        let response = match result {
+            Ok(response) => response,
+            Err(ureq::Error::Status(_, response)) => response,
+            Err(error) => panic!("{error}"),
+        };
+        for set in response.all("set-cookie") {
+            let pair = set.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(known, _)| known != name);
+            if !value.is_empty() && !set.contains("Max-Age=0") {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .map(|name| {
+                let value = response.header(&name).unwrap_or_default().to_owned();
+                (name, value)
+            })
+            .collect();
+        Page {
+            status: response.status(),
+            location: response.header("location").unwrap_or_default().to_owned(),
+            headers,
+            body: response.into_string().unwrap_or_default(),
+        }
+    }
+
+    pub fn get(&mut self, path: &str) -> Page {
+        let request = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .set("cookie", &self.cookie_header());
+        let result = request.call();
+        self.answer(result)
+    }
+
+    pub fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let request = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .set("cookie", &self.cookie_header());
+        let result = request.send_form(form);
+        self.answer(result)
+    }
 }

@@ -9,6 +9,7 @@ mod cluster;
 mod enrolment;
 mod money;
 mod notify;
+mod office;
 mod portal;
 mod privileges;
 mod roles;

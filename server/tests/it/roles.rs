@@ -1,6 +1,6 @@
 //! Every role against every guarded endpoint: who may, and that everyone else is turned
-//! away (401, 403, 404, or — on the portal's pages — sent to the sign-in page) without
-//! the endpoint doing its work. The table of who may is written out by hand here,
+//! away (401, 403, 404, or — on the portal's and the staff pages — sent to the sign-in
+//! page) without the endpoint doing its work. The table of who may is written out by hand here,
 //! independently of the handlers' checks.
 
 use crate::harness::{block_on, server, ADMIN_LOGIN, ADMIN_PASSWORD};
@@ -134,7 +134,11 @@ fn every_role_against_every_guarded_endpoint() {
 
     let bearer = |who: Who, token: &str| Caller {
         who,
-        headers: vec![("authorization".into(), format!("Bearer {token}"))],
+        // The staff pages («Кабинет») keep the same session in a cookie.
+        headers: vec![
+            ("authorization".into(), format!("Bearer {token}")),
+            ("cookie".into(), format!("__Host-sc_office={token}")),
+        ],
         csrf: String::new(),
     };
     let callers = [
@@ -278,6 +282,60 @@ fn every_role_against_every_guarded_endpoint() {
             Body::None,
             vec![Device],
         ),
+        (
+            "GET",
+            format!("/office?{period}"),
+            Body::None,
+            vec![
+                MunicipalAdmin,
+                Analyst,
+                SchoolAdmin,
+                OtherSchoolAdmin,
+                Supplier,
+            ],
+        ),
+        (
+            "GET",
+            format!("/office/school/{school}?{period}"),
+            Body::None,
+            vec![MunicipalAdmin, Analyst, SchoolAdmin],
+        ),
+        (
+            "GET",
+            format!("/office/export/schools?{period}&format=csv"),
+            Body::None,
+            vec![MunicipalAdmin, Analyst, SchoolAdmin, OtherSchoolAdmin],
+        ),
+        (
+            "GET",
+            format!("/office/export/school/{school}/classes?{period}&format=xlsx"),
+            Body::None,
+            vec![MunicipalAdmin, Analyst, SchoolAdmin],
+        ),
+        (
+            "GET",
+            format!("/office/orders?{period}"),
+            Body::None,
+            vec![
+                MunicipalAdmin,
+                Analyst,
+                SchoolAdmin,
+                OtherSchoolAdmin,
+                Supplier,
+            ],
+        ),
+        (
+            "GET",
+            format!("/office/export/orders?{period}&format=pdf"),
+            Body::None,
+            vec![
+                MunicipalAdmin,
+                Analyst,
+                SchoolAdmin,
+                OtherSchoolAdmin,
+                Supplier,
+            ],
+        ),
         ("GET", "/portal".into(), Body::None, vec![Parent]),
         ("GET", child.clone(), Body::None, vec![Parent]),
         (
@@ -311,7 +369,10 @@ fn every_role_against_every_guarded_endpoint() {
             let turned_away = matches!(status, 401 | 403 | 404)
                 || (path.starts_with("/portal")
                     && status == 303
-                    && location.starts_with("/portal/login"));
+                    && location.starts_with("/portal/login"))
+                || (path.starts_with("/office")
+                    && status == 303
+                    && location.starts_with("/office/login"));
             let done = (200..400).contains(&status) && !turned_away;
             if may != done || (!may && !turned_away) {
                 wrong.push(format!(
