@@ -32,7 +32,9 @@ use crate::auth::{self, Role, User};
 use crate::error::ApiError;
 use crate::http::AppState;
 use crate::portal::auth::{cookie, equal_in_constant_time};
-use crate::portal::pages::{field, pre_matches, pre_token, render, with_cookie, Fields};
+use crate::portal::pages::{
+    field, pre_matches, pre_token, refusal_page, render, with_cookie, Fields, Refusal,
+};
 use crate::portal::rub;
 
 /// The label the CSRF token is derived under, so it is never the session token's own hash
@@ -162,45 +164,25 @@ fn message(status: StatusCode, heading: &str, text: &str, back: &str) -> Respons
 
 impl IntoResponse for OfficeError {
     fn into_response(self) -> Response {
-        match self {
-            OfficeError::NotFound => message(
-                StatusCode::NOT_FOUND,
-                "Страница не найдена",
-                "Такой страницы нет или она вам недоступна.",
-                "/office",
-            ),
-            OfficeError::Csrf => message(
-                StatusCode::FORBIDDEN,
-                "Форма устарела",
-                "Обновите страницу и повторите действие.",
-                "/office",
-            ),
-            OfficeError::TooMany => message(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Слишком много попыток",
-                "Подождите несколько минут и попробуйте снова.",
-                "/office/login",
-            ),
-            OfficeError::SignIn => Redirect::to("/office/login").into_response(),
-            OfficeError::BadPeriod => message(
-                StatusCode::BAD_REQUEST,
-                "Неверный период",
-                &format!(
-                    "Начало периода не позже конца, и период не длиннее {} дней.",
-                    analytics::PERIOD_DAYS_MAX
-                ),
-                "/office",
-            ),
-            OfficeError::Unavailable(reason) => {
-                tracing::warn!(reason, "office: unavailable");
-                message(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Сервис временно недоступен",
-                    "Попробуйте позже.",
+        let refusal = match self {
+            OfficeError::BadPeriod => {
+                return message(
+                    StatusCode::BAD_REQUEST,
+                    "Неверный период",
+                    &format!(
+                        "Начало периода не позже конца, и период не длиннее {} дней.",
+                        analytics::PERIOD_DAYS_MAX
+                    ),
                     "/office",
                 )
             }
-        }
+            OfficeError::NotFound => Refusal::NotFound,
+            OfficeError::Csrf => Refusal::Csrf,
+            OfficeError::TooMany => Refusal::TooMany,
+            OfficeError::SignIn => Refusal::SignIn,
+            OfficeError::Unavailable(reason) => Refusal::Unavailable(reason),
+        };
+        refusal_page(refusal, "/office", message)
     }
 }
 

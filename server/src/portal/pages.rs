@@ -172,44 +172,65 @@ pub(crate) fn render(status: StatusCode, template: &impl Template) -> Response {
     }
 }
 
-impl IntoResponse for PortalError {
-    fn into_response(self) -> Response {
-        match self {
-            PortalError::NotFound => message(
-                StatusCode::NOT_FOUND,
-                "Страница не найдена",
-                "Такой страницы нет или она вам недоступна.",
-                "/portal",
-            ),
-            PortalError::Csrf => message(
-                StatusCode::FORBIDDEN,
-                "Форма устарела",
-                "Обновите страницу и повторите действие.",
-                "/portal",
-            ),
-            PortalError::TooMany => message(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Слишком много попыток",
-                "Подождите несколько минут и попробуйте снова.",
-                "/portal/login",
-            ),
-            PortalError::SignIn => Redirect::to("/portal/login").into_response(),
-            PortalError::Database(_) => message(
+/// The refusals the portal and the office («Кабинет») answer alike. `area` is where
+/// they live (`/portal`, `/office`); `page` renders that area's message page.
+pub(crate) enum Refusal {
+    /// No such page, or outside what the account may see: the same answer either way.
+    NotFound,
+    Csrf,
+    TooMany,
+    SignIn,
+    Unavailable(String),
+}
+
+pub(crate) fn refusal_page(
+    refusal: Refusal,
+    area: &str,
+    page: fn(StatusCode, &str, &str, &str) -> Response,
+) -> Response {
+    match refusal {
+        Refusal::NotFound => page(
+            StatusCode::NOT_FOUND,
+            "Страница не найдена",
+            "Такой страницы нет или она вам недоступна.",
+            area,
+        ),
+        Refusal::Csrf => page(
+            StatusCode::FORBIDDEN,
+            "Форма устарела",
+            "Обновите страницу и повторите действие.",
+            area,
+        ),
+        Refusal::TooMany => page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Слишком много попыток",
+            "Подождите несколько минут и попробуйте снова.",
+            &format!("{area}/login"),
+        ),
+        Refusal::SignIn => Redirect::to(&format!("{area}/login")).into_response(),
+        Refusal::Unavailable(reason) => {
+            tracing::warn!(reason, area, "unavailable");
+            page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Сервис временно недоступен",
                 "Попробуйте позже.",
-                "/portal",
-            ),
-            PortalError::Unavailable(reason) => {
-                tracing::warn!(reason, "portal: unavailable");
-                message(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Сервис временно недоступен",
-                    "Попробуйте позже.",
-                    "/portal",
-                )
-            }
+                area,
+            )
         }
+    }
+}
+
+impl IntoResponse for PortalError {
+    fn into_response(self) -> Response {
+        let refusal = match self {
+            PortalError::NotFound => Refusal::NotFound,
+            PortalError::Csrf => Refusal::Csrf,
+            PortalError::TooMany => Refusal::TooMany,
+            PortalError::SignIn => Refusal::SignIn,
+            PortalError::Database(error) => Refusal::Unavailable(error.to_string()),
+            PortalError::Unavailable(reason) => Refusal::Unavailable(reason),
+        };
+        refusal_page(refusal, "/portal", message)
     }
 }
 
