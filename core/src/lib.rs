@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod gatepost;
 pub mod journal;
+pub mod library;
 pub mod money;
 pub mod peripherals;
 pub mod projection;
