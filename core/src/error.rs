@@ -290,6 +290,29 @@ refusals! {
     OrderUnchanged = "order_unchanged",
     /// The sale is refunded already.
     AlreadyRefunded = "already_refunded",
+    // The library. `barcode` names the copy concerned.
+    /// `value` is not an ISBN (`detail`: what is wrong with it).
+    BadIsbn = "bad_isbn",
+    /// The inventory barcode `barcode` is another copy's.
+    BarcodeTaken = "barcode_taken",
+    /// No copy has the barcode `barcode`.
+    CopyNotFound = "copy_not_found",
+    /// The copy `barcode` is not on the shelf (`state`: on loan, lost, written off).
+    CopyNotOnShelf = "copy_not_on_shelf",
+    /// The copy `barcode` is a reference book: read in the library, never lent.
+    NotLendable = "not_lendable",
+    /// The loan was renewed `max` times already: the book comes back to the desk.
+    RenewLimit = "renew_limit",
+    /// The reader is younger than the age mark `mark` of `barcode` (`age`: their age).
+    AgeMark = "age_mark",
+    /// The reader (or the card they came with) is not active (`state`).
+    ReaderBlocked = "reader_blocked",
+    /// The copy `barcode` is not on loan: there is nothing to return.
+    CopyNotOnLoan = "copy_not_on_loan",
+    /// The copy `barcode` is on loan: it is returned at the desk first.
+    CopyOnLoan = "copy_on_loan",
+    /// The copy `barcode` is already `state`.
+    CopyStateUnchanged = "copy_state_unchanged",
     // The central server.
     /// `value` is not a server address (`https://…` or `http://…`).
     BadServerUrl = "bad_server_url",

@@ -10,6 +10,7 @@ use crate::canteen::{
     Payer, Product, TillReason,
 };
 use crate::domain::{CardState, ClassId, FullName, PersonId, PersonKind, PersonStatus, Role};
+use crate::library::{BookCopy, BookTitle, CopyState, LoanId};
 use crate::money::Kopecks;
 use crate::peripherals::{Direction, PeripheralId, PeripheralSpec};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -389,6 +390,43 @@ pub enum EventBody {
         rows: u32,
         created: u32,
         updated: u32,
+    },
+    // The library (Библиотека, `crate::library`).
+    /// A title of the catalogue added or changed, as a whole.
+    BookTitleSaved {
+        title: BookTitle,
+    },
+    /// A copy put on the shelf under its inventory barcode.
+    BookCopyAdded {
+        copy: BookCopy,
+    },
+    /// A copy marked lost or written off (which closes its open loan, if any), or back on
+    /// the shelf (a lost copy found).
+    BookCopyStateChanged {
+        barcode: String,
+        state: CopyState,
+        #[serde(default)]
+        note: String,
+    },
+    /// A copy lent to a reader until `due` (the school's date).
+    BookIssued {
+        loan_id: LoanId,
+        barcode: String,
+        person_id: PersonId,
+        due: NaiveDate,
+    },
+    /// The copy came back to the desk and is on the shelf again; the note says in what
+    /// condition.
+    BookReturned {
+        loan_id: LoanId,
+        barcode: String,
+        #[serde(default)]
+        note: String,
+    },
+    /// The loan extended until `due`.
+    BookRenewed {
+        loan_id: LoanId,
+        due: NaiveDate,
     },
 }
 

@@ -8,6 +8,7 @@
 use crate::domain::{search_key, CardState, FullName, PersonStatus, Role};
 use crate::events::{EventBody, PassOutcome, PersonDetails};
 use crate::journal::Event;
+use crate::library::CopyState;
 use crate::peripherals::Direction;
 use crate::time::to_micros;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -895,6 +896,125 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                 conn,
                 "UPDATE till_shifts SET closed_at_us = ?2 WHERE shift_id = ?1 AND closed_at_us IS NULL",
                 params![shift_id.to_string(), at],
+            )?;
+        }
+        EventBody::BookTitleSaved { title } => {
+            let search = search_key(&format!("{} {}", title.title, title.authors.join(" ")));
+            exec(
+                conn,
+                "INSERT INTO library_titles (title_id, title, authors, isbn, publisher, year, subject,
+                                             age_mark, search_key, saved_at_us)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (title_id) DO UPDATE SET title = excluded.title, authors = excluded.authors,
+                        isbn = excluded.isbn, publisher = excluded.publisher, year = excluded.year,
+                        subject = excluded.subject, age_mark = excluded.age_mark,
+                        search_key = excluded.search_key, saved_at_us = excluded.saved_at_us",
+                params![
+                    title.title_id.to_string(),
+                    title.title,
+                    json_text(&title.authors),
+                    title.isbn.as_ref().map(|i| i.as_str().to_owned()),
+                    title.publisher,
+                    title.year,
+                    title.subject,
+                    title.age_mark.as_str(),
+                    search,
+                    at
+                ],
+            )?;
+        }
+        EventBody::BookCopyAdded { copy } => {
+            // A barcode is added once; a second add of it (two desks at once) changes the
+            // copy's details but never its state.
+            exec(
+                conn,
+                "INSERT INTO library_copies (barcode, title_id, location, item_type, state, note,
+                                             added_at_us, changed_at_us)
+                 VALUES (?1, ?2, ?3, ?4, 'on_shelf', '', ?5, ?5)
+                 ON CONFLICT (barcode) DO UPDATE SET title_id = excluded.title_id,
+                        location = excluded.location, item_type = excluded.item_type",
+                params![
+                    copy.barcode,
+                    copy.title_id.to_string(),
+                    copy.location,
+                    copy.item_type.as_str(),
+                    at
+                ],
+            )?;
+        }
+        EventBody::BookCopyStateChanged {
+            barcode,
+            state,
+            note,
+        } => {
+            exec(
+                conn,
+                "UPDATE library_copies SET state = ?2, note = ?3, changed_at_us = ?4 WHERE barcode = ?1",
+                params![barcode, state.as_str(), note, at],
+            )?;
+            if matches!(state, CopyState::Lost | CopyState::WrittenOff) {
+                // The reader's loan of a copy that is gone ends with it.
+                exec(
+                    conn,
+                    "UPDATE library_loans SET returned_at_us = ?2, outcome = ?3, note = ?4
+                     WHERE barcode = ?1 AND returned_at_us IS NULL",
+                    params![barcode, at, state.as_str(), note],
+                )?;
+            }
+        }
+        EventBody::BookIssued {
+            loan_id,
+            barcode,
+            person_id,
+            due,
+        } => {
+            let new = exec(
+                conn,
+                "INSERT INTO library_loans (loan_id, barcode, person_id, issued_at_us, due, renewals)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0)
+                 ON CONFLICT (loan_id) DO NOTHING",
+                params![
+                    loan_id.to_string(),
+                    barcode,
+                    person_id.to_string(),
+                    at,
+                    due.to_string()
+                ],
+            )?;
+            if new > 0 {
+                exec(
+                    conn,
+                    "UPDATE library_copies SET state = 'on_loan', changed_at_us = ?2 WHERE barcode = ?1",
+                    params![barcode, at],
+                )?;
+            }
+        }
+        EventBody::BookReturned {
+            loan_id,
+            barcode,
+            note,
+        } => {
+            let closed = exec(
+                conn,
+                "UPDATE library_loans SET returned_at_us = ?2, outcome = 'returned', note = ?3
+                 WHERE loan_id = ?1 AND returned_at_us IS NULL",
+                params![loan_id.to_string(), at, note],
+            )?;
+            if closed > 0 {
+                exec(
+                    conn,
+                    "UPDATE library_copies SET state = 'on_shelf', note = ?2, changed_at_us = ?3
+                     WHERE barcode = ?1",
+                    params![barcode, note, at],
+                )?;
+            }
+        }
+        EventBody::BookRenewed { loan_id, due } => {
+            exec(
+                conn,
+                "UPDATE library_loans SET due = ?2, renewals = renewals + 1
+                 WHERE loan_id = ?1 AND returned_at_us IS NULL",
+                params![loan_id.to_string(), due.to_string()],
             )?;
         }
         EventBody::PeripheralRemoved { peripheral_id } => {

@@ -73,6 +73,9 @@ fn expected(command: &Command) -> &'static str {
         | ShiftReport { .. } => "CA",
         ServeClass { .. } => "CA",
         MealsReport { .. } => "DA",
+        SaveBookTitle { .. } | AddBookCopy { .. } => "LA",
+        IssueBooks { .. } | ReturnBook { .. } | RenewLoan { .. } | MarkCopy { .. } => "LA",
+        SearchCatalogue { .. } | ReaderLoans { .. } | OverdueList { .. } => "LDA",
     }
 }
 
@@ -174,6 +177,15 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "shift_report"}),
         json!({"type": "serve_class", "class_id": f.class}),
         json!({"type": "meals_report", "from": "2026-09-01", "to": "2026-09-30"}),
+        json!({"type": "save_book_title", "title": "Капитанская дочка", "authors": ["Пушкин А. С."], "age_mark": "12+"}),
+        json!({"type": "add_book_copy", "title_id": ZERO, "barcode": "INV-0001", "item_type": "fiction"}),
+        json!({"type": "search_catalogue", "query": "пушкин"}),
+        json!({"type": "issue_books", "card": "126,58404", "barcodes": ["INV-0001"]}),
+        json!({"type": "return_book", "barcode": "INV-0001", "note": "в порядке"}),
+        json!({"type": "renew_loan", "loan_id": ZERO}),
+        json!({"type": "mark_copy", "barcode": "INV-0001", "state": "lost"}),
+        json!({"type": "reader_loans", "person_id": f.pupil}),
+        json!({"type": "overdue_list", "class_id": f.class}),
         json!({"type": "sign_out"}),
     ]
 }

@@ -73,6 +73,12 @@ const EXPECTED_KINDS: &[&str] = &[
     "meal_served",
     "sale_made",
     "sale_refunded",
+    "book_title_saved",
+    "book_copy_added",
+    "book_copy_state_changed",
+    "book_issued",
+    "book_returned",
+    "book_renewed",
 ];
 
 fn snapshot(ws: &Workstation) -> Vec<(String, Vec<Vec<SqlValue>>)> {
@@ -276,6 +282,84 @@ impl History {
 
     /// The canteen over a few school days: its configuration, parents' wishes, money,
     /// passages, the order, the till.
+    /// The library desk: titles and copies, loans to pupils and staff, returns, renewals
+    /// (some past the limit), marks (lost with a loan open, written off, found), and
+    /// refusals that must write nothing.
+    fn library_days(&mut self, ws: &mut Workstation) {
+        let marks = ["0+", "6+", "12+", "16+", "18+"];
+        let types = ["textbook", "fiction", "reference", "other"];
+        let mut barcodes = Vec::new();
+        for t in 0..12 {
+            let mark = marks[t % marks.len()];
+            let Some(title) = self.exec(
+                ws,
+                json!({"type": "save_book_title", "title": format!("Книга {t}"),
+                       "authors": [format!("Автор {t}")], "age_mark": mark, "year": 2000 + t}),
+            ) else {
+                continue;
+            };
+            let title_id = title["title"]["title_id"].as_str().unwrap().to_owned();
+            if t % 4 == 0 {
+                // Saved again as a whole: the title changes in place.
+                self.exec(
+                    ws,
+                    json!({"type": "save_book_title", "title_id": title_id,
+                           "title": format!("Книга {t}, 2-е изд."), "age_mark": mark}),
+                );
+            }
+            for c in 0..3 {
+                let barcode = format!("B{t:02}{c}");
+                let item = types[(t + c) % types.len()];
+                if self
+                    .exec(
+                        ws,
+                        json!({"type": "add_book_copy", "title_id": title_id,
+                               "barcode": barcode, "item_type": item, "location": "стеллаж 1"}),
+                    )
+                    .is_some()
+                {
+                    barcodes.push(barcode);
+                }
+            }
+        }
+        let mut readers = self.pupils.clone();
+        readers.extend(self.staff.iter().map(|(_, id)| id.clone()));
+        for _ in 0..150 {
+            let barcode = self.pick(&barcodes).unwrap();
+            let step = self.rng.gen_range(0..6);
+            let v = match step {
+                0 | 1 => {
+                    let Some(person) = self.pick(&readers) else {
+                        continue;
+                    };
+                    let other = self.pick(&barcodes).unwrap();
+                    json!({"type": "issue_books", "person_id": person, "barcodes": [barcode, other]})
+                }
+                2 => json!({"type": "return_book", "barcode": barcode, "note": "в порядке"}),
+                3 => {
+                    let state = ["lost", "written_off", "on_shelf"][self.rng.gen_range(0..3)];
+                    json!({"type": "mark_copy", "barcode": barcode, "state": state, "note": "акт"})
+                }
+                _ => {
+                    let loan: Option<String> = ws
+                        .store()
+                        .conn()
+                        .query_row(
+                            "SELECT loan_id FROM library_loans WHERE returned_at_us IS NULL
+                             ORDER BY loan_id LIMIT 1",
+                            [],
+                            |r| r.get(0),
+                        )
+                        .ok();
+                    let Some(loan) = loan else { continue };
+                    json!({"type": "renew_loan", "loan_id": loan})
+                }
+            };
+            self.exec(ws, v);
+            self.now += chrono::Duration::hours(self.rng.gen_range(1..30));
+        }
+    }
+
     fn canteen_days(&mut self, ws: &mut Workstation) {
         use chrono::Datelike;
         // Start on a Monday morning, so the days have lessons.
@@ -811,6 +895,7 @@ fn rebuilding_projections_from_the_journal_equals_the_incremental_state() {
         history.gate_post_step(&mut ws, variant);
     }
     history.canteen_days(&mut ws);
+    history.library_days(&mut ws);
     let events: i64 = ws
         .store()
         .conn()

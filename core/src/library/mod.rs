@@ -73,7 +73,7 @@ impl Isbn {
                     .enumerate()
                     .map(|(i, d)| d * (10 - i as u32))
                     .sum();
-                if sum % 11 != 0 {
+                if !sum.is_multiple_of(11) {
                     return Err("the ISBN-10 check digit does not match".into());
                 }
                 let body: String = format!("978{}", &text[..9]);

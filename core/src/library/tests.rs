@@ -81,6 +81,15 @@ fn due_dates_by_reader_and_item_type() {
     }
 }
 
+/// A reader, a copy's state, its type and age mark, and the verdict.
+type IssueCase = (
+    Reader,
+    CopyState,
+    ItemType,
+    AgeMark,
+    Result<&'static str, LoanRefusal>,
+);
+
 #[test]
 fn issue_refusals() {
     let today = d("2026-10-01");
@@ -88,13 +97,7 @@ fn issue_refusals() {
         active: false,
         ..pupil(5, None)
     };
-    let cases: &[(
-        Reader,
-        CopyState,
-        ItemType,
-        AgeMark,
-        Result<&str, LoanRefusal>,
-    )] = &[
+    let cases: &[IssueCase] = &[
         (
             pupil(5, None),
             CopyState::OnShelf,

@@ -558,6 +558,51 @@ CREATE TABLE server_balances (
     position INTEGER NOT NULL
 );
 "#,
+    // 12: the library's projections: the catalogue's titles, the copies with their state,
+    // and loans open and closed.
+    r#"
+CREATE TABLE library_titles (
+    title_id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    authors TEXT NOT NULL,          -- a JSON array of names
+    isbn TEXT,                      -- ISBN-13 digits
+    publisher TEXT NOT NULL,
+    year INTEGER,
+    subject TEXT NOT NULL,
+    age_mark TEXT NOT NULL,         -- 0+, 6+, 12+, 16+, 18+
+    search_key TEXT NOT NULL,       -- lower-cased title and authors, for the search
+    saved_at_us INTEGER NOT NULL
+);
+CREATE INDEX library_titles_isbn ON library_titles (isbn);
+
+CREATE TABLE library_copies (
+    barcode TEXT PRIMARY KEY,
+    title_id TEXT NOT NULL,
+    location TEXT NOT NULL,
+    item_type TEXT NOT NULL,        -- textbook, fiction, reference, other
+    state TEXT NOT NULL,            -- on_shelf, on_loan, lost, written_off
+    note TEXT NOT NULL DEFAULT '',
+    added_at_us INTEGER NOT NULL,
+    changed_at_us INTEGER NOT NULL
+);
+CREATE INDEX library_copies_title ON library_copies (title_id);
+
+-- `outcome` is NULL while the loan is open, then returned, lost or written_off.
+CREATE TABLE library_loans (
+    loan_id TEXT PRIMARY KEY,
+    barcode TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    issued_at_us INTEGER NOT NULL,
+    due TEXT NOT NULL,
+    renewals INTEGER NOT NULL DEFAULT 0,
+    returned_at_us INTEGER,
+    outcome TEXT,
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX library_loans_person ON library_loans (person_id, returned_at_us);
+CREATE INDEX library_loans_barcode ON library_loans (barcode, returned_at_us);
+CREATE INDEX library_loans_open_due ON library_loans (due) WHERE returned_at_us IS NULL;
+"#,
 ];
 
 /// The tables `projection::apply` writes: emptied and refilled by a rebuild.
@@ -596,4 +641,7 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "meals_served",
     "canteen_sales",
     "till_shifts",
+    "library_titles",
+    "library_copies",
+    "library_loans",
 ];

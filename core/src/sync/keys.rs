@@ -41,6 +41,11 @@ pub fn master_key(body: &EventBody) -> Option<String> {
         E::CanteenBanSet { ban, .. } => format!("ban:{}", ban.ban_id),
         E::CanteenBanLifted { ban_id, .. } => format!("ban:{ban_id}"),
         E::DailyLimitSet { person_id, .. } => format!("limit:{person_id}"),
+        E::BookTitleSaved { title } => format!("book_title:{}", title.title_id),
+        E::BookCopyAdded { copy } => format!("book_copy:{}", copy.barcode),
+        // A copy's state changes by loans too, but those are facts; a librarian's mark
+        // (lost, written off, found) is the edit two desks may make at once.
+        E::BookCopyStateChanged { barcode, .. } => format!("book_copy:{barcode}:state"),
         _ => return None,
     };
     Some(key)

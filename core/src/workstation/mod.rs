@@ -20,6 +20,8 @@
 //! - `roll_call`: the roll-call at the assembly point;
 //! - `canteen`: the canteen (СОП) — catalogue, menus, benefits, parents' bans and
 //!   limits, pre-orders, balances, the day's meal order, the till, the meals report;
+//! - `library`: the library desk — the catalogue (titles, copies), lending by card,
+//!   returns, renewals, lost and written-off copies, a reader's loans, the overdue list;
 //! - `journal_view`: the journal's check and its pages (secrets' hashes blanked out);
 //! - `checks`: input validation shared with the roster import; every refusal carries a
 //!   `Refusal` code and the values its sentence needs (`crate::error`).
@@ -29,6 +31,7 @@ mod cards;
 mod checks;
 mod devices;
 mod journal_view;
+mod library;
 mod people;
 mod roll_call;
 mod school;
@@ -42,6 +45,7 @@ mod visitors;
 
 pub use canteen::{TillWho, VendingRefusal};
 pub use cards::CardHolder;
+pub use library::{CopyMark, ReaderWho, TitleInput};
 // Outside this module only the demo's tests call it; the path stays for them.
 use crate::peripherals::{Direction, PeripheralId, PeripheralSpec};
 #[allow(unused_imports)]
@@ -559,6 +563,61 @@ pub enum Command {
         from: String,
         to: String,
     },
+
+    // The library (Библиотека): `library.rs`.
+    /// A title of the catalogue: a new one without `title_id`.
+    SaveBookTitle {
+        #[serde(default)]
+        title_id: Option<crate::library::TitleId>,
+        #[serde(flatten)]
+        title: library::TitleInput,
+    },
+    /// A copy of a title put on the shelf under its inventory barcode.
+    AddBookCopy {
+        title_id: crate::library::TitleId,
+        barcode: String,
+        #[serde(default)]
+        location: String,
+        item_type: crate::library::ItemType,
+    },
+    /// Titles by title, author, ISBN or a copy's barcode, with their copies' states.
+    SearchCatalogue {
+        #[serde(default)]
+        query: String,
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    /// Lends copies to a reader (by card or picked): all of them or none.
+    IssueBooks {
+        #[serde(flatten)]
+        who: library::ReaderWho,
+        barcodes: Vec<String>,
+    },
+    /// A copy back at the desk, with a note on its condition.
+    ReturnBook {
+        barcode: String,
+        #[serde(default)]
+        note: String,
+    },
+    RenewLoan {
+        loan_id: crate::library::LoanId,
+    },
+    /// A copy marked lost or written off, or back on the shelf (found).
+    MarkCopy {
+        barcode: String,
+        state: library::CopyMark,
+        #[serde(default)]
+        note: String,
+    },
+    /// A reader's loans: current and history.
+    ReaderLoans {
+        person_id: PersonId,
+    },
+    /// Open loans past their due date, by class (one class if asked).
+    OverdueList {
+        #[serde(default)]
+        class_id: Option<ClassId>,
+    },
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -606,6 +665,9 @@ const GUARD_ADMIN_DIRECTOR: &[Role] = &[Role::Guard, Role::Admin, Role::Director
 /// Who works the canteen's till.
 const CASHIER_ADMIN: &[Role] = &[Role::Cashier, Role::Admin];
 const CASHIER_ADMIN_DIRECTOR: &[Role] = &[Role::Cashier, Role::Admin, Role::Director];
+/// Who works the library desk; the director reads its lists.
+const LIBRARIAN_ADMIN: &[Role] = &[Role::Librarian, Role::Admin];
+const LIBRARIAN_ADMIN_DIRECTOR: &[Role] = &[Role::Librarian, Role::Admin, Role::Director];
 
 impl Command {
     pub fn access(&self) -> Access {
@@ -695,6 +757,15 @@ impl Command {
             | ShiftReport { .. }
             | ServeClass { .. } => Access::Roles(CASHIER_ADMIN),
             MealsReport { .. } => Access::Roles(ADMIN_DIRECTOR),
+            SaveBookTitle { .. }
+            | AddBookCopy { .. }
+            | IssueBooks { .. }
+            | ReturnBook { .. }
+            | RenewLoan { .. }
+            | MarkCopy { .. } => Access::Roles(LIBRARIAN_ADMIN),
+            SearchCatalogue { .. } | ReaderLoans { .. } | OverdueList { .. } => {
+                Access::Roles(LIBRARIAN_ADMIN_DIRECTOR)
+            }
         }
     }
 }
@@ -1035,6 +1106,24 @@ impl Workstation {
             ShiftReport { shift_id } => self.shift_report(shift_id, now),
             ServeClass { class_id } => self.serve_class(class_id, now),
             MealsReport { from, to } => self.meals_report(&from, &to),
+            SaveBookTitle { title_id, title } => self.save_book_title(&actor, title_id, title, now),
+            AddBookCopy {
+                title_id,
+                barcode,
+                location,
+                item_type,
+            } => self.add_book_copy(&actor, title_id, &barcode, &location, item_type, now),
+            SearchCatalogue { query, limit } => self.search_catalogue(&query, limit),
+            IssueBooks { who, barcodes } => self.issue_books(&actor, who, barcodes, now),
+            ReturnBook { barcode, note } => self.return_book(&actor, &barcode, &note, now),
+            RenewLoan { loan_id } => self.renew_loan(&actor, loan_id, now),
+            MarkCopy {
+                barcode,
+                state,
+                note,
+            } => self.mark_copy(&actor, &barcode, state, &note, now),
+            ReaderLoans { person_id } => self.reader_loans(person_id, now),
+            OverdueList { class_id } => self.overdue_list(class_id, now),
         }
     }
 
