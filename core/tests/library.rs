@@ -187,8 +187,9 @@ fn a_librarians_term() {
     );
     assert_eq!(journal_len(&ws), before);
 
-    // Two copies lent by card: a textbook till the end of the school year, and (the
-    // pupil turned twelve in the spring, in the test's fiction: we lend a 6+ title) …
+    // The librarian corrects the novel's mark to 6+ (a title saved again as a whole);
+    // then two copies are lent by card: the textbook until the end of the school year,
+    // the novel for 14 days.
     run(
         &mut ws,
         json!({"type": "save_book_title", "title_id": tale, "title": "Капитанская дочка",
