@@ -25,7 +25,8 @@ export type SectionId =
   | 'canteen_pupils'
   | 'canteen_order'
   | 'canteen_report'
-  | 'server';
+  | 'server'
+  | 'library';
 
 /** Canonical order: the first section a person may see is their home. */
 /** New sections go last, so the Alt+digit people have learnt keep their meaning. */
@@ -53,23 +54,27 @@ const ORDER: SectionId[] = [
   'canteen_order',
   'canteen_report',
   'server',
+  'library',
 ];
 
 const BY_ROLE: Record<Role, SectionId[]> = {
-  admin: ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance', 'visitors', 'exceptions', 'rules', 'till', 'till_class', 'canteen_menu', 'canteen_benefits', 'canteen_pupils', 'canteen_order', 'canteen_report', 'server'],
+  admin: ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance', 'visitors', 'exceptions', 'rules', 'till', 'till_class', 'canteen_menu', 'canteen_benefits', 'canteen_pupils', 'canteen_order', 'canteen_report', 'server', 'library'],
   // The director reads the visitors' passes; issuing and closing them is the post's.
   // The director also reads how the sync with the server goes; connecting is the admin's.
   director: ['summary', 'lookup', 'pupils', 'staff', 'journal', 'inside', 'attendance', 'visitors', 'exceptions', 'canteen_order', 'canteen_report', 'server'],
   guard: ['guard', 'inside', 'lookup', 'pupils', 'visitors'],
   // The till is the cashier's home (Касса), serving a class beside it.
   cashier: ['till', 'till_class', 'lookup', 'pupils', 'canteen_order'],
-  librarian: ['lookup', 'pupils'],
+  // The library desk is the librarian's home (Библиотека), as the till is the cashier's.
+  librarian: ['library', 'lookup', 'pupils'],
 };
 
 /** A guard's post comes first for them: they work there all day. */
 const GUARD_FIRST: SectionId[] = ['guard', 'inside'];
 /** The cashier's till comes first for them, as the post does for a guard. */
 const TILL_FIRST: SectionId[] = ['till', 'till_class'];
+/** The library desk comes first for the librarian. */
+const LIBRARY_FIRST: SectionId[] = ['library'];
 
 export function sectionsFor(roles: Role[]): SectionId[] {
   const allowed = new Set(roles.flatMap((r) => BY_ROLE[r] ?? []));
@@ -79,6 +84,7 @@ export function sectionsFor(roles: Role[]): SectionId[] {
   let order = posts && !office ? ORDER.filter((s) => s !== 'summary') : ORDER;
   if (roles.includes('guard') && !office) order = [...GUARD_FIRST, ...order.filter((s) => !GUARD_FIRST.includes(s))];
   if (roles.includes('cashier') && !office) order = [...TILL_FIRST, ...order.filter((s) => !TILL_FIRST.includes(s))];
+  if (roles.includes('librarian') && !office) order = [...LIBRARY_FIRST, ...order.filter((s) => !LIBRARY_FIRST.includes(s))];
   return order.filter((s) => allowed.has(s));
 }
 
