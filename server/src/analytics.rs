@@ -493,6 +493,20 @@ pub async fn schools_of_supplier(pool: &PgPool, user: Uuid) -> Result<Vec<Uuid>,
     )
 }
 
+/// The schools whose orders `user` reads: a supplier those it feeds, the municipality
+/// every school, a school's admin their own (the API and the office scope alike).
+pub async fn order_scope(pool: &PgPool, user: &User) -> Result<Vec<Uuid>, ApiError> {
+    Ok(match user.role {
+        Role::Supplier => schools_of_supplier(pool, user.id).await?,
+        Role::MunicipalAdmin | Role::MunicipalAnalyst => {
+            query_scalar("SELECT id FROM schools")
+                .fetch_all(pool)
+                .await?
+        }
+        Role::SchoolAdmin => user.school_id.into_iter().collect(),
+    })
+}
+
 /// Lets a supplier see a school's orders (a municipal admin's decision).
 pub async fn assign_supplier(pool: &PgPool, user: Uuid, school: Uuid) -> Result<(), ApiError> {
     query(
@@ -716,15 +730,7 @@ pub(crate) async fn supplier_route(
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, ApiError> {
     let user = reader(&state, &headers).await?;
-    let schools = match user.role {
-        Role::Supplier => schools_of_supplier(&state.pool, user.id).await?,
-        Role::MunicipalAdmin | Role::MunicipalAnalyst => {
-            query_scalar("SELECT id FROM schools")
-                .fetch_all(&state.pool)
-                .await?
-        }
-        Role::SchoolAdmin => user.school_id.into_iter().collect(),
-    };
+    let schools = order_scope(&state.pool, &user).await?;
     let rows = supplier_orders(&state.pool, &schools, q.period()).await?;
     answer(
         &rows,

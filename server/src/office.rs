@@ -332,19 +332,6 @@ async fn readable_school(
     name.ok_or(OfficeError::NotFound)
 }
 
-/// The schools whose orders the account reads, as `GET /v1/supplier/orders` scopes them.
-async fn order_schools(state: &AppState, user: &User) -> Result<Vec<Uuid>, OfficeError> {
-    Ok(match user.role {
-        Role::Supplier => analytics::schools_of_supplier(&state.pool, user.id).await?,
-        Role::MunicipalAdmin | Role::MunicipalAnalyst => {
-            query_scalar("SELECT id FROM schools")
-                .fetch_all(&state.pool)
-                .await?
-        }
-        Role::SchoolAdmin => user.school_id.into_iter().collect(),
-    })
-}
-
 // ---- pages ----
 
 struct FigureLine {
@@ -553,7 +540,7 @@ fn order_line(line: &SupplierLine) -> OrderLine {
 }
 
 async fn orders(state: &AppState, staff: &Staff, period: Period) -> OfficeResult {
-    let schools = order_schools(state, &staff.user).await?;
+    let schools = analytics::order_scope(&state.pool, &staff.user).await?;
     let lines = analytics::supplier_orders(&state.pool, &schools, period).await?;
     Ok(render(
         StatusCode::OK,
@@ -651,7 +638,7 @@ async fn export_orders(
 ) -> OfficeResult {
     let staff = staff(&state, &headers).await?;
     let (period, format) = (q.period()?, export_format(&q)?);
-    let schools = order_schools(&state, &staff.user).await?;
+    let schools = analytics::order_scope(&state.pool, &staff.user).await?;
     let rows = analytics::supplier_orders(&state.pool, &schools, period).await?;
     Ok(analytics::answer(
         &rows,
