@@ -297,7 +297,7 @@ refusals! {
     BarcodeTaken = "barcode_taken",
     /// No copy has the barcode `barcode`.
     CopyNotFound = "copy_not_found",
-    /// The copy `barcode` is not on the shelf (`state`: on loan, lost, written off).
+    /// The copy `barcode` is not on the shelf (`copy_state`: on loan, lost, written off).
     CopyNotOnShelf = "copy_not_on_shelf",
     /// The copy `barcode` is a reference book: read in the library, never lent.
     NotLendable = "not_lendable",
@@ -311,8 +311,13 @@ refusals! {
     CopyNotOnLoan = "copy_not_on_loan",
     /// The copy `barcode` is on loan: it is returned at the desk first.
     CopyOnLoan = "copy_on_loan",
-    /// The copy `barcode` is already `state`.
+    /// The copy `barcode` is already `copy_state`.
     CopyStateUnchanged = "copy_state_unchanged",
+    /// The reader holds `max` books already (textbooks aside): one comes back first.
+    BooksLimit = "books_limit",
+    /// The reader has `overdue` books past their due date: they come back before another
+    /// is lent (textbooks are still handed out).
+    HasOverdue = "has_overdue",
     // The central server.
     /// `value` is not a server address (`https://…` or `http://…`).
     BadServerUrl = "bad_server_url",

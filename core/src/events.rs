@@ -428,6 +428,17 @@ pub enum EventBody {
         loan_id: LoanId,
         due: NaiveDate,
     },
+    /// The librarian reminded a reader of a book past its due date; the central server
+    /// shows it to the pupil's parents and notifies them. Self-contained: the title and
+    /// the days are as they were when the notice went out.
+    BookOverdueNotice {
+        loan_id: LoanId,
+        person_id: PersonId,
+        barcode: String,
+        title: String,
+        due: NaiveDate,
+        days_overdue: i64,
+    },
 }
 
 /// Why a pupil joined or left the day's meal order after the cut-off.

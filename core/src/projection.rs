@@ -1009,6 +1009,13 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                 )?;
             }
         }
+        EventBody::BookOverdueNotice { loan_id, .. } => {
+            exec(
+                conn,
+                "UPDATE library_loans SET noticed_at_us = ?2 WHERE loan_id = ?1",
+                params![loan_id.to_string(), at],
+            )?;
+        }
         EventBody::BookRenewed { loan_id, due } => {
             exec(
                 conn,

@@ -279,29 +279,94 @@ fn a_librarians_term() {
     assert_eq!(loans["history"][0]["barcode"], "M-1");
     assert_eq!(loans["history"][0]["note"], "обложка порвана");
 
+    // A reader who owes a book gets no other until it is back — but still their textbook.
+    assert_eq!(
+        refusal(
+            &mut ws,
+            json!({"type": "issue_books", "person_id": pupil, "barcodes": ["T-2"]}),
+            day(37)
+        ),
+        "has_overdue"
+    );
+    let textbook = run(
+        &mut ws,
+        json!({"type": "issue_books", "person_id": pupil, "barcodes": ["M-1"]}),
+        day(37),
+    );
+    assert_eq!(textbook["loans"][0]["due"], "2027-05-31");
+
+    // Reminders go out once a week at most, each a self-contained event for the parents.
+    let sent = run(
+        &mut ws,
+        json!({"type": "send_overdue_notices", "class_id": class}),
+        day(37),
+    );
+    assert_eq!(
+        (sent["sent"].as_u64(), sent["reminded_recently"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let again = run(&mut ws, json!({"type": "send_overdue_notices"}), day(38));
+    assert_eq!(
+        (again["sent"].as_u64(), again["reminded_recently"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let notice: Value = ws
+        .store()
+        .conn()
+        .query_row(
+            "SELECT payload FROM journal WHERE kind = 'book_overdue_notice'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .map(|p| serde_json::from_str(&p).unwrap())
+        .unwrap();
+    assert_eq!(
+        (
+            &notice["title"],
+            &notice["barcode"],
+            &notice["person_id"],
+            &notice["days_overdue"]
+        ),
+        (
+            &json!("Капитанская дочка"),
+            &json!("T-1"),
+            &json!(pupil),
+            &json!(3)
+        )
+    );
+    let listed = run(&mut ws, json!({"type": "overdue_list"}), day(38));
+    assert!(listed["classes"][0]["loans"][0]["noticed_at"].is_string());
+    let week_later = run(&mut ws, json!({"type": "send_overdue_notices"}), day(45));
+    assert_eq!(week_later["sent"], 1);
+    run(
+        &mut ws,
+        json!({"type": "return_book", "barcode": "M-1"}),
+        day(45),
+    );
+
     // The novel is lost: its loan closes, it leaves the overdue list; found, it is back.
     assert_eq!(
         refusal(
             &mut ws,
             json!({"type": "mark_copy", "barcode": "T-1", "state": "on_shelf"}),
-            day(40)
+            day(46)
         ),
         "copy_on_loan"
     );
     let lost = run(
         &mut ws,
         json!({"type": "mark_copy", "barcode": "T-1", "state": "lost", "note": "потерял"}),
-        day(40),
+        day(46),
     );
     assert_eq!(lost["closed_loan"], tale_loan);
     assert_eq!(
-        run(&mut ws, json!({"type": "overdue_list"}), day(40))["classes"],
+        run(&mut ws, json!({"type": "overdue_list"}), day(46))["classes"],
         json!([])
     );
     let loans = run(
         &mut ws,
         json!({"type": "reader_loans", "person_id": pupil}),
-        day(40),
+        day(46),
     );
     assert_eq!(loans["current"], json!([]));
     assert_eq!(loans["history"][0]["outcome"], "lost");
@@ -309,38 +374,38 @@ fn a_librarians_term() {
         refusal(
             &mut ws,
             json!({"type": "mark_copy", "barcode": "T-1", "state": "lost"}),
-            day(40)
+            day(46)
         ),
         "copy_state_unchanged"
     );
     run(
         &mut ws,
         json!({"type": "mark_copy", "barcode": "T-1", "state": "on_shelf"}),
-        day(41),
+        day(47),
     );
     run(
         &mut ws,
         json!({"type": "mark_copy", "barcode": "T-2", "state": "written_off"}),
-        day(41),
+        day(47),
     );
 
     // A blocked card lends nothing.
-    run(&mut ws, json!({"type": "sign_out"}), day(42));
+    run(&mut ws, json!({"type": "sign_out"}), day(48));
     run(
         &mut ws,
         json!({"type": "sign_in_password", "login": "admin", "password": PASSWORD}),
-        day(42),
+        day(48),
     );
     run(
         &mut ws,
         json!({"type": "set_card_state", "card": "126,58404", "state": "blocked"}),
-        day(42),
+        day(48),
     );
     assert_eq!(
         refusal(
             &mut ws,
             json!({"type": "issue_books", "card": "126,58404", "barcodes": ["T-1"]}),
-            day(42)
+            day(48)
         ),
         "reader_blocked"
     );
@@ -382,4 +447,109 @@ fn the_director_reads_but_does_not_lend() {
         )
         .unwrap_err();
     assert!(matches!(e, CoreError::Forbidden { .. }));
+}
+
+#[test]
+fn a_pupil_holds_five_books_and_a_copy_lent_at_two_desks_comes_back_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = school(dir.path());
+    let class = id(
+        &run(&mut ws, json!({"type": "create_class", "name": "7Б"}), t0()),
+        "/id",
+    );
+    let enrol = |ws: &mut Workstation, surname: &str| {
+        let p = run(
+            ws,
+            json!({"type": "enrol_pupil", "class_id": class, "name": {"surname": surname, "name": "Оля"}}),
+            t0(),
+        );
+        id(&p, "/person/id")
+    };
+    let reader = enrol(&mut ws, "Петрова");
+    let other = enrol(&mut ws, "Сидорова");
+    let novel = id(
+        &run(
+            &mut ws,
+            json!({"type": "save_book_title", "title": "Сказки", "age_mark": "0+"}),
+            day(0),
+        ),
+        "/title/title_id",
+    );
+    for n in 0..7 {
+        let item = if n == 6 { "textbook" } else { "fiction" };
+        run(
+            &mut ws,
+            json!({"type": "add_book_copy", "title_id": novel, "barcode": format!("S-{n}"), "item_type": item}),
+            day(0),
+        );
+    }
+    // Six books in one basket: refused at the sixth, nothing lent.
+    let before = journal_len(&ws);
+    let e = ws
+        .execute(
+            cmd(json!({"type": "issue_books", "person_id": reader,
+                       "barcodes": ["S-0", "S-1", "S-2", "S-3", "S-4", "S-5"]})),
+            day(0),
+            &no_progress,
+        )
+        .unwrap_err();
+    assert_eq!(e.reason().unwrap().as_str(), "books_limit");
+    assert_eq!(e.params().unwrap()["barcode"], "S-5");
+    assert_eq!(e.params().unwrap()["max"], "5");
+    assert_eq!(journal_len(&ws), before);
+    run(
+        &mut ws,
+        json!({"type": "issue_books", "person_id": reader,
+               "barcodes": ["S-0", "S-1", "S-2", "S-3", "S-4", "S-6"]}),
+        day(0),
+    );
+    assert_eq!(
+        refusal(
+            &mut ws,
+            json!({"type": "issue_books", "person_id": reader, "barcodes": ["S-5"]}),
+            day(1)
+        ),
+        "books_limit"
+    );
+
+    // Two desks cut off from each other lent S-0 to two readers: the second loan is
+    // what the other desk's events bring (written here as that desk's projection would).
+    ws.store()
+        .conn()
+        .execute(
+            "INSERT INTO library_loans (loan_id, barcode, person_id, issued_at_us, due)
+             VALUES ('0190a3c0-0000-7000-8000-000000000001', 'S-0', ?1, ?2, '2026-09-20')",
+            rusqlite::params![other, day(1).timestamp_micros()],
+        )
+        .unwrap();
+    let back = run(
+        &mut ws,
+        json!({"type": "return_book", "barcode": "S-0"}),
+        day(2),
+    );
+    assert_eq!(
+        back["person_id"], other,
+        "the latest loan answers for the copy"
+    );
+    for person in [&reader, &other] {
+        let loans = run(
+            &mut ws,
+            json!({"type": "reader_loans", "person_id": person}),
+            day(2),
+        );
+        assert!(
+            loans["current"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|l| l["barcode"] != "S-0"),
+            "{person} still holds S-0: {loans}"
+        );
+    }
+    let found = run(
+        &mut ws,
+        json!({"type": "search_catalogue", "query": "S-0"}),
+        day(2),
+    );
+    assert_eq!(found["titles"][0]["copies"][0]["state"], "on_shelf");
 }

@@ -79,6 +79,7 @@ const EXPECTED_KINDS: &[&str] = &[
     "book_issued",
     "book_returned",
     "book_renewed",
+    "book_overdue_notice",
 ];
 
 fn snapshot(ws: &Workstation) -> Vec<(String, Vec<Vec<SqlValue>>)> {
@@ -326,7 +327,7 @@ impl History {
         readers.extend(self.staff.iter().map(|(_, id)| id.clone()));
         for _ in 0..150 {
             let barcode = self.pick(&barcodes).unwrap();
-            let step = self.rng.gen_range(0..6);
+            let step = self.rng.gen_range(0..7);
             let v = match step {
                 0 | 1 => {
                     let Some(person) = self.pick(&readers) else {
@@ -336,6 +337,7 @@ impl History {
                     json!({"type": "issue_books", "person_id": person, "barcodes": [barcode, other]})
                 }
                 2 => json!({"type": "return_book", "barcode": barcode, "note": "в порядке"}),
+                6 => json!({"type": "send_overdue_notices"}),
                 3 => {
                     let state = ["lost", "written_off", "on_shelf"][self.rng.gen_range(0..3)];
                     json!({"type": "mark_copy", "barcode": barcode, "state": state, "note": "акт"})

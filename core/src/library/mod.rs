@@ -34,6 +34,11 @@ pub const RENEWALS_MAX: u32 = 2;
 /// Textbooks are due on this day and month (31 May), the end of the school year.
 const TEXTBOOK_DUE_MONTH: u32 = 5;
 const TEXTBOOK_DUE_DAY: u32 = 31;
+/// Books other than textbooks a pupil holds at once: a reader with more is asked to
+/// bring one back first. Textbooks are not counted (a class set is a dozen).
+pub const PUPIL_BOOKS_MAX: u32 = 5;
+/// Books other than textbooks a staff member holds at once.
+pub const STAFF_BOOKS_MAX: u32 = 10;
 /// Without a birth date a pupil's age is taken as their grade plus this (first grade at 7).
 pub const AGE_OVER_GRADE_YEARS: u32 = 6;
 
@@ -288,9 +293,22 @@ pub struct Reader {
     pub birth_date: Option<NaiveDate>,
     /// A pupil's grade (1–11), for the age when the birth date is not known.
     pub grade: Option<u8>,
+    /// Books other than textbooks the reader holds now (the basket being lent included,
+    /// copy by copy).
+    pub books_held: u32,
+    /// Loans of the reader past their due date.
+    pub overdue: u32,
 }
 
 impl Reader {
+    /// Books other than textbooks this reader may hold at once.
+    pub fn books_max(&self) -> u32 {
+        match self.category {
+            ReaderCategory::Pupil => PUPIL_BOOKS_MAX,
+            ReaderCategory::Staff => STAFF_BOOKS_MAX,
+        }
+    }
+
     /// Full years on `today`: from the birth date, else the grade plus
     /// [`AGE_OVER_GRADE_YEARS`]; `None` for staff or a pupil with neither.
     pub fn age_years(&self, today: NaiveDate) -> Option<u32> {
@@ -321,6 +339,11 @@ pub enum LoanRefusal {
     AgeMark,
     /// The reader (or the card they came with) is not active.
     ReaderBlocked,
+    /// The reader holds [`Reader::books_max`] books already (textbooks aside).
+    BooksLimit,
+    /// The reader has a book past its due date: it comes back before another is lent
+    /// (textbooks are still handed out).
+    HasOverdue,
 }
 
 impl LoanRefusal {
@@ -332,6 +355,8 @@ impl LoanRefusal {
             LoanRefusal::RenewLimit => "renew_limit",
             LoanRefusal::AgeMark => "age_mark",
             LoanRefusal::ReaderBlocked => "reader_blocked",
+            LoanRefusal::BooksLimit => "books_limit",
+            LoanRefusal::HasOverdue => "has_overdue",
         }
     }
 }
@@ -368,7 +393,9 @@ pub fn loan_due(
 }
 
 /// May `reader` take a copy in `state` of `item` marked `mark` today? The due date if so.
-/// Checked in this order: the reader, the copy's state, lendability, the age mark.
+/// Checked in this order: the reader, the copy's state, lendability, the age mark, and —
+/// for books other than textbooks, which a class is handed whatever else it owes — an
+/// overdue book and the number of books held.
 pub fn issue_due(
     reader: &Reader,
     state: CopyState,
@@ -386,6 +413,14 @@ pub fn issue_due(
     if let Some(age) = reader.age_years(today) {
         if age < mark.min_age_years() {
             return Err(LoanRefusal::AgeMark);
+        }
+    }
+    if item != ItemType::Textbook {
+        if reader.overdue > 0 {
+            return Err(LoanRefusal::HasOverdue);
+        }
+        if reader.books_held >= reader.books_max() {
+            return Err(LoanRefusal::BooksLimit);
         }
     }
     Ok(due)

@@ -10,6 +10,8 @@ fn pupil(grade: u8, born: Option<&str>) -> Reader {
         active: true,
         birth_date: born.map(d),
         grade: Some(grade),
+        books_held: 0,
+        overdue: 0,
     }
 }
 
@@ -19,6 +21,8 @@ fn staff() -> Reader {
         active: true,
         birth_date: None,
         grade: None,
+        books_held: 0,
+        overdue: 0,
     }
 }
 
@@ -97,7 +101,57 @@ fn issue_refusals() {
         active: false,
         ..pupil(5, None)
     };
+    let owes = Reader {
+        overdue: 1,
+        ..pupil(5, None)
+    };
+    let full = Reader {
+        books_held: PUPIL_BOOKS_MAX,
+        ..pupil(5, None)
+    };
+    let staff_four_held = Reader {
+        books_held: PUPIL_BOOKS_MAX,
+        ..staff()
+    };
     let cases: &[IssueCase] = &[
+        // A book past its due date comes back before another is lent …
+        (
+            owes,
+            CopyState::OnShelf,
+            ItemType::Fiction,
+            AgeMark::Zero,
+            Err(LoanRefusal::HasOverdue),
+        ),
+        // … but the class's textbooks are handed out all the same.
+        (
+            owes,
+            CopyState::OnShelf,
+            ItemType::Textbook,
+            AgeMark::Zero,
+            Ok("2027-05-31"),
+        ),
+        (
+            full,
+            CopyState::OnShelf,
+            ItemType::Other,
+            AgeMark::Zero,
+            Err(LoanRefusal::BooksLimit),
+        ),
+        (
+            full,
+            CopyState::OnShelf,
+            ItemType::Textbook,
+            AgeMark::Zero,
+            Ok("2027-05-31"),
+        ),
+        // Staff keep more at once.
+        (
+            staff_four_held,
+            CopyState::OnShelf,
+            ItemType::Fiction,
+            AgeMark::Zero,
+            Ok("2026-10-31"),
+        ),
         (
             pupil(5, None),
             CopyState::OnShelf,

@@ -597,7 +597,9 @@ CREATE TABLE library_loans (
     renewals INTEGER NOT NULL DEFAULT 0,
     returned_at_us INTEGER,
     outcome TEXT,
-    note TEXT NOT NULL DEFAULT ''
+    note TEXT NOT NULL DEFAULT '',
+    -- When the reader was last reminded of this loan being overdue.
+    noticed_at_us INTEGER
 );
 CREATE INDEX library_loans_person ON library_loans (person_id, returned_at_us);
 CREATE INDEX library_loans_barcode ON library_loans (barcode, returned_at_us);

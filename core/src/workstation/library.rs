@@ -40,6 +40,8 @@ pub const CATALOGUE_RESULTS_MAX: u32 = 100;
 pub const READER_HISTORY_MAX: u32 = 200;
 /// Overdue loans listed at once: a whole school's overdue books fit.
 pub const OVERDUE_LISTED_MAX: u32 = 5000;
+/// A reader is reminded of one overdue loan at most once in this many days.
+pub const OVERDUE_NOTICE_REPEAT_DAYS: i64 = 7;
 /// The earliest year of a printed book (Gutenberg) and the latest a catalogue takes.
 pub const BOOK_YEAR_MIN: u16 = 1450;
 pub const BOOK_YEAR_MAX: u16 = 2100;
@@ -266,7 +268,7 @@ impl Workstation {
         }
         let today = self.school_tz()?.school_date(now).0;
         self.store.write(|w| {
-            let (person_id, full_name, reader) = identify_reader(w.conn(), &who)?;
+            let (person_id, full_name, mut reader) = identify_reader(w.conn(), &who, today)?;
             let mut loans = Vec::with_capacity(wanted.len());
             for barcode in &wanted {
                 let copy = copy_row(w.conn(), barcode)?
@@ -274,10 +276,15 @@ impl Workstation {
                 let due = issue_due(&reader, copy.state, copy.item_type, copy.age_mark, today)
                     .map_err(|r| {
                         refusal(r, barcode)
-                            .with("state", copy.state.as_str())
+                            .with("copy_state", copy.state.as_str())
                             .with("mark", copy.age_mark.as_str())
                             .with("age", reader.age_years(today).unwrap_or_default())
+                            .with("max", reader.books_max())
+                            .with("overdue", reader.overdue)
                     })?;
+                if copy.item_type != ItemType::Textbook {
+                    reader.books_held += 1;
+                }
                 loans.push((LoanId::new_v7(), barcode.clone(), copy.title, due));
             }
             for (loan_id, barcode, _, due) in &loans {
@@ -313,7 +320,8 @@ impl Workstation {
         let note = check_note(note)?;
         let today = self.school_tz()?.school_date(now).0;
         self.store.write(|w| {
-            let Some(loan) = open_loan_by_barcode(w.conn(), &barcode)? else {
+            let open = open_loans_by_barcode(w.conn(), &barcode)?;
+            let Some(loan) = open.first() else {
                 return Err(match copy_row(w.conn(), &barcode)? {
                     None => refusal(LoanRefusal::CopyNotFound, &barcode),
                     Some(_) => CoreError::conflict(
@@ -323,15 +331,20 @@ impl Workstation {
                     .with("barcode", &barcode),
                 });
             };
-            w.append(
-                actor,
-                now,
-                EventBody::BookReturned {
-                    loan_id: loan.loan_id,
-                    barcode: barcode.clone(),
-                    note: note.clone(),
-                },
-            )?;
+            // One physical copy has one loan; two appear only when two desks lent it while
+            // apart. Whoever the projection thought held it, the copy is back: every open
+            // loan of it closes, the latest answered for.
+            for stale in open.iter().rev() {
+                w.append(
+                    actor,
+                    now,
+                    EventBody::BookReturned {
+                        loan_id: stale.loan_id,
+                        barcode: barcode.clone(),
+                        note: note.clone(),
+                    },
+                )?;
+            }
             Ok(json!({
                 "loan_id": loan.loan_id, "barcode": barcode, "person_id": loan.person_id,
                 "due": loan.due, "days_overdue": days_overdue(loan.due, today),
@@ -355,6 +368,7 @@ impl Workstation {
                     card: None,
                     person_id: Some(loan.person_id),
                 },
+                today,
             )?;
             let copy = copy_row(w.conn(), &loan.barcode)?
                 .ok_or_else(|| refusal(LoanRefusal::CopyNotFound, &loan.barcode))?;
@@ -395,7 +409,7 @@ impl Workstation {
                     format!("the copy is {} already", state.as_str()),
                 )
                 .with("barcode", &barcode)
-                .with("state", state.as_str()));
+                .with("copy_state", state.as_str()));
             }
             if copy.state == CopyState::OnLoan && state == CopyState::OnShelf {
                 return Err(CoreError::conflict(
@@ -404,7 +418,9 @@ impl Workstation {
                 )
                 .with("barcode", &barcode));
             }
-            let closed = open_loan_by_barcode(w.conn(), &barcode)?.map(|l| l.loan_id);
+            let closed = open_loans_by_barcode(w.conn(), &barcode)?
+                .first()
+                .map(|l| l.loan_id);
             w.append(
                 actor,
                 now,
@@ -474,6 +490,82 @@ impl Workstation {
         }))
     }
 
+    /// Reminds the readers of overdue loans (of one class, or all): one
+    /// `book_overdue_notice` per loan not reminded of in the last
+    /// [`OVERDUE_NOTICE_REPEAT_DAYS`] days, all in one write. The central server shows
+    /// them to the parents and notifies them; offline they wait in the journal like any
+    /// other event.
+    pub(super) fn send_overdue_notices(
+        &mut self,
+        actor: &str,
+        class_id: Option<ClassId>,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        let today = self.school_tz()?.school_date(now).0;
+        let quiet_since =
+            crate::time::to_micros(now - chrono::Duration::days(OVERDUE_NOTICE_REPEAT_DAYS));
+        self.store.write(|w| {
+            let due_loans: Vec<(LoanId, PersonId, String, String, NaiveDate, bool)> = {
+                let mut st = w.conn().prepare_cached(
+                    "SELECT l.loan_id, l.person_id, l.barcode, coalesce(t.title, ''), l.due,
+                            l.noticed_at_us IS NOT NULL AND l.noticed_at_us > ?3
+                     FROM library_loans l
+                     JOIN persons p ON p.id = l.person_id
+                     LEFT JOIN library_copies c ON c.barcode = l.barcode
+                     LEFT JOIN library_titles t ON t.title_id = c.title_id
+                     WHERE l.returned_at_us IS NULL AND l.due < ?1
+                       AND (?2 IS NULL OR p.class_id = ?2)
+                     ORDER BY l.due, l.loan_id
+                     LIMIT ?4",
+                )?;
+                let rows = st.query_map(
+                    params![
+                        today.to_string(),
+                        class_id.map(|c| c.to_string()),
+                        quiet_since,
+                        OVERDUE_LISTED_MAX
+                    ],
+                    |r| {
+                        Ok((
+                            parse_col(r, 0)?,
+                            parse_col(r, 1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            parse_col(r, 4)?,
+                            r.get(5)?,
+                        ))
+                    },
+                )?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let mut sent = 0u32;
+            let mut recent = 0u32;
+            for (loan_id, person_id, barcode, title, due, reminded) in due_loans {
+                if reminded {
+                    recent += 1;
+                    continue;
+                }
+                w.append(
+                    actor,
+                    now,
+                    EventBody::BookOverdueNotice {
+                        loan_id,
+                        person_id,
+                        barcode,
+                        title,
+                        due,
+                        days_overdue: days_overdue(due, today),
+                    },
+                )?;
+                sent += 1;
+            }
+            Ok(json!({
+                "sent": sent, "reminded_recently": recent,
+                "repeat_days": OVERDUE_NOTICE_REPEAT_DAYS,
+            }))
+        })
+    }
+
     /// Open loans past their due date, by class (staff and others last, `class_id` null),
     /// each with its days overdue.
     pub(super) fn overdue_list(
@@ -485,7 +577,7 @@ impl Workstation {
         let conn = self.store.conn();
         let mut st = conn.prepare_cached(
             "SELECT l.loan_id, l.person_id, p.surname, p.name, p.patronymic, p.class_id,
-                    k.grade, k.letter, l.barcode, t.title, l.due
+                    k.grade, k.letter, l.barcode, t.title, l.due, l.noticed_at_us
              FROM library_loans l
              JOIN persons p ON p.id = l.person_id
              LEFT JOIN classes k ON k.id = p.class_id
@@ -514,6 +606,7 @@ impl Workstation {
                         "name": name_at(r, 2)?, "barcode": r.get::<_, String>(8)?,
                         "title": r.get::<_, Option<String>>(9)?, "due": due,
                         "days_overdue": days_overdue(due, today),
+                        "noticed_at": r.get::<_, Option<i64>>(11)?.map(from_micros),
                     }),
                 ))
             },
@@ -571,6 +664,8 @@ fn refusal(r: LoanRefusal, barcode: &str) -> CoreError {
         LoanRefusal::RenewLimit => Refusal::RenewLimit,
         LoanRefusal::AgeMark => Refusal::AgeMark,
         LoanRefusal::ReaderBlocked => Refusal::ReaderBlocked,
+        LoanRefusal::BooksLimit => Refusal::BooksLimit,
+        LoanRefusal::HasOverdue => Refusal::HasOverdue,
     };
     CoreError::conflict(reason, format!("{barcode}: {}", r.as_str())).with("barcode", barcode)
 }
@@ -634,19 +729,25 @@ fn open_loan(conn: &Connection, loan_id: LoanId) -> CoreResult<Option<OpenLoan>>
         .optional()?)
 }
 
-fn open_loan_by_barcode(conn: &Connection, barcode: &str) -> CoreResult<Option<OpenLoan>> {
-    Ok(conn
-        .query_row(
-            &format!("{OPEN_LOAN_SELECT} AND barcode = ?1 ORDER BY issued_at_us DESC LIMIT 1"),
-            [barcode],
-            open_loan_row,
-        )
-        .optional()?)
+/// The open loans of a copy, the latest first: one, or none — two only when two desks
+/// lent the copy while cut off from each other.
+fn open_loans_by_barcode(conn: &Connection, barcode: &str) -> CoreResult<Vec<OpenLoan>> {
+    let mut st = conn.prepare_cached(&format!(
+        "{OPEN_LOAN_SELECT} AND barcode = ?1 ORDER BY issued_at_us DESC, loan_id DESC"
+    ))?;
+    let loans = st
+        .query_map([barcode], open_loan_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(loans)
 }
 
 /// The reader at the desk, by card or by id: a pupil or a staff member, active (and, by
-/// card, the card active too), with what the age mark needs.
-fn identify_reader(conn: &Connection, who: &ReaderWho) -> CoreResult<(PersonId, String, Reader)> {
+/// card, the card active too), with what the age mark and the limits need.
+fn identify_reader(
+    conn: &Connection,
+    who: &ReaderWho,
+    today: NaiveDate,
+) -> CoreResult<(PersonId, String, Reader)> {
     let (person_id, card_active) = match (&who.card, who.person_id) {
         (Some(card), _) => {
             let card = super::check_card(card)?;
@@ -707,11 +808,21 @@ fn identify_reader(conn: &Connection, who: &ReaderWho) -> CoreResult<(PersonId, 
         )
         .with("state", state));
     }
+    let (books_held, overdue): (u32, u32) = conn.query_row(
+        "SELECT count(*) FILTER (WHERE c.item_type IS NOT 'textbook'),
+                count(*) FILTER (WHERE l.due < ?2)
+         FROM library_loans l LEFT JOIN library_copies c ON c.barcode = l.barcode
+         WHERE l.person_id = ?1 AND l.returned_at_us IS NULL",
+        params![person_id.to_string(), today.to_string()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let reader = Reader {
         category,
         active,
         birth_date: birth.and_then(|b| b.parse().ok()),
         grade,
+        books_held,
+        overdue,
     };
     Ok((person_id, name, reader))
 }

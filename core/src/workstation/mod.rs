@@ -618,6 +618,11 @@ pub enum Command {
         #[serde(default)]
         class_id: Option<ClassId>,
     },
+    /// Reminds the readers (and, through the server, parents) of overdue books.
+    SendOverdueNotices {
+        #[serde(default)]
+        class_id: Option<ClassId>,
+    },
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -762,7 +767,8 @@ impl Command {
             | IssueBooks { .. }
             | ReturnBook { .. }
             | RenewLoan { .. }
-            | MarkCopy { .. } => Access::Roles(LIBRARIAN_ADMIN),
+            | MarkCopy { .. }
+            | SendOverdueNotices { .. } => Access::Roles(LIBRARIAN_ADMIN),
             SearchCatalogue { .. } | ReaderLoans { .. } | OverdueList { .. } => {
                 Access::Roles(LIBRARIAN_ADMIN_DIRECTOR)
             }
@@ -1124,6 +1130,7 @@ impl Workstation {
             } => self.mark_copy(&actor, &barcode, state, &note, now),
             ReaderLoans { person_id } => self.reader_loans(person_id, now),
             OverdueList { class_id } => self.overdue_list(class_id, now),
+            SendOverdueNotices { class_id } => self.send_overdue_notices(&actor, class_id, now),
         }
     }
 
