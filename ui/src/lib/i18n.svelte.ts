@@ -116,6 +116,7 @@ const NUMBER_PARAMS = ['min', 'max', 'rows', 'error_rows', 'first_row', 'pupils'
 function localParams(params: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = { ...params };
   if (params.state) out.state = lowerFirst(tryT(`card_state.${params.state}`, params.state));
+  if (params.copy_state) out.copy_state = tryT(`library.state.${params.copy_state}`, params.copy_state);
   if (params.expected) out.expected = lowerFirst(tryT(`kind.${params.expected}`, params.expected));
   // A gate's refusal names the rule's reason code (`not_overridable`).
   if (params.reason) out.reason = lowerFirst(tryT(`access.reason.${params.reason}`, params.reason));
