@@ -393,6 +393,7 @@ fn a_parent_sees_and_changes_only_their_own_child() {
     let events_before = count(&server, "SELECT count(*) FROM events");
     assert_eq!(browser.get(&other).status, 404);
     assert!(!browser.get(&other).body.contains("Петров"));
+    assert_eq!(browser.get(&format!("{other}/library")).status, 404);
     let not_a_school = format!("/portal/child/{}/{PUPIL}", Uuid::now_v7());
     assert_eq!(browser.get(&not_a_school).status, 404);
     let bad_offer = offer.clone();
