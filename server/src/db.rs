@@ -41,6 +41,7 @@ pub fn migrator() -> Migrator {
                 "feed by day",
                 include_str!("../migrations/0005_feed_by_day.sql"),
             ),
+            migration(6, "library", include_str!("../migrations/0006_library.sql")),
         ]),
         ignore_missing: false,
         locking: true,

@@ -235,10 +235,13 @@ async fn parents_of(
             let settings = Settings {
                 email_enabled: enabled.unwrap_or(true),
                 webhook_url: webhook,
+                // A parent who never saved settings gets every kind, as the settings page
+                // shows them ticked (`portal::pages::NotifySettings::default`).
                 kinds: kinds.unwrap_or_else(|| {
-                    ["entry", "exit", "meal", "purchase", "low_balance"]
-                        .map(str::to_owned)
-                        .to_vec()
+                    crate::portal::pages::NOTIFY_KINDS
+                        .iter()
+                        .map(|(kind, _)| (*kind).to_owned())
+                        .collect()
                 }),
                 threshold: threshold.unwrap_or(10_000),
             };

@@ -1,5 +1,7 @@
 //! The portal's projections of the journal: who is whose child, each child's feed, the
-//! canteen's catalogue, bans, limits and pre-orders (tables of `0002_portal.sql`).
+//! canteen's catalogue, bans, limits and pre-orders (tables of `0002_portal.sql`), and the
+//! library's titles, copies and loans (`0006_library.sql`; a loan keeps the seq of the last
+//! event applied to it, so a replay renews or closes nothing twice).
 //!
 //! [`project_pending`] reads the events past `projector_state('portal').cursor` in global
 //! order and applies them in one transaction with the cursor, so a crash applies a batch
@@ -609,9 +611,274 @@ async fn apply(tx: &mut PgConnection, event: &Event<'_>) -> Applied {
             )
             .await?;
         }
+        "book_title_saved" => {
+            let title = read!(p.get("title").ok_or(Unreadable("title")));
+            let authors: Vec<&str> = title
+                .get("authors")
+                .and_then(Value::as_array)
+                .map(|authors| authors.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            query(
+                "INSERT INTO library_titles (school_id, title_id, title, authors) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (school_id, title_id) DO UPDATE SET title = EXCLUDED.title, authors = EXCLUDED.authors",
+            )
+            .bind(school)
+            .bind(read!(text(title, "title_id")))
+            .bind(read!(text(title, "title")))
+            .bind(authors)
+            .execute(&mut *tx)
+            .await?;
+        }
+        "book_copy_added" => {
+            let copy = read!(p.get("copy").ok_or(Unreadable("copy")));
+            query(
+                "INSERT INTO library_copies (school_id, barcode, title_id) VALUES ($1, $2, $3)
+                 ON CONFLICT (school_id, barcode) DO UPDATE SET title_id = EXCLUDED.title_id",
+            )
+            .bind(school)
+            .bind(read!(text(copy, "barcode")))
+            .bind(read!(text(copy, "title_id")))
+            .execute(&mut *tx)
+            .await?;
+        }
+        "book_copy_state_changed" => {
+            let barcode = read!(text(p, "barcode"));
+            let state = read!(text(p, "state"));
+            set_copy_state(tx, school, barcode, state).await?;
+            let closed_as = match state {
+                "lost" => "потеряна",
+                "written_off" => "списана",
+                _ => return Ok(Ok(())),
+            };
+            query(
+                "UPDATE library_loans SET returned_at = $3, outcome = $4, last_seq = $5
+                 WHERE school_id = $1 AND barcode = $2 AND returned_at IS NULL AND last_seq < $5",
+            )
+            .bind(school)
+            .bind(barcode)
+            .bind(event.at)
+            .bind(state)
+            .bind(event.global_seq)
+            .execute(&mut *tx)
+            .await?;
+            // The loan this event closed, now or on an earlier run of the same journal.
+            let closed: Option<(String, String)> = query_as(
+                "SELECT loan_id, person_id FROM library_loans
+                 WHERE school_id = $1 AND barcode = $2 AND last_seq = $3",
+            )
+            .bind(school)
+            .bind(barcode)
+            .bind(event.global_seq)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((loan_id, person_id)) = closed {
+                let book = book_name(tx, school, barcode).await?;
+                let title = format!("{} {closed_as}", capitalised(&book));
+                let details = json!({"loan_id": loan_id, "barcode": barcode, "state": state});
+                feed(
+                    tx,
+                    event,
+                    &person_id,
+                    event.at,
+                    "library_lost",
+                    &title,
+                    None,
+                    details,
+                )
+                .await?;
+            }
+        }
+        "book_issued" => {
+            let loan_id = read!(text(p, "loan_id"));
+            let barcode = read!(text(p, "barcode"));
+            let person_id = read!(text(p, "person_id"));
+            let due = read!(date(p, "due"));
+            query(
+                "INSERT INTO library_loans (school_id, loan_id, barcode, person_id, issued_at, due, last_seq)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (school_id, loan_id) DO NOTHING",
+            )
+            .bind(school)
+            .bind(loan_id)
+            .bind(barcode)
+            .bind(person_id)
+            .bind(event.at)
+            .bind(due)
+            .bind(event.global_seq)
+            .execute(&mut *tx)
+            .await?;
+            set_copy_state(tx, school, barcode, "on_loan").await?;
+            let book = book_name(tx, school, barcode).await?;
+            let title = format!("Выдана {book}, вернуть до {}", due.format("%d.%m"));
+            let details = json!({"loan_id": loan_id, "barcode": barcode, "due": due});
+            feed(
+                tx,
+                event,
+                person_id,
+                event.at,
+                "library_issued",
+                &title,
+                None,
+                details,
+            )
+            .await?;
+        }
+        "book_returned" => {
+            let loan_id = read!(text(p, "loan_id"));
+            let barcode = read!(text(p, "barcode"));
+            query(
+                "UPDATE library_loans SET returned_at = $3, outcome = 'returned', last_seq = $4
+                 WHERE school_id = $1 AND loan_id = $2 AND returned_at IS NULL AND last_seq < $4",
+            )
+            .bind(school)
+            .bind(loan_id)
+            .bind(event.at)
+            .bind(event.global_seq)
+            .execute(&mut *tx)
+            .await?;
+            set_copy_state(tx, school, barcode, "on_shelf").await?;
+            if let Some(person_id) = loan_reader(tx, school, loan_id).await? {
+                let book = book_name(tx, school, barcode).await?;
+                let title = format!("{} возвращена", capitalised(&book));
+                let details = json!({"loan_id": loan_id, "barcode": barcode});
+                feed(
+                    tx,
+                    event,
+                    &person_id,
+                    event.at,
+                    "library_returned",
+                    &title,
+                    None,
+                    details,
+                )
+                .await?;
+            }
+        }
+        "book_renewed" => {
+            let loan_id = read!(text(p, "loan_id"));
+            let due = read!(date(p, "due"));
+            query(
+                "UPDATE library_loans SET due = $3, renewals = renewals + 1, last_seq = $4
+                 WHERE school_id = $1 AND loan_id = $2 AND returned_at IS NULL AND last_seq < $4",
+            )
+            .bind(school)
+            .bind(loan_id)
+            .bind(due)
+            .bind(event.global_seq)
+            .execute(&mut *tx)
+            .await?;
+            let loan: Option<(String, String)> = query_as(
+                "SELECT person_id, barcode FROM library_loans WHERE school_id = $1 AND loan_id = $2",
+            )
+            .bind(school)
+            .bind(loan_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((person_id, barcode)) = loan {
+                let book = book_name(tx, school, &barcode).await?;
+                let title = format!("{} продлена до {}", capitalised(&book), due.format("%d.%m"));
+                let details = json!({"loan_id": loan_id, "barcode": barcode, "due": due});
+                feed(
+                    tx,
+                    event,
+                    &person_id,
+                    event.at,
+                    "library_renewed",
+                    &title,
+                    None,
+                    details,
+                )
+                .await?;
+            }
+        }
+        "book_overdue_notice" => {
+            let loan_id = read!(text(p, "loan_id"));
+            let person_id = read!(text(p, "person_id"));
+            let barcode = read!(text(p, "barcode"));
+            let book = read!(text(p, "title"));
+            let due = read!(date(p, "due"));
+            let days = read!(number(p, "days_overdue"));
+            let title = format!(
+                "Просрочена книга «{book}»: {days} дн., срок был {}",
+                due.format("%d.%m")
+            );
+            let details = json!({"loan_id": loan_id, "barcode": barcode, "due": due,
+                "days_overdue": days});
+            // `library_due`: the one library fact parents are notified of (`notify::kind_of`).
+            feed(
+                tx,
+                event,
+                person_id,
+                event.at,
+                "library_due",
+                &title,
+                None,
+                details,
+            )
+            .await?;
+        }
         _ => {}
     }
     Ok(Ok(()))
+}
+
+fn date(value: &Value, field: &'static str) -> Result<NaiveDate, Unreadable> {
+    text(value, field)?.parse().map_err(|_| Unreadable(field))
+}
+
+async fn set_copy_state(
+    tx: &mut PgConnection,
+    school: Uuid,
+    barcode: &str,
+    state: &str,
+) -> Result<(), sqlx_core::Error> {
+    query("UPDATE library_copies SET state = $3 WHERE school_id = $1 AND barcode = $2")
+        .bind(school)
+        .bind(barcode)
+        .bind(state)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+async fn loan_reader(
+    tx: &mut PgConnection,
+    school: Uuid,
+    loan_id: &str,
+) -> Result<Option<String>, sqlx_core::Error> {
+    query_scalar("SELECT person_id FROM library_loans WHERE school_id = $1 AND loan_id = $2")
+        .bind(school)
+        .bind(loan_id)
+        .fetch_optional(&mut *tx)
+        .await
+}
+
+/// «книга «Капитанская дочка»» for a copy's title, or «книга» when the catalogue lacks it.
+async fn book_name(
+    tx: &mut PgConnection,
+    school: Uuid,
+    barcode: &str,
+) -> Result<String, sqlx_core::Error> {
+    let title: Option<String> = query_scalar(
+        "SELECT t.title FROM library_copies c
+           JOIN library_titles t ON t.school_id = c.school_id AND t.title_id = c.title_id
+          WHERE c.school_id = $1 AND c.barcode = $2",
+    )
+    .bind(school)
+    .bind(barcode)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(match title {
+        Some(title) => format!("книга «{title}»"),
+        None => "книга".to_owned(),
+    })
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 fn with_reason(title: &str, reason: &str) -> String {

@@ -30,6 +30,8 @@ pub(crate) type Fields = HashMap<String, String>;
 pub const PRE_ORDER_DAYS_AHEAD: i64 = 14;
 /// Balance history rows shown.
 const HISTORY_ROWS_MAX: i64 = 50;
+/// Closed loans shown on the library page, latest first: a school term of a keen reader.
+const LIBRARY_CLOSED_ROWS_MAX: i64 = 20;
 /// A daily limit is at most 100 000 ₽ (as a top-up).
 const LIMIT_KOPECKS_MAX: i64 = crate::payments::TOP_UP_KOPECKS_MAX;
 /// The cut-off when a school has not configured its canteen (core's default).
@@ -56,6 +58,10 @@ pub fn routes() -> Router<AppState> {
         .route("/portal/settings", get(settings_page).post(save_settings))
         .route("/portal/password", post(save_password))
         .route("/portal/child/{school_id}/{person_id}", get(child_page))
+        .route(
+            "/portal/child/{school_id}/{person_id}/library",
+            get(library_page),
+        )
         .route("/portal/child/{school_id}/{person_id}/top-up", post(top_up))
         .route("/portal/child/{school_id}/{person_id}/ban", post(set_ban))
         .route(
@@ -645,6 +651,7 @@ struct ChildPage {
     pre_orders: Vec<PreOrderLine>,
     offers: Vec<Choice>,
     history: Vec<HistoryLine>,
+    library_text: String,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -934,10 +941,153 @@ async fn child_view(
         pre_orders,
         offers,
         history,
+        library_text: library_summary(state, child).await?,
         error,
         notice,
     };
     Ok(render(status, &page))
+}
+
+// ---- the library ----
+
+/// Days a loan due on `due` is overdue on `today`; `None` while it is not.
+pub fn days_overdue(due: NaiveDate, today: NaiveDate) -> Option<i64> {
+    let days = (today - due).num_days();
+    (days > 0).then_some(days)
+}
+
+struct LoanLine {
+    title: String,
+    authors: String,
+    issued: String,
+    due: String,
+    /// «Просрочена на 3 дн.», or empty.
+    overdue: String,
+    renewals: i32,
+}
+
+struct ClosedLoanLine {
+    title: String,
+    authors: String,
+    issued: String,
+    /// «Возвращена 05.12.2026», «Потеряна 05.12.2026», «Списана …».
+    closed: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/library.html")]
+struct LibraryPage {
+    csrf: String,
+    url: String,
+    name: String,
+    class: String,
+    loans: Vec<LoanLine>,
+    closed: Vec<ClosedLoanLine>,
+}
+
+/// A loan row: title, authors, issued at, due, renewals, closed at, outcome.
+type LoanRow = (
+    Option<String>,
+    Option<Vec<String>>,
+    chrono::DateTime<Utc>,
+    NaiveDate,
+    i32,
+    Option<chrono::DateTime<Utc>>,
+    Option<String>,
+);
+
+const LOAN_SELECT: &str =
+    "SELECT t.title, t.authors, l.issued_at, l.due, l.renewals, l.returned_at, l.outcome
+   FROM library_loans l
+   LEFT JOIN library_copies c ON c.school_id = l.school_id AND c.barcode = l.barcode
+   LEFT JOIN library_titles t ON t.school_id = c.school_id AND t.title_id = c.title_id
+  WHERE l.school_id = $1 AND l.person_id = $2";
+
+/// «Книг на руках: 2, из них просрочено: 1.» for the child's page.
+async fn library_summary(state: &AppState, child: &Child) -> Result<String, PortalError> {
+    let (open, overdue): (i64, i64) = query_as(
+        "SELECT count(*), count(*) FILTER (WHERE due < $3) FROM library_loans
+          WHERE school_id = $1 AND person_id = $2 AND returned_at IS NULL",
+    )
+    .bind(child.school_id)
+    .bind(&child.person_id)
+    .bind(today(state, child.school_id).await?)
+    .fetch_one(&state.pool)
+    .await?;
+    Ok(match (open, overdue) {
+        (0, _) => "Книг на руках нет.".to_owned(),
+        (open, 0) => format!("Книг на руках: {open}."),
+        (open, overdue) => format!("Книг на руках: {open}, из них просрочено: {overdue}."),
+    })
+}
+
+async fn library_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((school_id, person_id)): Path<(String, String)>,
+) -> PortalResult {
+    let session = signed_in(&state, &headers).await?;
+    let child = child_of_path(&state, &session, &school_id, &person_id).await?;
+    let tz = school_tz(&state.pool, child.school_id).await?;
+    let today = today(&state, child.school_id).await?;
+    let day = |at: chrono::DateTime<Utc>| at.with_timezone(&tz).format("%d.%m.%Y").to_string();
+    let open: Vec<LoanRow> = query_as(&format!(
+        "{LOAN_SELECT} AND l.returned_at IS NULL ORDER BY l.due, l.issued_at, l.loan_id"
+    ))
+    .bind(child.school_id)
+    .bind(&child.person_id)
+    .fetch_all(&state.pool)
+    .await?;
+    let closed: Vec<LoanRow> = query_as(&format!(
+        "{LOAN_SELECT} AND l.returned_at IS NOT NULL ORDER BY l.returned_at DESC, l.loan_id LIMIT $3"
+    ))
+    .bind(child.school_id)
+    .bind(&child.person_id)
+    .bind(LIBRARY_CLOSED_ROWS_MAX)
+    .fetch_all(&state.pool)
+    .await?;
+    let name = |title: Option<String>| title.unwrap_or_else(|| "Книга".to_owned());
+    let authors = |authors: Option<Vec<String>>| authors.unwrap_or_default().join(", ");
+    let loans = open
+        .into_iter()
+        .map(|(title, by, issued_at, due, renewals, _, _)| LoanLine {
+            title: name(title),
+            authors: authors(by),
+            issued: day(issued_at),
+            due: due.format("%d.%m.%Y").to_string(),
+            overdue: days_overdue(due, today)
+                .map(|days| format!("Просрочена на {days} дн."))
+                .unwrap_or_default(),
+            renewals,
+        })
+        .collect();
+    let closed = closed
+        .into_iter()
+        .map(|(title, by, issued_at, _, _, closed_at, outcome)| {
+            let how = match outcome.as_deref() {
+                Some("lost") => "Потеряна",
+                Some("written_off") => "Списана",
+                _ => "Возвращена",
+            };
+            ClosedLoanLine {
+                title: name(title),
+                authors: authors(by),
+                issued: day(issued_at),
+                closed: format!("{how} {}", closed_at.map(day).unwrap_or_default()),
+            }
+        })
+        .collect();
+    Ok(render(
+        StatusCode::OK,
+        &LibraryPage {
+            csrf: session.csrf,
+            url: child_url(&child),
+            name: child.name,
+            class: child.class,
+            loans,
+            closed,
+        },
+    ))
 }
 
 /// Writes a parent's event for the child's school, then brings the projections up to
@@ -1527,4 +1677,23 @@ async fn save_password(
     }
     auth::set_password(&state.pool, &session, password).await?;
     Ok(Redirect::to("/portal/settings?saved=password").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::days_overdue;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn a_loan_is_overdue_from_the_day_after_its_due_date() {
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+        for (due, today, overdue) in [
+            (day(12), day(11), None),
+            (day(12), day(12), None),
+            (day(12), day(13), Some(1)),
+            (day(1), day(15), Some(14)),
+        ] {
+            assert_eq!(days_overdue(due, today), overdue, "{due} on {today}");
+        }
+    }
 }

@@ -7,6 +7,7 @@ mod harness;
 mod analytics;
 mod cluster;
 mod enrolment;
+mod library;
 mod money;
 mod notify;
 mod office;

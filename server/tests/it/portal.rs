@@ -174,7 +174,7 @@ fn small_school(server: &TestServer) -> (Uuid, usize) {
     (school, count)
 }
 
-fn portal_server() -> (TestServer, Arc<Memory>) {
+pub(crate) fn portal_server() -> (TestServer, Arc<Memory>) {
     let mailbox = Arc::new(Memory::default());
     let mailer: Arc<dyn Mailer> = mailbox.clone();
     let server = server_with(move |state| state.with_portal(mailer, false));
@@ -182,7 +182,7 @@ fn portal_server() -> (TestServer, Arc<Memory>) {
 }
 
 /// Signs in with a code from the mailbox; answers the CSRF token of the session.
-fn sign_in_by_code(browser: &mut Browser, mailbox: &Memory, email: &str) -> String {
+pub(crate) fn sign_in_by_code(browser: &mut Browser, mailbox: &Memory, email: &str) -> String {
     let login = browser.get("/portal/login");
     assert_eq!(login.status, 200);
     let pre = login.field("pre");
@@ -393,6 +393,7 @@ fn a_parent_sees_and_changes_only_their_own_child() {
     let events_before = count(&server, "SELECT count(*) FROM events");
     assert_eq!(browser.get(&other).status, 404);
     assert!(!browser.get(&other).body.contains("Петров"));
+    assert_eq!(browser.get(&format!("{other}/library")).status, 404);
     let not_a_school = format!("/portal/child/{}/{PUPIL}", Uuid::now_v7());
     assert_eq!(browser.get(&not_a_school).status, 404);
     let bad_offer = offer.clone();
