@@ -8,12 +8,15 @@
 //! - `cards.rs` issues unique cards in the formats of HARDWARE.md;
 //! - `avatar.rs` draws the SVG portraits;
 //! - `canteen.rs` plans the canteen: catalogue, complexes, benefits, balances, menus;
+//! - `library.rs` plans the library: textbooks handed to grades 5–6, fiction with loans
+//!   over the last weeks (some overdue), reference books;
 //! - this file journals the plan: every fact goes through `Store::write` as an event, in
 //!   one transaction, exactly as if an admin had typed the school in.
 
 mod avatar;
 mod canteen;
 mod cards;
+mod library;
 mod names;
 mod school;
 #[cfg(test)]
@@ -197,6 +200,9 @@ fn generate_into(
         write_plan(&mut journal, &plan, &password_hash, &pin_hash, progress)?;
         for event in canteen::plan(seed, now, &plan) {
             journal.append(event)?;
+        }
+        for (at, event) in library::plan(seed, now, &plan) {
+            journal.w.append(journal.actor, at, event)?;
         }
         let events = journal_len(journal.w)? - events_before;
         Ok(Some(summarize(&plan, seed, events)))

@@ -43,6 +43,7 @@ const STREAM_AVATARS: u64 = 4;
 const STREAM_PERIPHERALS: u64 = 5;
 /// The canteen (`super::canteen`): its own stream, so adding it changed no one else's ids.
 pub(super) const STREAM_CANTEEN: u64 = 6;
+pub(super) const STREAM_LIBRARY: u64 = 7;
 
 /// Attempts to place one family of siblings before the planner gives up on it.
 const SIBLING_PLACEMENT_TRIES_MAX: usize = 100;
@@ -271,7 +272,8 @@ pub fn plan_peripherals_for(seed: u64) -> Vec<(PeripheralId, PeripheralSpec)> {
     plan_peripherals(&mut stream(seed, STREAM_PERIPHERALS))
 }
 
-/// The entrance's turnstile with a reader each way, and the canteen's reader.
+/// The entrance's turnstile with a reader each way, the canteen's reader and the
+/// library desk's.
 fn plan_peripherals(ids: &mut ChaCha8Rng) -> Vec<(PeripheralId, PeripheralSpec)> {
     let turnstile = PeripheralId(next_uuid(ids));
     let spec = |name: &str, post, direction, connection, gate_id| PeripheralSpec {
@@ -319,6 +321,16 @@ fn plan_peripherals(ids: &mut ChaCha8Rng) -> Vec<(PeripheralId, PeripheralSpec)>
             spec(
                 "Столовая — считыватель",
                 Post::Canteen,
+                None,
+                Connection::SimulatedReader,
+                None,
+            ),
+        ),
+        (
+            PeripheralId(next_uuid(ids)),
+            spec(
+                "Библиотека — считыватель",
+                Post::Library,
                 None,
                 Connection::SimulatedReader,
                 None,

@@ -703,6 +703,7 @@ fn the_demo_has_simulated_devices_and_an_older_demo_gets_them_once() {
             .collect()
     };
     let expected = [
+        "Библиотека — считыватель",
         "Вход — считыватель",
         "Выход — считыватель",
         "Столовая — считыватель",
@@ -802,4 +803,76 @@ fn the_demo_school_has_a_canteen() {
         canteen::plan(DEMO_SEED, now(), &plan),
         canteen::plan(DEMO_SEED, now(), &plan)
     );
+}
+
+/// The demo's library: textbooks out to every pupil of grades 5 and 6 until 31 May,
+/// fiction lent over the last weeks with some of it overdue, and the librarian at the
+/// desk from the first minute.
+#[test]
+fn the_demo_school_has_a_library_with_loans_and_debtors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.sqlite");
+    ensure_demo(&path, DEMO_SEED, now()).unwrap().unwrap();
+    let mut ws = Workstation::open(&path).unwrap();
+    ws.execute(
+        Command::SignInPassword {
+            login: "librarian".into(),
+            password: DEMO_PASSWORD.into(),
+        },
+        now(),
+        &|_| {},
+    )
+    .unwrap();
+    let count = |sql: &str| -> i64 { ws.store().conn().query_row(sql, [], |r| r.get(0)).unwrap() };
+    let grade_5_6: i64 = count(
+        "SELECT count(*) FROM persons p JOIN classes k ON k.id = p.class_id
+         WHERE p.kind = 'pupil' AND k.grade IN (5, 6)",
+    );
+    assert!(grade_5_6 > 100, "{grade_5_6}");
+    // Two textbooks each.
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM library_loans l JOIN library_copies c USING (barcode)
+             WHERE c.item_type = 'textbook' AND l.returned_at_us IS NULL AND l.due LIKE '%-05-31'"
+        ),
+        2 * grade_5_6
+    );
+    let fiction = count(
+        "SELECT count(*) FROM library_loans l JOIN library_copies c USING (barcode)
+         WHERE c.item_type = 'fiction'",
+    );
+    assert!((40..=60).contains(&fiction), "{fiction}");
+    assert_eq!(
+        count("SELECT count(*) FROM library_copies WHERE state = 'on_loan'"),
+        2 * grade_5_6 + fiction
+    );
+    let overdue = ws
+        .execute(
+            serde_json::from_value(serde_json::json!({"type": "overdue_list"})).unwrap(),
+            now(),
+            &|_| {},
+        )
+        .unwrap();
+    let debtors: usize = overdue["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["loans"].as_array().unwrap().len())
+        .sum();
+    assert!(
+        (5..fiction as usize).contains(&debtors),
+        "{debtors} overdue of {fiction}"
+    );
+    let found = ws
+        .execute(
+            serde_json::from_value(
+                serde_json::json!({"type": "search_catalogue", "query": "пушкин"}),
+            )
+            .unwrap(),
+            now(),
+            &|_| {},
+        )
+        .unwrap();
+    assert_eq!(found["titles"][0]["title"], "Капитанская дочка");
+    assert_eq!(found["titles"][0]["age_mark"], "12+");
 }
