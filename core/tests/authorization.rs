@@ -76,6 +76,7 @@ fn expected(command: &Command) -> &'static str {
         SaveBookTitle { .. } | AddBookCopy { .. } => "LA",
         IssueBooks { .. } | ReturnBook { .. } | RenewLoan { .. } | MarkCopy { .. } => "LA",
         SearchCatalogue { .. } | ReaderLoans { .. } | OverdueList { .. } => "LDA",
+        SendOverdueNotices { .. } => "LA",
     }
 }
 
@@ -186,6 +187,7 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "mark_copy", "barcode": "INV-0001", "state": "lost"}),
         json!({"type": "reader_loans", "person_id": f.pupil}),
         json!({"type": "overdue_list", "class_id": f.class}),
+        json!({"type": "send_overdue_notices", "class_id": f.class}),
         json!({"type": "sign_out"}),
     ]
 }
