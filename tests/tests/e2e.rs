@@ -1560,3 +1560,208 @@ async fn admin_connects_the_workstation_to_the_server_and_its_journal_reaches_it
         .unwrap()
         .is_intact());
 }
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the built app, Xvfb and tauri-driver: run by `make test`"]
+async fn librarian_lends_two_books_by_card_and_takes_one_back() {
+    use fantoccini::key::Key;
+    use schoolcard_core::demo;
+
+    let app = app_bin();
+    let (_dir, db) = demo_school();
+    // A senior pupil with an active card and no book of their own yet, and two novels on
+    // the shelf marked for their age; the library's reader is on.
+    let (pupil_id, pupil, library_reader, copies) = {
+        let mut ws = Workstation::open(&db).unwrap();
+        let conn = ws.store().conn();
+        let (pupil_id, pupil): (String, String) = conn
+            .query_row(
+                "SELECT p.id, p.surname || ' ' || p.name FROM persons p JOIN classes c ON c.id = p.class_id
+                 WHERE p.kind = 'pupil' AND p.status = 'active' AND c.grade = 10
+                   AND EXISTS (SELECT 1 FROM cards k WHERE k.person_id = p.id AND k.state = 'active')
+                   AND NOT EXISTS (SELECT 1 FROM library_loans l WHERE l.person_id = p.id)
+                 ORDER BY p.surname, p.name LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let copies: Vec<(String, String)> = conn
+            .prepare(
+                "SELECT c.barcode, t.title FROM library_copies c JOIN library_titles t USING (title_id)
+                 WHERE c.state = 'on_shelf' AND c.item_type = 'fiction' AND t.age_mark IN ('6+', '12+')
+                 GROUP BY t.title_id ORDER BY t.title LIMIT 2",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(copies.len(), 2, "the demo shelf has two novels: {copies:?}");
+        as_demo_admin(&mut ws);
+        let reader = demo_reader(&mut ws, "library", None);
+        let reader_id = resave_device(&mut ws, &reader, |spec| spec["enabled"] = json!(true));
+        (pupil_id, pupil, reader_id, copies)
+    };
+    let surname = pupil.split(' ').next().unwrap().to_owned();
+    let (kept, kept_title) = copies[0].clone();
+    let (returned, _) = copies[1].clone();
+
+    let (driver, client) = open_app(&app, &db, true).await;
+
+    // The librarian's home is the desk.
+    sign_in(&client, "librarian", demo::DEMO_PASSWORD).await;
+    wait_text(&client, "library-prompt", "").await;
+
+    // The pupil's card at the library's reader brings them to the desk.
+    click(&client, "topbar-simulator").await;
+    let reader_select = wait_text(&client, "sim-reader", "").await;
+    reader_select
+        .select_by_value(&library_reader)
+        .await
+        .expect("choosing the library's reader");
+    type_into(&client, "sim-search", &surname).await;
+    let row = person_row(
+        &client,
+        "sim-pupil-row",
+        &pupil_id,
+        "in the simulator's list",
+    )
+    .await;
+    scroll_to(&client, &row).await;
+    row.click().await.expect("presenting the pupil's card");
+    wait_text(&client, "library-reader-name", &pupil).await;
+    click(&client, "sim-close").await;
+    wait_text(&client, "library-loans-none", "").await;
+
+    // Two copies scanned (a scanner types the number and Enter) go into the basket; Enter
+    // on the empty field lends them both.
+    for barcode in [&kept, &returned] {
+        type_into(
+            &client,
+            "library-barcode",
+            &format!("{barcode}{}", char::from(Key::Enter)),
+        )
+        .await;
+        wait_for(
+            "the scanned copy in the basket",
+            || async {
+                let lines = client
+                    .find_all(Locator::Css(&testid("library-basket-line")))
+                    .await
+                    .ok()?;
+                let mut codes = Vec::new();
+                for line in lines {
+                    codes.push(line.attr("data-barcode").await.ok()??);
+                }
+                Some(codes)
+            },
+            |codes: &Vec<String>| codes.contains(barcode),
+        )
+        .await;
+    }
+    type_into(
+        &client,
+        "library-barcode",
+        &char::from(Key::Enter).to_string(),
+    )
+    .await;
+    let verdict = wait_text(&client, "library-verdict", "").await;
+    wait_text(&client, "library-verdict-word", "").await;
+    let word = wait_text(&client, "library-verdict-word", "")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        word.to_uppercase().contains("ВЫДАНО"),
+        "both lent: {word:?}"
+    );
+    assert_eq!(
+        verdict.attr("data-tone").await.unwrap().as_deref(),
+        Some("allow")
+    );
+    let issued = journaled(&db, "book_issued");
+    let lent: Vec<&serde_json::Value> = issued
+        .iter()
+        .filter(|e| e["person_id"] == pupil_id.as_str())
+        .collect();
+    assert_eq!(lent.len(), 2, "two loans journaled: {lent:?}");
+
+    // Return mode (F2), and the second copy scanned back.
+    press(&client, Key::F2).await;
+    wait_for(
+        "the desk in return mode",
+        || async {
+            let field = client
+                .find(Locator::Css(&testid("library-barcode")))
+                .await
+                .ok()?;
+            field.attr("data-mode").await.ok()?
+        },
+        |mode| mode == "return",
+    )
+    .await;
+    type_into(
+        &client,
+        "library-barcode",
+        &format!("{returned}{}", char::from(Key::Enter)),
+    )
+    .await;
+    wait_text(&client, "library-verdict-text", &surname).await;
+    let word = wait_text(&client, "library-verdict-word", "")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        word.to_uppercase().contains("ПРИНЯТО"),
+        "the copy is back: {word:?}"
+    );
+
+    // The pupil's loans: the kept novel with its due date (two weeks), the returned one gone.
+    let due = lent
+        .iter()
+        .find(|e| e["barcode"] == kept.as_str())
+        .and_then(|e| e["due"].as_str())
+        .unwrap()
+        .to_owned();
+    let (y, m, d) = (&due[0..4], &due[5..7], &due[8..10]);
+    let shown_due = format!("{d}.{m}.{y}");
+    let today = chrono::Utc::now().date_naive();
+    let due_date: chrono::NaiveDate = due.parse().unwrap();
+    assert!(
+        (13..=15).contains(&(due_date - today).num_days()),
+        "fiction for two weeks: {due}"
+    );
+    wait_for(
+        "only the kept copy on loan, with its due date",
+        || async {
+            let loans = client
+                .find_all(Locator::Css(&testid("library-loan")))
+                .await
+                .ok()?;
+            let mut seen = Vec::new();
+            for loan in loans {
+                let barcode = loan.attr("data-barcode").await.ok()??;
+                let text = loan.text().await.ok()?;
+                seen.push((barcode, text));
+            }
+            Some(seen)
+        },
+        |seen: &Vec<(String, String)>| {
+            seen.len() == 1
+                && seen[0].0 == kept
+                && seen[0].1.contains(&shown_due)
+                && seen[0].1.contains(&kept_title)
+        },
+    )
+    .await;
+    assert_eq!(journaled(&db, "book_returned").len(), 1);
+
+    client.close().await.unwrap();
+    drop(driver);
+    let ws = Workstation::open(&db).unwrap();
+    assert!(schoolcard_core::journal::verify(ws.store().conn())
+        .unwrap()
+        .is_intact());
+}
