@@ -313,6 +313,8 @@ refusals! {
     CopyOnLoan = "copy_on_loan",
     /// The copy `barcode` is already `state`.
     CopyStateUnchanged = "copy_state_unchanged",
+    /// The stocktake is closed (`closed_at`): it takes no more scans.
+    StocktakeClosed = "stocktake_closed",
     // The central server.
     /// `value` is not a server address (`https://…` or `http://…`).
     BadServerUrl = "bad_server_url",

@@ -22,6 +22,8 @@
 //!   limits, pre-orders, balances, the day's meal order, the till, the meals report;
 //! - `library`: the library desk — the catalogue (titles, copies), lending by card,
 //!   returns, renewals, lost and written-off copies, a reader's loans, the overdue list;
+//! - `stocktake`: the library's stocktaking (инвентаризация) — start, scan the shelves
+//!   in batches, the report (missing, misplaced, anomalies, unknown barcodes), close;
 //! - `journal_view`: the journal's check and its pages (secrets' hashes blanked out);
 //! - `checks`: input validation shared with the roster import; every refusal carries a
 //!   `Refusal` code and the values its sentence needs (`crate::error`).
@@ -38,6 +40,7 @@ mod school;
 mod security;
 mod sign_in;
 mod staff;
+mod stocktake;
 mod sync;
 #[cfg(test)]
 mod tests;
@@ -618,6 +621,32 @@ pub enum Command {
         #[serde(default)]
         class_id: Option<ClassId>,
     },
+    /// A class's pupils with their open loans, and per title how many hold a copy.
+    ClassLoans {
+        class_id: ClassId,
+    },
+    // Stocktaking (Инвентаризация): `stocktake.rs`.
+    /// Starts a stocktake of one shelf or room (`location`), or of the whole library.
+    StartStocktake {
+        #[serde(default)]
+        location: String,
+    },
+    /// A batch of barcodes scanned on the shelf `location`.
+    StocktakeScan {
+        stocktake_id: crate::library::StocktakeId,
+        #[serde(default)]
+        location: String,
+        barcodes: Vec<String>,
+    },
+    /// Missing, misplaced, anomalous and unknown copies of a stocktake, as of now.
+    StocktakeReport {
+        stocktake_id: crate::library::StocktakeId,
+    },
+    CloseStocktake {
+        stocktake_id: crate::library::StocktakeId,
+    },
+    /// Stocktakes not closed yet.
+    OpenStocktakes,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -762,10 +791,16 @@ impl Command {
             | IssueBooks { .. }
             | ReturnBook { .. }
             | RenewLoan { .. }
-            | MarkCopy { .. } => Access::Roles(LIBRARIAN_ADMIN),
-            SearchCatalogue { .. } | ReaderLoans { .. } | OverdueList { .. } => {
-                Access::Roles(LIBRARIAN_ADMIN_DIRECTOR)
-            }
+            | MarkCopy { .. }
+            | StartStocktake { .. }
+            | StocktakeScan { .. }
+            | CloseStocktake { .. } => Access::Roles(LIBRARIAN_ADMIN),
+            SearchCatalogue { .. }
+            | ReaderLoans { .. }
+            | OverdueList { .. }
+            | ClassLoans { .. }
+            | StocktakeReport { .. }
+            | OpenStocktakes => Access::Roles(LIBRARIAN_ADMIN_DIRECTOR),
         }
     }
 }
@@ -1124,6 +1159,16 @@ impl Workstation {
             } => self.mark_copy(&actor, &barcode, state, &note, now),
             ReaderLoans { person_id } => self.reader_loans(person_id, now),
             OverdueList { class_id } => self.overdue_list(class_id, now),
+            ClassLoans { class_id } => self.class_loans(class_id, now),
+            StartStocktake { location } => self.start_stocktake(&actor, &location, now),
+            StocktakeScan {
+                stocktake_id,
+                location,
+                barcodes,
+            } => self.stocktake_scan(&actor, stocktake_id, &location, barcodes, now),
+            StocktakeReport { stocktake_id } => self.stocktake_report(stocktake_id),
+            CloseStocktake { stocktake_id } => self.close_stocktake(&actor, stocktake_id, now),
+            OpenStocktakes => self.open_stocktakes(),
         }
     }
 
