@@ -109,7 +109,8 @@ fn a_class_set_of_textbooks() {
     let mut ws = school(dir.path());
     let (class, pupils) = library(&mut ws);
     // Two of the three get the textbook; Иванов a novel as well.
-    for (surname, barcodes) in [("Петров", vec!["M-3"]), ("Иванов", vec!["M-4", "F-2"])] {
+    for (surname, barcodes) in [("Петров", vec!["M-3"]), ("Иванов", vec!["M-4", "F-2"])]
+    {
         run(
             &mut ws,
             json!({"type": "issue_books", "person_id": pupil(&pupils, surname), "barcodes": barcodes}),

@@ -364,7 +364,8 @@ impl History {
         // Two stocktakes, one closed: shelves scanned in batches (a barcode twice, one
         // nobody knows), and a scan after the close that must write nothing.
         for scope in ["", "стеллаж 1"] {
-            let Some(started) = self.exec(ws, json!({"type": "start_stocktake", "location": scope}))
+            let Some(started) =
+                self.exec(ws, json!({"type": "start_stocktake", "location": scope}))
             else {
                 continue;
             };

@@ -284,10 +284,26 @@ mod tests {
         ];
         for (scope, scans, missing, misplaced, anomalies, unknown) in rows {
             let r = report(scope, &catalogue, &scans);
-            assert_eq!(codes(&r.missing, |m| &m.barcode), missing, "missing, {scope:?} {scans:?}");
-            assert_eq!(codes(&r.misplaced, |m| &m.barcode), misplaced, "misplaced, {scans:?}");
-            assert_eq!(codes(&r.anomalies, |m| &m.barcode), anomalies, "anomalies, {scans:?}");
-            assert_eq!(codes(&r.unknown, |m| &m.barcode), unknown, "unknown, {scans:?}");
+            assert_eq!(
+                codes(&r.missing, |m| &m.barcode),
+                missing,
+                "missing, {scope:?} {scans:?}"
+            );
+            assert_eq!(
+                codes(&r.misplaced, |m| &m.barcode),
+                misplaced,
+                "misplaced, {scans:?}"
+            );
+            assert_eq!(
+                codes(&r.anomalies, |m| &m.barcode),
+                anomalies,
+                "anomalies, {scans:?}"
+            );
+            assert_eq!(
+                codes(&r.unknown, |m| &m.barcode),
+                unknown,
+                "unknown, {scans:?}"
+            );
             assert_eq!(r.counts.missing, missing.len());
             assert_eq!(r.counts.scanned, scans.len());
             assert_eq!(r.counts.found + r.counts.missing, r.counts.expected);

@@ -68,10 +68,12 @@ impl Workstation {
             ));
         }
         if barcodes.len() > STOCKTAKE_BATCH_MAX {
-            return Err(
-                CoreError::invalid("barcodes", Refusal::TooMany, "too many barcodes at once")
-                    .with("max", STOCKTAKE_BATCH_MAX),
-            );
+            return Err(CoreError::invalid(
+                "barcodes",
+                Refusal::TooMany,
+                "too many barcodes at once",
+            )
+            .with("max", STOCKTAKE_BATCH_MAX));
         }
         let location = optional_location(location)?;
         let barcodes = barcodes
@@ -204,11 +206,10 @@ fn open_stocktake(conn: &Connection, stocktake_id: StocktakeId) -> CoreResult<St
     let row = stocktake_row(conn, stocktake_id)?
         .ok_or_else(|| CoreError::not_found(format!("stocktake {stocktake_id}")))?;
     if let Some(closed) = row.closed_at_us {
-        return Err(CoreError::conflict(
-            Refusal::StocktakeClosed,
-            "the stocktake is closed",
-        )
-        .with("closed_at", from_micros(closed).to_rfc3339()));
+        return Err(
+            CoreError::conflict(Refusal::StocktakeClosed, "the stocktake is closed")
+                .with("closed_at", from_micros(closed).to_rfc3339()),
+        );
     }
     Ok(row)
 }
