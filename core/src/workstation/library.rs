@@ -475,7 +475,7 @@ impl Workstation {
     }
 
     /// A class's loans (учебники класса): its active pupils by name, each with their open
-    /// loans, and per title how many of the pupils hold a copy of it — the screen that
+    /// loans, and per title how many of the pupils hold a copy of it (most held first) — the screen that
     /// hands a class set out in September and collects it in May.
     pub(super) fn class_loans(&self, class_id: ClassId, now: DateTime<Utc>) -> CoreResult<Value> {
         let today = self.school_tz()?.school_date(now).0;

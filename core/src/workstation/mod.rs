@@ -21,7 +21,8 @@
 //! - `canteen`: the canteen (СОП) — catalogue, menus, benefits, parents' bans and
 //!   limits, pre-orders, balances, the day's meal order, the till, the meals report;
 //! - `library`: the library desk — the catalogue (titles, copies), lending by card,
-//!   returns, renewals, lost and written-off copies, a reader's loans, the overdue list;
+//!   returns, renewals, lost and written-off copies, a reader's loans, the overdue list,
+//!   a class's loans;
 //! - `stocktake`: the library's stocktaking (инвентаризация) — start, scan the shelves
 //!   in batches, the report (missing, misplaced, anomalies, unknown barcodes), close;
 //! - `journal_view`: the journal's check and its pages (secrets' hashes blanked out);
