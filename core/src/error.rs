@@ -318,6 +318,8 @@ refusals! {
     /// The reader has `overdue` books past their due date: they come back before another
     /// is lent (textbooks are still handed out).
     HasOverdue = "has_overdue",
+    /// The stocktake is closed (`closed_at`): it takes no more scans.
+    StocktakeClosed = "stocktake_closed",
     // The central server.
     /// `value` is not a server address (`https://…` or `http://…`).
     BadServerUrl = "bad_server_url",

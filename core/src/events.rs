@@ -10,7 +10,7 @@ use crate::canteen::{
     Payer, Product, TillReason,
 };
 use crate::domain::{CardState, ClassId, FullName, PersonId, PersonKind, PersonStatus, Role};
-use crate::library::{BookCopy, BookTitle, CopyState, LoanId};
+use crate::library::{BookCopy, BookTitle, CopyState, LoanId, StocktakeId};
 use crate::money::Kopecks;
 use crate::peripherals::{Direction, PeripheralId, PeripheralSpec};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -438,6 +438,25 @@ pub enum EventBody {
         title: String,
         due: NaiveDate,
         days_overdue: i64,
+    },
+    /// A stocktake (инвентаризация) begun, of one shelf or room (`scope_location`) or,
+    /// when empty, of the whole library.
+    StocktakeStarted {
+        stocktake_id: StocktakeId,
+        #[serde(default)]
+        scope_location: String,
+    },
+    /// Copies scanned on the shelf `location`: a batch of beeps, not one event each.
+    /// Barcodes no copy has are recorded as they were scanned.
+    StocktakeScanned {
+        stocktake_id: StocktakeId,
+        barcodes: Vec<String>,
+        #[serde(default)]
+        location: String,
+    },
+    /// The stocktake is over: no more scans.
+    StocktakeClosed {
+        stocktake_id: StocktakeId,
     },
 }
 

@@ -1024,6 +1024,42 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                 params![loan_id.to_string(), due.to_string()],
             )?;
         }
+        EventBody::StocktakeStarted {
+            stocktake_id,
+            scope_location,
+        } => {
+            exec(
+                conn,
+                "INSERT OR IGNORE INTO stocktakes (stocktake_id, scope_location, started_at_us, started_by)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![stocktake_id.to_string(), scope_location, at, event.actor],
+            )?;
+        }
+        EventBody::StocktakeScanned {
+            stocktake_id,
+            barcodes,
+            location,
+        } => {
+            // Scans pulled from another desk after the close are facts too: kept.
+            for barcode in barcodes {
+                exec(
+                    conn,
+                    "INSERT INTO stocktake_scans (stocktake_id, barcode, location,
+                                                  first_scanned_at_us, last_scanned_at_us, times)
+                     VALUES (?1, ?2, ?3, ?4, ?4, 1)
+                     ON CONFLICT (stocktake_id, barcode) DO UPDATE SET location = excluded.location,
+                            last_scanned_at_us = excluded.last_scanned_at_us, times = times + 1",
+                    params![stocktake_id.to_string(), barcode, location, at],
+                )?;
+            }
+        }
+        EventBody::StocktakeClosed { stocktake_id } => {
+            exec(
+                conn,
+                "UPDATE stocktakes SET closed_at_us = ?2 WHERE stocktake_id = ?1 AND closed_at_us IS NULL",
+                params![stocktake_id.to_string(), at],
+            )?;
+        }
         EventBody::PeripheralRemoved { peripheral_id } => {
             exec(
                 conn,

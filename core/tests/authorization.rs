@@ -77,6 +77,8 @@ fn expected(command: &Command) -> &'static str {
         IssueBooks { .. } | ReturnBook { .. } | RenewLoan { .. } | MarkCopy { .. } => "LA",
         SearchCatalogue { .. } | ReaderLoans { .. } | OverdueList { .. } => "LDA",
         SendOverdueNotices { .. } => "LA",
+        ClassLoans { .. } | StocktakeReport { .. } | OpenStocktakes => "LDA",
+        StartStocktake { .. } | StocktakeScan { .. } | CloseStocktake { .. } => "LA",
     }
 }
 
@@ -188,6 +190,12 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "reader_loans", "person_id": f.pupil}),
         json!({"type": "overdue_list", "class_id": f.class}),
         json!({"type": "send_overdue_notices", "class_id": f.class}),
+        json!({"type": "class_loans", "class_id": f.class}),
+        json!({"type": "start_stocktake", "location": "стеллаж 1"}),
+        json!({"type": "stocktake_scan", "stocktake_id": ZERO, "location": "стеллаж 1", "barcodes": ["INV-0001"]}),
+        json!({"type": "stocktake_report", "stocktake_id": ZERO}),
+        json!({"type": "close_stocktake", "stocktake_id": ZERO}),
+        json!({"type": "open_stocktakes"}),
         json!({"type": "sign_out"}),
     ]
 }

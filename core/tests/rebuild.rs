@@ -80,6 +80,9 @@ const EXPECTED_KINDS: &[&str] = &[
     "book_returned",
     "book_renewed",
     "book_overdue_notice",
+    "stocktake_started",
+    "stocktake_scanned",
+    "stocktake_closed",
 ];
 
 fn snapshot(ws: &Workstation) -> Vec<(String, Vec<Vec<SqlValue>>)> {
@@ -359,6 +362,33 @@ impl History {
             };
             self.exec(ws, v);
             self.now += chrono::Duration::hours(self.rng.gen_range(1..30));
+        }
+        // Two stocktakes, one closed: shelves scanned in batches (a barcode twice, one
+        // nobody knows), and a scan after the close that must write nothing.
+        for scope in ["", "стеллаж 1"] {
+            let Some(started) =
+                self.exec(ws, json!({"type": "start_stocktake", "location": scope}))
+            else {
+                continue;
+            };
+            let st = started["stocktake_id"].as_str().unwrap().to_owned();
+            for shelf in ["стеллаж 1", "стеллаж 2", "стеллаж 1"] {
+                let mut batch: Vec<String> = (0..5).filter_map(|_| self.pick(&barcodes)).collect();
+                batch.push("НЕТ-ТАКОГО".to_owned());
+                self.exec(
+                    ws,
+                    json!({"type": "stocktake_scan", "stocktake_id": st, "location": shelf,
+                           "barcodes": batch}),
+                );
+                self.now += chrono::Duration::minutes(self.rng.gen_range(1..20));
+            }
+            if scope.is_empty() {
+                self.exec(ws, json!({"type": "close_stocktake", "stocktake_id": st}));
+                self.exec(
+                    ws,
+                    json!({"type": "stocktake_scan", "stocktake_id": st, "barcodes": ["B000"]}),
+                );
+            }
         }
     }
 

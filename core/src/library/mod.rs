@@ -10,8 +10,11 @@
 //!   (at most [`RENEWALS_MAX`] renewals) and [`days_overdue`], refusing with a stable
 //!   [`LoanRefusal`] code.
 
+pub mod stocktake;
 #[cfg(test)]
 mod tests;
+
+pub use stocktake::StocktakeId;
 
 use chrono::{Datelike, Duration, NaiveDate};
 use serde::{Deserialize, Serialize};

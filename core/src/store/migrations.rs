@@ -605,6 +605,27 @@ CREATE INDEX library_loans_person ON library_loans (person_id, returned_at_us);
 CREATE INDEX library_loans_barcode ON library_loans (barcode, returned_at_us);
 CREATE INDEX library_loans_open_due ON library_loans (due) WHERE returned_at_us IS NULL;
 "#,
+    // 13: the library's stocktakes (инвентаризация) and what each one scanned.
+    r#"
+CREATE TABLE stocktakes (
+    stocktake_id TEXT PRIMARY KEY,
+    scope_location TEXT NOT NULL,   -- '' for the whole library
+    started_at_us INTEGER NOT NULL,
+    started_by TEXT NOT NULL,       -- the journal's actor
+    closed_at_us INTEGER
+);
+
+-- One row per barcode per stocktake: the shelf where it was scanned last.
+CREATE TABLE stocktake_scans (
+    stocktake_id TEXT NOT NULL,
+    barcode TEXT NOT NULL,
+    location TEXT NOT NULL,
+    first_scanned_at_us INTEGER NOT NULL,
+    last_scanned_at_us INTEGER NOT NULL,
+    times INTEGER NOT NULL,
+    PRIMARY KEY (stocktake_id, barcode)
+);
+"#,
 ];
 
 /// The tables `projection::apply` writes: emptied and refilled by a rebuild.
@@ -646,4 +667,6 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "library_titles",
     "library_copies",
     "library_loans",
+    "stocktakes",
+    "stocktake_scans",
 ];

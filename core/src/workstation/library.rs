@@ -566,6 +566,101 @@ impl Workstation {
         })
     }
 
+    /// A class's loans (учебники класса): its active pupils by name, each with their open
+    /// loans, and per title how many of the pupils hold a copy of it (most held first) — the screen that
+    /// hands a class set out in September and collects it in May.
+    pub(super) fn class_loans(&self, class_id: ClassId, now: DateTime<Utc>) -> CoreResult<Value> {
+        let today = self.school_tz()?.school_date(now).0;
+        let conn = self.store.conn();
+        let class: Option<(u8, String)> = conn
+            .query_row(
+                "SELECT grade, letter FROM classes WHERE id = ?1",
+                [class_id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (grade, letter) =
+            class.ok_or_else(|| CoreError::not_found(format!("class {class_id}")))?;
+        let mut st = conn.prepare_cached(
+            "SELECT p.id, p.surname, p.name, p.patronymic FROM persons p
+             WHERE p.class_id = ?1 AND p.kind = 'pupil' AND p.status = 'active'
+             ORDER BY p.search_key, p.id",
+        )?;
+        let mut pupils: Vec<(String, String, Vec<Value>)> = st
+            .query_map([class_id.to_string()], |r| {
+                Ok((r.get(0)?, name_at(r, 1)?, Vec::new()))
+            })?
+            .collect::<Result<_, _>>()?;
+        let at: BTreeMap<String, usize> = pupils
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _, _))| (id.clone(), i))
+            .collect();
+        let mut st = conn.prepare_cached(
+            "SELECT l.person_id, l.loan_id, l.barcode, c.title_id, t.title, c.item_type, l.due
+             FROM library_loans l
+             JOIN persons p ON p.id = l.person_id
+             LEFT JOIN library_copies c ON c.barcode = l.barcode
+             LEFT JOIN library_titles t ON t.title_id = c.title_id
+             WHERE l.returned_at_us IS NULL AND p.class_id = ?1
+             ORDER BY t.title, l.barcode",
+        )?;
+        // Per title: its name and the pupils holding a copy (a pupil with two counts once).
+        let mut titles: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+        let rows = st.query_map([class_id.to_string()], |r| {
+            let due: NaiveDate = parse_col(r, 6)?;
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                json!({
+                    "loan_id": r.get::<_, String>(1)?, "barcode": r.get::<_, String>(2)?,
+                    "title_id": r.get::<_, Option<String>>(3)?,
+                    "title": r.get::<_, Option<String>>(4)?,
+                    "item_type": r.get::<_, Option<String>>(5)?,
+                    "due": due, "days_overdue": days_overdue(due, today),
+                }),
+            ))
+        })?;
+        for row in rows {
+            let (person_id, title_id, title, loan) = row?;
+            // A pupil who left the class's active list keeps their loans off this screen.
+            let Some(&i) = at.get(&person_id) else {
+                continue;
+            };
+            pupils[i].2.push(loan);
+            if let Some(title_id) = title_id {
+                let entry = titles
+                    .entry(title_id)
+                    .or_insert_with(|| (title.unwrap_or_default(), Vec::new()));
+                if !entry.1.contains(&person_id) {
+                    entry.1.push(person_id);
+                }
+            }
+        }
+        let mut summary: Vec<Value> = titles
+            .into_iter()
+            .map(|(title_id, (title, holders))| {
+                json!({ "title_id": title_id, "title": title, "pupils": holders.len() })
+            })
+            .collect();
+        summary.sort_by(|a, b| {
+            b["pupils"]
+                .as_u64()
+                .cmp(&a["pupils"].as_u64())
+                .then_with(|| a["title"].as_str().cmp(&b["title"].as_str()))
+        });
+        Ok(json!({
+            "class_id": class_id,
+            "class_name": format!("{grade}{letter}"),
+            "date": today,
+            "pupils": pupils.into_iter().map(|(person_id, name, loans)| json!({
+                "person_id": person_id, "name": name, "loans": loans,
+            })).collect::<Vec<_>>(),
+            "titles": summary,
+        }))
+    }
+
     /// Open loans past their due date, by class (staff and others last, `class_id` null),
     /// each with its days overdue.
     pub(super) fn overdue_list(

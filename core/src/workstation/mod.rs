@@ -21,7 +21,10 @@
 //! - `canteen`: the canteen (СОП) — catalogue, menus, benefits, parents' bans and
 //!   limits, pre-orders, balances, the day's meal order, the till, the meals report;
 //! - `library`: the library desk — the catalogue (titles, copies), lending by card,
-//!   returns, renewals, lost and written-off copies, a reader's loans, the overdue list;
+//!   returns, renewals, lost and written-off copies, a reader's loans, the overdue list,
+//!   a class's loans;
+//! - `stocktake`: the library's stocktaking (инвентаризация) — start, scan the shelves
+//!   in batches, the report (missing, misplaced, anomalies, unknown barcodes), close;
 //! - `journal_view`: the journal's check and its pages (secrets' hashes blanked out);
 //! - `checks`: input validation shared with the roster import; every refusal carries a
 //!   `Refusal` code and the values its sentence needs (`crate::error`).
@@ -38,6 +41,7 @@ mod school;
 mod security;
 mod sign_in;
 mod staff;
+mod stocktake;
 mod sync;
 #[cfg(test)]
 mod tests;
@@ -623,6 +627,32 @@ pub enum Command {
         #[serde(default)]
         class_id: Option<ClassId>,
     },
+    /// A class's pupils with their open loans, and per title how many hold a copy.
+    ClassLoans {
+        class_id: ClassId,
+    },
+    // Stocktaking (Инвентаризация): `stocktake.rs`.
+    /// Starts a stocktake of one shelf or room (`location`), or of the whole library.
+    StartStocktake {
+        #[serde(default)]
+        location: String,
+    },
+    /// A batch of barcodes scanned on the shelf `location`.
+    StocktakeScan {
+        stocktake_id: crate::library::StocktakeId,
+        #[serde(default)]
+        location: String,
+        barcodes: Vec<String>,
+    },
+    /// Missing, misplaced, anomalous and unknown copies of a stocktake, as of now.
+    StocktakeReport {
+        stocktake_id: crate::library::StocktakeId,
+    },
+    CloseStocktake {
+        stocktake_id: crate::library::StocktakeId,
+    },
+    /// Stocktakes not closed yet.
+    OpenStocktakes,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -768,10 +798,16 @@ impl Command {
             | ReturnBook { .. }
             | RenewLoan { .. }
             | MarkCopy { .. }
-            | SendOverdueNotices { .. } => Access::Roles(LIBRARIAN_ADMIN),
-            SearchCatalogue { .. } | ReaderLoans { .. } | OverdueList { .. } => {
-                Access::Roles(LIBRARIAN_ADMIN_DIRECTOR)
-            }
+            | SendOverdueNotices { .. }
+            | StartStocktake { .. }
+            | StocktakeScan { .. }
+            | CloseStocktake { .. } => Access::Roles(LIBRARIAN_ADMIN),
+            SearchCatalogue { .. }
+            | ReaderLoans { .. }
+            | OverdueList { .. }
+            | ClassLoans { .. }
+            | StocktakeReport { .. }
+            | OpenStocktakes => Access::Roles(LIBRARIAN_ADMIN_DIRECTOR),
         }
     }
 }
@@ -1131,6 +1167,16 @@ impl Workstation {
             ReaderLoans { person_id } => self.reader_loans(person_id, now),
             OverdueList { class_id } => self.overdue_list(class_id, now),
             SendOverdueNotices { class_id } => self.send_overdue_notices(&actor, class_id, now),
+            ClassLoans { class_id } => self.class_loans(class_id, now),
+            StartStocktake { location } => self.start_stocktake(&actor, &location, now),
+            StocktakeScan {
+                stocktake_id,
+                location,
+                barcodes,
+            } => self.stocktake_scan(&actor, stocktake_id, &location, barcodes, now),
+            StocktakeReport { stocktake_id } => self.stocktake_report(stocktake_id),
+            CloseStocktake { stocktake_id } => self.close_stocktake(&actor, stocktake_id, now),
+            OpenStocktakes => self.open_stocktakes(),
         }
     }
 

@@ -708,6 +708,7 @@ fn migration_2_fills_card_holdings_as_a_rebuild_would() {
              DROP TABLE canteen_bans; DROP TABLE canteen_limits; DROP TABLE canteen_pre_orders;
              DROP TABLE canteen_accounts; DROP TABLE meal_orders; DROP TABLE meal_order_lines;
              DROP TABLE meal_order_pupils; DROP TABLE meals_served; DROP TABLE canteen_sales; DROP TABLE till_shifts;
+             DROP TABLE stocktake_scans; DROP TABLE stocktakes;
              DROP TABLE library_loans; DROP TABLE library_copies; DROP TABLE library_titles;
              DROP TABLE sync_config; DROP TABLE sync_state; DROP TABLE sync_placements; DROP TABLE sync_pulled; DROP TABLE sync_keys;
              DROP TABLE sync_cursor_marks; DROP TABLE sync_skipped; DROP TABLE sync_conflicts; DROP TABLE server_balances;
