@@ -46,6 +46,11 @@ mod visitors;
 pub use canteen::{TillWho, VendingRefusal};
 pub use cards::CardHolder;
 pub use library::{CopyMark, ReaderWho, TitleInput};
+/// The catalogue's bounds, shared with the catalogue import (`crate::library::import`).
+pub(crate) use library::{
+    AUTHORS_MAX, AUTHOR_LEN_MAX_CHARS, BARCODE_LEN_MAX_CHARS, BOOK_TEXT_LEN_MAX_CHARS,
+    BOOK_YEAR_MAX, BOOK_YEAR_MIN, LOCATION_LEN_MAX_CHARS,
+};
 // Outside this module only the demo's tests call it; the path stays for them.
 use crate::peripherals::{Direction, PeripheralId, PeripheralSpec};
 #[allow(unused_imports)]
@@ -618,6 +623,17 @@ pub enum Command {
         #[serde(default)]
         class_id: Option<ClassId>,
     },
+    /// What importing a catalogue file (MARC or a table) would add; writes nothing.
+    PreviewCatalogue {
+        path: PathBuf,
+    },
+    /// Imports the catalogue file: all of it or, if any record is bad, nothing.
+    CommitCatalogue {
+        path: PathBuf,
+        /// The preview's `sha256`: a file that changed since is refused, nothing written.
+        #[serde(default)]
+        expected_sha256: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -762,7 +778,9 @@ impl Command {
             | IssueBooks { .. }
             | ReturnBook { .. }
             | RenewLoan { .. }
-            | MarkCopy { .. } => Access::Roles(LIBRARIAN_ADMIN),
+            | MarkCopy { .. }
+            | PreviewCatalogue { .. }
+            | CommitCatalogue { .. } => Access::Roles(LIBRARIAN_ADMIN),
             SearchCatalogue { .. } | ReaderLoans { .. } | OverdueList { .. } => {
                 Access::Roles(LIBRARIAN_ADMIN_DIRECTOR)
             }
@@ -1124,6 +1142,24 @@ impl Workstation {
             } => self.mark_copy(&actor, &barcode, state, &note, now),
             ReaderLoans { person_id } => self.reader_loans(person_id, now),
             OverdueList { class_id } => self.overdue_list(class_id, now),
+            PreviewCatalogue { path } => {
+                let preview = crate::library::import::preview_file(&self.store, &path, progress)?;
+                Ok(serde_json::to_value(preview).expect("previews serialize"))
+            }
+            CommitCatalogue {
+                path,
+                expected_sha256,
+            } => {
+                let outcome = crate::library::import::commit_file(
+                    &mut self.store,
+                    &actor,
+                    now,
+                    &path,
+                    expected_sha256.as_deref(),
+                    progress,
+                )?;
+                Ok(serde_json::to_value(outcome).expect("outcomes serialize"))
+            }
         }
     }
 
