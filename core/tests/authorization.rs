@@ -75,6 +75,7 @@ fn expected(command: &Command) -> &'static str {
         MealsReport { .. } => "DA",
         SaveBookTitle { .. } | AddBookCopy { .. } => "LA",
         IssueBooks { .. } | ReturnBook { .. } | RenewLoan { .. } | MarkCopy { .. } => "LA",
+        PreviewCatalogue { .. } | CommitCatalogue { .. } => "LA",
         SearchCatalogue { .. } | ReaderLoans { .. } | OverdueList { .. } => "LDA",
     }
 }
@@ -186,6 +187,8 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "mark_copy", "barcode": "INV-0001", "state": "lost"}),
         json!({"type": "reader_loans", "person_id": f.pupil}),
         json!({"type": "overdue_list", "class_id": f.class}),
+        json!({"type": "preview_catalogue", "path": missing}),
+        json!({"type": "commit_catalogue", "path": missing, "expected_sha256": "00"}),
         json!({"type": "sign_out"}),
     ]
 }

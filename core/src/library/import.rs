@@ -450,7 +450,7 @@ impl Parsed {
         }
     }
 
-    fn from_marc(records: Vec<(Flavour, Result<RawEntry, RecordIssue>)>) -> Parsed {
+    fn from_marc(records: Vec<marc::ReadRecord>) -> Parsed {
         let read_ok = records.iter().filter(|(_, r)| r.is_ok());
         let rusmarc = read_ok
             .clone()
@@ -590,9 +590,12 @@ const COLUMN_NAMES: &[(Column, &[&str])] = &[
     (Column::ItemType, &["тип", "вид", "type", "item type"]),
 ];
 
-/// The columns of a header row (index and its name as written), if it has a title
-/// column; `Err(name)` when two columns mean the same.
-fn header_columns(cells: &[Cell]) -> Option<Result<BTreeMap<Column, (usize, String)>, String>> {
+/// Each column found in the header: its index and its name as the file writes it.
+type Columns = BTreeMap<Column, (usize, String)>;
+
+/// The columns of a header row, if it has a title column; `Err(name)` when two columns
+/// mean the same.
+fn header_columns(cells: &[Cell]) -> Option<Result<Columns, String>> {
     let mut found = BTreeMap::new();
     for (i, cell) in cells.iter().enumerate() {
         let written = cell.text().into_owned();
@@ -610,11 +613,7 @@ fn header_columns(cells: &[Cell]) -> Option<Result<BTreeMap<Column, (usize, Stri
     found.contains_key(&Column::Title).then_some(Ok(found))
 }
 
-fn row_entry(
-    row: u32,
-    cells: &[Cell],
-    columns: &BTreeMap<Column, (usize, String)>,
-) -> Result<RawEntry, RecordIssue> {
+fn row_entry(row: u32, cells: &[Cell], columns: &Columns) -> Result<RawEntry, RecordIssue> {
     let text = |column: Column| -> Result<String, RecordIssue> {
         let Some((i, name)) = columns.get(&column) else {
             return Ok(String::new());

@@ -61,6 +61,9 @@ pub fn looks_like_iso2709(bytes: &[u8]) -> bool {
             .any(|b| *b == FIELD_TERMINATOR)
 }
 
+/// One record read: its flavour and its entry, or why it could not be read.
+pub type ReadRecord = (Flavour, Result<RawEntry, RecordIssue>);
+
 /// Which flavour of MARC a record was read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavour {
@@ -87,10 +90,7 @@ impl Field {
 
 /// The records of a file: each one entry, or why it could not be read. `tick` is told
 /// how many bytes have been read so far.
-pub fn read_records(
-    bytes: &[u8],
-    tick: &dyn Fn(u64),
-) -> Result<Vec<(Flavour, Result<RawEntry, RecordIssue>)>, String> {
+pub fn read_records(bytes: &[u8], tick: &dyn Fn(u64)) -> Result<Vec<ReadRecord>, String> {
     let mut out = Vec::new();
     let mut at = 0usize;
     while at < bytes.len() {
@@ -150,7 +150,7 @@ fn issue(record: u32, field: &str, code: Reason, message: impl Into<String>) -> 
     }
 }
 
-fn read_record(number: u32, rec: &[u8]) -> (Flavour, Result<RawEntry, RecordIssue>) {
+fn read_record(number: u32, rec: &[u8]) -> ReadRecord {
     match read_fields(number, rec) {
         Err(e) => (Flavour::Marc21, Err(e)),
         Ok(fields) => {
@@ -198,7 +198,7 @@ fn read_fields(number: u32, rec: &[u8]) -> Result<Vec<Field>, RecordIssue> {
         _ => first_terminator + 1,
     };
     let directory = &rec[LEADER_BYTES..base - 1];
-    if directory.len() % DIRECTORY_ENTRY_BYTES != 0 {
+    if !directory.len().is_multiple_of(DIRECTORY_ENTRY_BYTES) {
         return Err(issue(
             number,
             "directory",
@@ -486,7 +486,7 @@ fn build_record(fields: &[(&str, &[(char, &str)])]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn read(bytes: &[u8]) -> Vec<(Flavour, Result<RawEntry, RecordIssue>)> {
+    fn read(bytes: &[u8]) -> Vec<ReadRecord> {
         read_records(bytes, &|_| {}).unwrap()
     }
 
