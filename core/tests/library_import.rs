@@ -227,9 +227,10 @@ fn a_marc_file_with_both_kinds_of_record() {
     bytes.extend(rusmarc_textbook());
     let path = write(dir.path(), "каталог.mrc", &bytes);
 
+    // MARC records do not say what kind of book a copy is: the librarian does.
     let preview = run(
         &mut ws,
-        json!({"type": "preview_catalogue", "path": path}),
+        json!({"type": "preview_catalogue", "path": path, "item_type": "textbook"}),
         t0(),
     );
     assert_eq!(preview["format"], "iso2709");
@@ -240,7 +241,8 @@ fn a_marc_file_with_both_kinds_of_record() {
     );
     let outcome = run(
         &mut ws,
-        json!({"type": "commit_catalogue", "path": path, "expected_sha256": preview["sha256"]}),
+        json!({"type": "commit_catalogue", "path": path, "expected_sha256": preview["sha256"],
+               "item_type": "textbook"}),
         t0(),
     );
     assert_eq!(outcome["events"], 6);
@@ -267,6 +269,7 @@ fn a_marc_file_with_both_kinds_of_record() {
         )
     );
     assert_eq!(title["copies"][0]["location"], "Абонемент");
+    assert_eq!(title["copies"][0]["item_type"], "textbook");
 }
 
 #[test]

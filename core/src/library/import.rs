@@ -218,10 +218,12 @@ pub struct CatalogueOutcome {
     pub events: u32,
 }
 
-/// Reads, checks and plans `path` against the store; writes nothing.
+/// Reads, checks and plans `path` against the store; writes nothing. Copies whose record
+/// does not name an item type (MARC records never do) are `default_type`.
 pub fn preview_file(
     store: &Store,
     path: &Path,
+    default_type: ItemType,
     progress: &dyn Fn(Progress),
 ) -> CoreResult<CataloguePreview> {
     let file = CatalogueFile::load(path)?;
@@ -246,11 +248,12 @@ pub fn preview_file(
         return Ok(preview);
     }
     let snapshot = Snapshot::load(store.conn())?;
-    let plan = plan(&parsed, &snapshot, progress);
+    let plan = plan(&parsed, &snapshot, default_type, progress);
     preview.counts = plan.counts.clone();
     preview.errors_total = plan.errors.len() as u32;
     preview.can_commit = plan.errors.is_empty();
-    preview.already_imported = plan.errors.is_empty() && plan.events.is_empty();
+    preview.already_imported =
+        plan.counts.records > 0 && plan.errors.is_empty() && plan.events.is_empty();
     preview.errors = plan
         .errors
         .into_iter()
@@ -270,7 +273,7 @@ pub fn preview_file(
     Ok(preview)
 }
 
-/// Re-reads and re-checks `path`, then appends its new titles and copies in one write,
+/// Re-reads and re-checks `path` (with the preview's `default_type`), then appends its new titles and copies in one write,
 /// closed by `catalogue_imported`. Refuses the whole file if any record is bad, and, when
 /// `expected_sha256` is given (the preview's), if the file is not the one previewed.
 pub fn commit_file(
@@ -279,6 +282,7 @@ pub fn commit_file(
     now: DateTime<Utc>,
     path: &Path,
     expected_sha256: Option<&str>,
+    default_type: ItemType,
     progress: &dyn Fn(Progress),
 ) -> CoreResult<CatalogueOutcome> {
     let file = CatalogueFile::load(path)?;
@@ -311,7 +315,7 @@ pub fn commit_file(
     store.write(|w| {
         // Planned inside the write, so the plan sees exactly the state it changes.
         let snapshot = Snapshot::load(w.conn())?;
-        let plan = plan(&parsed, &snapshot, progress);
+        let plan = plan(&parsed, &snapshot, default_type, progress);
         if let Some(first) = plan.errors.first() {
             return Err(CoreError::invalid(
                 "path",
@@ -658,7 +662,6 @@ fn row_entry(row: u32, cells: &[Cell], columns: &Columns) -> Result<RawEntry, Re
 /// An item type as a librarian writes it.
 fn item_type_of(text: &str) -> Option<ItemType> {
     match search_key(text).as_str() {
-        "" => Some(ItemType::Other),
         "учебник" | "учебная" | "textbook" => Some(ItemType::Textbook),
         "художественная" | "художественная литература" | "fiction" => {
             Some(ItemType::Fiction)
@@ -676,10 +679,13 @@ struct Entry {
     record: u32,
     title: BookTitle,
     copies: Vec<BookCopy>,
+    /// The record gives no age mark: the title's is [`Reason::AgeMarkAssumed`].
+    mark_assumed: bool,
 }
 
-/// Checks one record's values; every problem is listed, not just the first.
-fn check_entry(raw: &RawEntry, warnings: &mut Vec<RecordIssue>) -> Result<Entry, Vec<RecordIssue>> {
+/// Checks one record's values; every problem is listed, not just the first. A record
+/// that does not name its item type (a MARC record never does) is `default_type`.
+fn check_entry(raw: &RawEntry, default_type: ItemType) -> Result<Entry, Vec<RecordIssue>> {
     let mut issues = Vec::new();
     let mut bad = |field: &str, code: Reason, value: &str, message: String| {
         issues.push(RecordIssue {
@@ -761,7 +767,13 @@ fn check_entry(raw: &RawEntry, warnings: &mut Vec<RecordIssue>) -> Result<Entry,
             }
         },
     };
-    let item_type = item_type_of(&raw.item_type).unwrap_or_else(|| {
+    let typed_type = raw.item_type.trim();
+    let named_type = if typed_type.is_empty() {
+        Some(default_type)
+    } else {
+        item_type_of(typed_type)
+    };
+    let item_type = named_type.unwrap_or_else(|| {
         bad(
             "item_type",
             Reason::BadItemType,
@@ -775,20 +787,13 @@ fn check_entry(raw: &RawEntry, warnings: &mut Vec<RecordIssue>) -> Result<Entry,
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect();
-    let age_mark = if typed_mark.is_empty() {
-        let assumed = if item_type == ItemType::Textbook {
+    let mark_assumed = typed_mark.is_empty();
+    let age_mark = if mark_assumed {
+        if item_type == ItemType::Textbook {
             AgeMark::Zero
         } else {
             AgeMark::Eighteen
-        };
-        warnings.push(RecordIssue {
-            record: raw.record,
-            field: "age_mark".into(),
-            code: Reason::AgeMarkAssumed,
-            value: assumed.as_str().into(),
-            message: format!("no age mark: taken as {}", assumed.as_str()),
-        });
-        assumed
+        }
     } else {
         AgeMark::parse(&typed_mark).unwrap_or_else(|| {
             bad(
@@ -806,6 +811,7 @@ fn check_entry(raw: &RawEntry, warnings: &mut Vec<RecordIssue>) -> Result<Entry,
     let title_id = TitleId::new_v7();
     Ok(Entry {
         record: raw.record,
+        mark_assumed,
         copies: raw
             .copies
             .iter()
@@ -894,7 +900,12 @@ struct Known {
     planned: Option<usize>,
 }
 
-fn plan(parsed: &Parsed, snapshot: &Snapshot, progress: &dyn Fn(Progress)) -> Plan {
+fn plan(
+    parsed: &Parsed,
+    snapshot: &Snapshot,
+    default_type: ItemType,
+    progress: &dyn Fn(Progress),
+) -> Plan {
     let mut plan = Plan {
         counts: CatalogueCounts {
             records: parsed.records,
@@ -929,7 +940,7 @@ fn plan(parsed: &Parsed, snapshot: &Snapshot, progress: &dyn Fn(Progress)) -> Pl
         ticker.tick(done as u64 + 1);
         let entry = match read {
             Err(issue) => Err(vec![issue.clone()]),
-            Ok(raw) => check_entry(raw, &mut plan.warnings),
+            Ok(raw) => check_entry(raw, default_type),
         };
         let mut entry = match entry {
             Ok(entry) => entry,
@@ -1017,6 +1028,16 @@ fn plan(parsed: &Parsed, snapshot: &Snapshot, progress: &dyn Fn(Progress)) -> Pl
                 });
                 if is_new {
                     plan.counts.titles_new += 1;
+                    if entry.mark_assumed {
+                        let mark = entry.title.age_mark.as_str();
+                        plan.warnings.push(RecordIssue {
+                            record: entry.record,
+                            field: "age_mark".into(),
+                            code: Reason::AgeMarkAssumed,
+                            value: mark.into(),
+                            message: format!("no age mark: taken as {mark}"),
+                        });
+                    }
                     plan.events.push(EventBody::BookTitleSaved {
                         title: entry.title.clone(),
                     });
@@ -1038,4 +1059,125 @@ fn plan(parsed: &Parsed, snapshot: &Snapshot, progress: &dyn Fn(Progress)) -> Pl
             .map(|(_, copy)| EventBody::BookCopyAdded { copy }),
     );
     plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_read_in_russian_and_english() {
+        let header = |names: &[&str]| {
+            let cells: Vec<Cell> = names.iter().map(|n| Cell::Text(n.to_string())).collect();
+            header_columns(&cells).map(|c| c.map(|c| c.into_keys().collect::<Vec<_>>()))
+        };
+        use Column::*;
+        let cases: &[(&[&str], Option<Result<Vec<Column>, String>>)] = &[
+            (
+                &[
+                    "Название",
+                    "Автор(ы)",
+                    "ISBN",
+                    "Инвентарный номер",
+                    "Место",
+                    "Тип",
+                ],
+                Some(Ok(vec![Title, Authors, Isbn, Barcode, Location, ItemType])),
+            ),
+            (
+                &[
+                    "Title",
+                    "Authors",
+                    "Publisher",
+                    "Year",
+                    "Subject",
+                    "Age mark",
+                    "Barcode",
+                ],
+                Some(Ok(vec![
+                    Title, Authors, Publisher, Year, Subject, AgeMark, Barcode,
+                ])),
+            ),
+            (
+                &["  НАЗВАНИЕ: ", "Возрастная маркировка"],
+                Some(Ok(vec![Title, AgeMark])),
+            ),
+            (&["ISBN", "Инв. номер"], None),
+            (&["Название", "Заглавие"], Some(Err("Заглавие".into()))),
+        ];
+        for (names, expected) in cases {
+            assert_eq!(&header(names), expected, "{names:?}");
+        }
+    }
+
+    #[test]
+    fn item_types_as_a_librarian_writes_them() {
+        let cases = [
+            ("Учебник", Some(ItemType::Textbook)),
+            ("художественная литература", Some(ItemType::Fiction)),
+            ("Справочник", Some(ItemType::Reference)),
+            ("другое", Some(ItemType::Other)),
+            ("reference", Some(ItemType::Reference)),
+            ("журнал", None),
+        ];
+        for (typed, expected) in cases {
+            assert_eq!(item_type_of(typed), expected, "{typed}");
+        }
+    }
+
+    fn raw(item_type: &str) -> RawEntry {
+        RawEntry {
+            record: 7,
+            title: "Азбука".into(),
+            authors: vec![],
+            isbn: String::new(),
+            publisher: String::new(),
+            year: String::new(),
+            subject: String::new(),
+            age_mark: String::new(),
+            item_type: item_type.into(),
+            copies: vec![],
+        }
+    }
+
+    #[test]
+    fn a_record_without_an_age_mark_is_0_plus_for_a_textbook_else_18_plus() {
+        let mark = |item_type: &str, default_type| {
+            let entry = check_entry(&raw(item_type), default_type).ok().unwrap();
+            (entry.title.age_mark, entry.mark_assumed)
+        };
+        assert_eq!(mark("учебник", ItemType::Other), (AgeMark::Zero, true));
+        assert_eq!(mark("", ItemType::Textbook), (AgeMark::Zero, true));
+        assert_eq!(mark("", ItemType::Fiction), (AgeMark::Eighteen, true));
+    }
+
+    #[test]
+    fn every_bad_value_of_a_record_is_listed() {
+        let bad = RawEntry {
+            title: " ".into(),
+            authors: vec!["x".repeat(AUTHOR_LEN_MAX_CHARS + 1)],
+            isbn: "978-5-389-07435-5".into(),
+            year: "1066".into(),
+            age_mark: "10+".into(),
+            ..raw("журнал")
+        };
+        let Err(issues) = check_entry(&bad, ItemType::Other) else {
+            panic!("accepted");
+        };
+        let codes: Vec<(u32, &str, Reason)> = issues
+            .iter()
+            .map(|i| (i.record, i.field.as_str(), i.code))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                (7, "title", Reason::MissingTitle),
+                (7, "authors", Reason::TooLong),
+                (7, "isbn", Reason::BadIsbn),
+                (7, "year", Reason::BadYear),
+                (7, "item_type", Reason::BadItemType),
+                (7, "age_mark", Reason::BadAgeMark),
+            ]
+        );
+    }
 }

@@ -626,6 +626,10 @@ pub enum Command {
     /// What importing a catalogue file (MARC or a table) would add; writes nothing.
     PreviewCatalogue {
         path: PathBuf,
+        /// The item type of copies whose record does not name one (MARC records never
+        /// do); `other` when not given.
+        #[serde(default)]
+        item_type: Option<crate::library::ItemType>,
     },
     /// Imports the catalogue file: all of it or, if any record is bad, nothing.
     CommitCatalogue {
@@ -633,6 +637,9 @@ pub enum Command {
         /// The preview's `sha256`: a file that changed since is refused, nothing written.
         #[serde(default)]
         expected_sha256: Option<String>,
+        /// As previewed.
+        #[serde(default)]
+        item_type: Option<crate::library::ItemType>,
     },
 }
 
@@ -1142,13 +1149,19 @@ impl Workstation {
             } => self.mark_copy(&actor, &barcode, state, &note, now),
             ReaderLoans { person_id } => self.reader_loans(person_id, now),
             OverdueList { class_id } => self.overdue_list(class_id, now),
-            PreviewCatalogue { path } => {
-                let preview = crate::library::import::preview_file(&self.store, &path, progress)?;
+            PreviewCatalogue { path, item_type } => {
+                let preview = crate::library::import::preview_file(
+                    &self.store,
+                    &path,
+                    item_type.unwrap_or(crate::library::ItemType::Other),
+                    progress,
+                )?;
                 Ok(serde_json::to_value(preview).expect("previews serialize"))
             }
             CommitCatalogue {
                 path,
                 expected_sha256,
+                item_type,
             } => {
                 let outcome = crate::library::import::commit_file(
                     &mut self.store,
@@ -1156,6 +1169,7 @@ impl Workstation {
                     now,
                     &path,
                     expected_sha256.as_deref(),
+                    item_type.unwrap_or(crate::library::ItemType::Other),
                     progress,
                 )?;
                 Ok(serde_json::to_value(outcome).expect("outcomes serialize"))
