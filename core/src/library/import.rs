@@ -1072,7 +1072,9 @@ mod tests {
             header_columns(&cells).map(|c| c.map(|c| c.into_keys().collect::<Vec<_>>()))
         };
         use Column::*;
-        let cases: &[(&[&str], Option<Result<Vec<Column>, String>>)] = &[
+        /// The columns found, `Err(name)` for a repeated one, `None` without a title.
+        type Found = Option<Result<Vec<Column>, String>>;
+        let cases: &[(&[&str], Found)] = &[
             (
                 &[
                     "Название",
