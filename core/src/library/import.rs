@@ -932,9 +932,9 @@ fn plan(
             planned: None,
         });
     }
-    // Barcode → (record that first named it, title id) within the file.
-    let mut in_file: HashMap<String, (u32, TitleId)> = HashMap::new();
-    let mut new_copies: Vec<(usize, BookCopy)> = Vec::new();
+    // Barcode → the record that first named it.
+    let mut in_file: HashMap<String, u32> = HashMap::new();
+    let mut new_copies: Vec<BookCopy> = Vec::new();
     let ticker = Ticker::new("check", parsed.entries.len() as u64, progress);
     for (done, read) in parsed.entries.iter().enumerate() {
         ticker.tick(done as u64 + 1);
@@ -992,14 +992,14 @@ fn plan(
                 value: copy.barcode.clone(),
                 message,
             };
-            if let Some((first, _)) = in_file.get(&copy.barcode) {
+            if let Some(first) = in_file.get(&copy.barcode) {
                 copy_issues.push(issue(
                     Reason::BarcodeDuplicate,
                     format!("the barcode is also on record {first}"),
                 ));
                 continue;
             }
-            in_file.insert(copy.barcode.clone(), (entry.record, title_id));
+            in_file.insert(copy.barcode.clone(), entry.record);
             match snapshot.copies.get(&copy.barcode) {
                 Some(holder) if *holder == title_id => plan.counts.copies_unchanged += 1,
                 Some(_) => copy_issues.push(issue(
@@ -1038,9 +1038,10 @@ fn plan(
                             message: format!("no age mark: taken as {mark}"),
                         });
                     }
-                    plan.events.push(EventBody::BookTitleSaved {
-                        title: entry.title.clone(),
-                    });
+                    // Under the id its copies name (the first record of it may have failed).
+                    let mut title = entry.title.clone();
+                    title.title_id = title_id;
+                    plan.events.push(EventBody::BookTitleSaved { title });
                 } else {
                     plan.counts.titles_existing += 1;
                 }
@@ -1050,13 +1051,13 @@ fn plan(
         };
         plan.titles[planned].copies_new += copies.len() as u32;
         plan.counts.copies_new += copies.len() as u32;
-        new_copies.extend(copies.into_iter().map(|c| (planned, c)));
+        new_copies.extend(copies);
     }
-    // Each new title's event comes before its copies (titles are appended in order).
+    // Every new title's event comes before any copy's, so each copy's title exists.
     plan.events.extend(
         new_copies
             .into_iter()
-            .map(|(_, copy)| EventBody::BookCopyAdded { copy }),
+            .map(|copy| EventBody::BookCopyAdded { copy }),
     );
     plan
 }
@@ -1151,6 +1152,42 @@ mod tests {
         assert_eq!(mark("учебник", ItemType::Other), (AgeMark::Zero, true));
         assert_eq!(mark("", ItemType::Textbook), (AgeMark::Zero, true));
         assert_eq!(mark("", ItemType::Fiction), (AgeMark::Eighteen, true));
+    }
+
+    #[test]
+    fn a_title_whose_first_record_failed_is_saved_under_the_id_its_copies_name() {
+        let store_title = TitleId::new_v7();
+        let snapshot = Snapshot {
+            titles: vec![(store_title, None, title_key("Букварь", &[]))],
+            copies: HashMap::from([("TAKEN".to_owned(), store_title)]),
+        };
+        let copy = |barcode: &str| EntryCopy {
+            barcode: barcode.into(),
+            location: String::new(),
+        };
+        let novel = |record, barcode| RawEntry {
+            record,
+            isbn: "9785389074354".into(),
+            age_mark: "12+".into(),
+            copies: vec![copy(barcode)],
+            ..raw("")
+        };
+        let parsed = Parsed {
+            format: Some("marc21"),
+            file_errors: vec![],
+            records: 2,
+            entries: vec![Ok(novel(1, "TAKEN")), Ok(novel(2, "NEW"))],
+        };
+        let plan = plan(&parsed, &snapshot, ItemType::Fiction, &|_| {});
+        let codes: Vec<(u32, Reason)> = plan.errors.iter().map(|e| (e.record, e.code)).collect();
+        assert_eq!(codes, [(1, Reason::BarcodeTaken)]);
+        let [EventBody::BookTitleSaved { title }, EventBody::BookCopyAdded { copy }] =
+            &plan.events[..]
+        else {
+            panic!("{:?}", plan.events);
+        };
+        assert_eq!(title.title_id, copy.title_id);
+        assert_eq!((plan.counts.titles_new, plan.counts.copies_new), (1, 1));
     }
 
     #[test]
