@@ -196,6 +196,12 @@ refusals! {
     /// `error_rows` of `rows` rows have errors; the first is row `first_row`, column
     /// `first_column`, roster code `first_issue`.
     RosterHasErrors = "roster_has_errors",
+    /// The catalogue file as a whole is unusable: `issue` is the import's own code
+    /// (`unreadable`, `missing_column`, …).
+    CatalogueBadFile = "catalogue_bad_file",
+    /// `error_records` of `records` records have errors; the first is record
+    /// `first_record`, field `first_field`, import code `first_issue`.
+    CatalogueHasErrors = "catalogue_has_errors",
     // Conflicts with the stored state.
     /// The school already has an admin: sign in instead of setting it up.
     AlreadySetUp = "already_set_up",
@@ -226,6 +232,8 @@ refusals! {
     CannotSuspendSelf = "cannot_suspend_self",
     /// The roster file changed since it was previewed: preview it again.
     RosterChangedSincePreview = "roster_changed_since_preview",
+    /// The catalogue file changed since it was previewed: preview it again.
+    CatalogueChangedSincePreview = "catalogue_changed_since_preview",
     // Devices (readers and gates of this workstation).
     /// `value` is outside `min`–`max`.
     OutOfRange = "out_of_range",

@@ -391,6 +391,15 @@ pub enum EventBody {
         created: u32,
         updated: u32,
     },
+    /// A catalogue file committed (`crate::library::import`); the titles and copies it
+    /// added follow as their own events. `format`: `marc21`, `rusmarc`, `csv`, `xlsx`, ….
+    CatalogueImported {
+        file_name: String,
+        sha256: String,
+        format: String,
+        titles: u32,
+        copies: u32,
+    },
     // The library (Библиотека, `crate::library`).
     /// A title of the catalogue added or changed, as a whole.
     BookTitleSaved {

@@ -898,6 +898,9 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                 params![shift_id.to_string(), at],
             )?;
         }
+        // Its titles and copies are their own events; a repeated import is recognised by
+        // its plan being empty, so nothing is kept of the import itself.
+        EventBody::CatalogueImported { .. } => {}
         EventBody::BookTitleSaved { title } => {
             let search = search_key(&format!("{} {}", title.title, title.authors.join(" ")));
             exec(

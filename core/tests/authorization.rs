@@ -75,6 +75,7 @@ fn expected(command: &Command) -> &'static str {
         MealsReport { .. } => "DA",
         SaveBookTitle { .. } | AddBookCopy { .. } => "LA",
         IssueBooks { .. } | ReturnBook { .. } | RenewLoan { .. } | MarkCopy { .. } => "LA",
+        PreviewCatalogue { .. } | CommitCatalogue { .. } => "LA",
         SearchCatalogue { .. } | ReaderLoans { .. } | OverdueList { .. } => "LDA",
         SendOverdueNotices { .. } => "LA",
         ClassLoans { .. } | StocktakeReport { .. } | OpenStocktakes => "LDA",
@@ -196,6 +197,8 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "stocktake_report", "stocktake_id": ZERO}),
         json!({"type": "close_stocktake", "stocktake_id": ZERO}),
         json!({"type": "open_stocktakes"}),
+        json!({"type": "preview_catalogue", "path": missing}),
+        json!({"type": "commit_catalogue", "path": missing, "expected_sha256": "00"}),
         json!({"type": "sign_out"}),
     ]
 }

@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 
 const OPERATIONS: usize = 3_000;
 
-/// Every kind of event but `roster_imported` (the roster tests cover that one).
+/// Every kind of event but `roster_imported` and `catalogue_imported` (the import tests
+/// cover those).
 /// The kinds of step `gate_post_step` takes.
 const GATE_POST_STEPS: u32 = 15;
 

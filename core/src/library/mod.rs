@@ -8,8 +8,12 @@
 //!   [`ItemType`]; its [`CopyState`] lives in the projection;
 //! - the loan rules: [`issue_due`] (who may take which copy, and until when), [`renew_due`]
 //!   (at most [`RENEWALS_MAX`] renewals) and [`days_overdue`], refusing with a stable
-//!   [`LoanRefusal`] code.
+//!   [`LoanRefusal`] code;
+//! - [`import`]: the catalogue from a MARC file ([`marc`]) or a table, previewed and
+//!   committed like the roster (this one reads files: the shell hands it a path).
 
+pub mod import;
+pub mod marc;
 pub mod stocktake;
 #[cfg(test)]
 mod tests;

@@ -220,8 +220,7 @@ impl Workstation {
              WHERE instr(search_key, ?1) > 0
                 OR (?2 IS NOT NULL AND isbn = ?2)
                 OR (length(?3) >= 4 AND instr(isbn, ?3) > 0)
-                OR EXISTS (SELECT 1 FROM library_copies c
-                           WHERE c.title_id = t.title_id AND c.barcode = ?4)
+                OR title_id = (SELECT title_id FROM library_copies WHERE barcode = ?4)
              ORDER BY search_key, title_id
              LIMIT ?5",
         )?;

@@ -50,6 +50,11 @@ mod visitors;
 pub use canteen::{TillWho, VendingRefusal};
 pub use cards::CardHolder;
 pub use library::{CopyMark, ReaderWho, TitleInput};
+/// The catalogue's bounds, shared with the catalogue import (`crate::library::import`).
+pub(crate) use library::{
+    AUTHORS_MAX, AUTHOR_LEN_MAX_CHARS, BARCODE_LEN_MAX_CHARS, BOOK_TEXT_LEN_MAX_CHARS,
+    BOOK_YEAR_MAX, BOOK_YEAR_MIN, LOCATION_LEN_MAX_CHARS,
+};
 // Outside this module only the demo's tests call it; the path stays for them.
 use crate::peripherals::{Direction, PeripheralId, PeripheralSpec};
 #[allow(unused_imports)]
@@ -653,6 +658,24 @@ pub enum Command {
     },
     /// Stocktakes not closed yet.
     OpenStocktakes,
+    /// What importing a catalogue file (MARC or a table) would add; writes nothing.
+    PreviewCatalogue {
+        path: PathBuf,
+        /// The item type of copies whose record does not name one (MARC records never
+        /// do); `other` when not given.
+        #[serde(default)]
+        item_type: Option<crate::library::ItemType>,
+    },
+    /// Imports the catalogue file: all of it or, if any record is bad, nothing.
+    CommitCatalogue {
+        path: PathBuf,
+        /// The preview's `sha256`: a file that changed since is refused, nothing written.
+        #[serde(default)]
+        expected_sha256: Option<String>,
+        /// As previewed.
+        #[serde(default)]
+        item_type: Option<crate::library::ItemType>,
+    },
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -799,6 +822,8 @@ impl Command {
             | RenewLoan { .. }
             | MarkCopy { .. }
             | SendOverdueNotices { .. }
+            | PreviewCatalogue { .. }
+            | CommitCatalogue { .. }
             | StartStocktake { .. }
             | StocktakeScan { .. }
             | CloseStocktake { .. } => Access::Roles(LIBRARIAN_ADMIN),
@@ -1177,6 +1202,31 @@ impl Workstation {
             StocktakeReport { stocktake_id } => self.stocktake_report(stocktake_id),
             CloseStocktake { stocktake_id } => self.close_stocktake(&actor, stocktake_id, now),
             OpenStocktakes => self.open_stocktakes(),
+            PreviewCatalogue { path, item_type } => {
+                let preview = crate::library::import::preview_file(
+                    &self.store,
+                    &path,
+                    item_type.unwrap_or(crate::library::ItemType::Other),
+                    progress,
+                )?;
+                Ok(serde_json::to_value(preview).expect("previews serialize"))
+            }
+            CommitCatalogue {
+                path,
+                expected_sha256,
+                item_type,
+            } => {
+                let outcome = crate::library::import::commit_file(
+                    &mut self.store,
+                    &actor,
+                    now,
+                    &path,
+                    expected_sha256.as_deref(),
+                    item_type.unwrap_or(crate::library::ItemType::Other),
+                    progress,
+                )?;
+                Ok(serde_json::to_value(outcome).expect("outcomes serialize"))
+            }
         }
     }
 

@@ -5,7 +5,8 @@
 //!   bench [--app PATH_TO_RELEASE_APP] [--out BENCHMARKS.md] [--quick] [--only GROUP[,GROUP…]]
 //!
 //! Groups: `journal`, `app`, `readers` (card read latency, `readers.rs` beside this file),
-//! `gatepost` (card to gate command and the morning rush, `gatepost.rs`). Without
+//! `gatepost` (card to gate command and the morning rush, `gatepost.rs`), `canteen`,
+//! `library` (issue, return and the catalogue's search, `library.rs`), `sync`, `portal`. Without
 //! `--only` every group runs and the file is written anew (what `make bench` does); with
 //! it, only the named groups' sections are replaced in the existing file.
 
@@ -35,18 +36,20 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 mod canteen;
 mod gatepost;
 mod latency;
+mod library;
 mod portal;
 mod readers;
 mod sync;
 
 /// The groups of figures, in the order of their sections, each with the heading its
 /// section starts with (to find it in an existing file when only some groups run).
-const GROUPS: [(&str, &str); 7] = [
+const GROUPS: [(&str, &str); 8] = [
     ("journal", "## Journal append"),
     ("app", "## The app: cold start"),
     ("readers", "## Card read latency"),
     ("gatepost", "## The gate post"),
     ("canteen", "## The canteen"),
+    ("library", "## The library desk"),
     ("sync", "## Sync with the central server"),
     ("portal", "## The parent portal under a city's load"),
 ];
@@ -125,6 +128,9 @@ fn main() {
     }
     if runs("canteen") {
         fresh.push(("canteen", canteen::section(dir.path(), scale)));
+    }
+    if runs("library") {
+        fresh.push(("library", library::section(dir.path(), scale)));
     }
     if runs("sync") {
         fresh.push(("sync", sync::section(dir.path(), scale)));
