@@ -203,6 +203,9 @@ fn elapsed_ns(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// Makes one query of a kind from the bench's choices.
+type QueryOf<'a> = Box<dyn Fn(&mut Choices) -> String + 'a>;
+
 struct Figures {
     issue: Latency,
     ret: Latency,
@@ -269,7 +272,7 @@ fn measure(path: &Path, isbns: &[String], barcodes: &[String], scale: usize) -> 
         }
     }
 
-    let kinds: [(&'static str, Box<dyn Fn(&mut Choices) -> String>); 5] = [
+    let kinds: [(&'static str, QueryOf); 5] = [
         (
             "a word of a title («маяка»)",
             Box::new(|c| {
