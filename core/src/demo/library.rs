@@ -15,11 +15,11 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 /// Loans of fiction to pupils of grades 5–11 in the weeks before `now`.
-const FICTION_LOANS: usize = 60;
+const FICTION_LOANS: usize = 30;
 /// How far back those loans were made, in days: a third of them are overdue.
 const FICTION_LOAN_DAYS_BACK: i64 = 21;
 /// Copies of each novel on the shelf.
-const FICTION_COPIES: std::ops::RangeInclusive<usize> = 3..=6;
+const FICTION_COPIES: std::ops::RangeInclusive<usize> = 4..=8;
 
 /// (title, author, publisher, year, subject, age mark)
 const TEXTBOOKS: &[(&str, &str, &str, u16, &str, u8)] = &[
