@@ -483,6 +483,8 @@ export const en: Catalogue = {
   'journal.older': 'Show older',
 
   'journal.roster_counts': '{rows} rows, {created} new, {updated} changed',
+  'journal.catalogue_counts': 'titles: {titles}, copies: {copies}',
+  'journal.overdue_days': 'days overdue: {days}',
   'failure.unknown': 'no such account',
   'failure.locked': 'sign-in locked',
   'failure.inactive': 'not an active staff member',

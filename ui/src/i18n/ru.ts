@@ -491,6 +491,8 @@ export const ru = {
   'journal.older': 'Показать более ранние',
 
   'journal.roster_counts': 'строк {rows}, новых {created}, изменено {updated}',
+  'journal.catalogue_counts': 'изданий: {titles}, экземпляров: {copies}',
+  'journal.overdue_days': 'просрочено дней: {days}',
   'failure.unknown': 'нет такой учётной записи',
   'failure.locked': 'вход заблокирован',
   'failure.inactive': 'сотрудник не работает',

@@ -106,6 +106,27 @@ export function describePayload(kind: string, payload: unknown, timeZone?: strin
     case 'benefit_category_saved':
       push(str(((p.product ?? p.complex ?? p.category) as Payload | undefined)?.name));
       break;
+    // The library: the copy's number, and the book or the reminder's days.
+    case 'catalogue_imported':
+      push(str(p.file_name));
+      push(t('journal.catalogue_counts', { titles: str(p.titles), copies: str(p.copies) }));
+      break;
+    case 'book_title_saved':
+      push(str((p.title as Payload | undefined)?.title));
+      break;
+    case 'book_copy_added':
+      push(str((p.copy as Payload | undefined)?.barcode));
+      break;
+    case 'book_issued':
+    case 'book_returned':
+    case 'book_copy_state_changed':
+      push(str(p.barcode));
+      push(str(p.note));
+      break;
+    case 'book_overdue_notice':
+      push(`${str(p.barcode)} «${str(p.title)}»`);
+      push(t('journal.overdue_days', { days: str(p.days_overdue) }));
+      break;
     default:
       break;
   }
