@@ -10,6 +10,7 @@ pub mod access;
 pub mod auth;
 pub mod canteen;
 pub mod demo;
+pub mod director;
 pub mod domain;
 pub mod error;
 pub mod events;
