@@ -20,17 +20,16 @@ use super::{AgeMark, BookCopy, BookTitle, Isbn, ItemType, TitleId};
 use crate::domain::search_key;
 use crate::error::{CoreError, CoreResult, Refusal};
 use crate::events::EventBody;
-use crate::roster::read::{read_table, Cell, Table};
+use crate::roster::read::{read_table, Cell, PickedFile, Table};
 use crate::roster::{Ticker, HEADER_SEARCH_ROWS_MAX, ROSTER_ROWS_MAX};
 use crate::store::Store;
 use crate::workstation::{
-    cannot_read, Progress, AUTHORS_MAX, AUTHOR_LEN_MAX_CHARS, BARCODE_LEN_MAX_CHARS,
-    BOOK_TEXT_LEN_MAX_CHARS, BOOK_YEAR_MAX, BOOK_YEAR_MIN, LOCATION_LEN_MAX_CHARS,
+    Progress, AUTHORS_MAX, AUTHOR_LEN_MAX_CHARS, BARCODE_LEN_MAX_CHARS, BOOK_TEXT_LEN_MAX_CHARS,
+    BOOK_YEAR_MAX, BOOK_YEAR_MIN, LOCATION_LEN_MAX_CHARS,
 };
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde::Serialize;
-use sha2::Digest;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -226,8 +225,8 @@ pub fn preview_file(
     default_type: ItemType,
     progress: &dyn Fn(Progress),
 ) -> CoreResult<CataloguePreview> {
-    let file = CatalogueFile::load(path)?;
-    let parsed = file.parse(progress);
+    let file = PickedFile::load(path, CATALOGUE_BYTES_MAX, "catalogue")?;
+    let parsed = parse_file(&file, progress);
     let mut preview = CataloguePreview {
         file_name: file.file_name.clone(),
         sha256: file.sha256.clone(),
@@ -285,20 +284,9 @@ pub fn commit_file(
     default_type: ItemType,
     progress: &dyn Fn(Progress),
 ) -> CoreResult<CatalogueOutcome> {
-    let file = CatalogueFile::load(path)?;
-    if let Some(expected) = expected_sha256 {
-        if !expected.trim().eq_ignore_ascii_case(&file.sha256) {
-            return Err(CoreError::conflict(
-                Refusal::CatalogueChangedSincePreview,
-                format!(
-                    "{} changed since it was previewed — nothing was imported; preview it again",
-                    file.file_name
-                ),
-            )
-            .with("file", &file.file_name));
-        }
-    }
-    let parsed = file.parse(progress);
+    let file = PickedFile::load(path, CATALOGUE_BYTES_MAX, "catalogue")?;
+    file.check_unchanged(expected_sha256, Refusal::CatalogueChangedSincePreview)?;
+    let parsed = parse_file(&file, progress);
     if let Some(first) = parsed.file_errors.first() {
         return Err(CoreError::invalid(
             "path",
@@ -371,63 +359,30 @@ pub fn commit_file(
     })
 }
 
-/// The file's bytes, as loaded once for one preview or commit.
-struct CatalogueFile {
-    file_name: String,
-    sha256: String,
-    bytes: Vec<u8>,
-}
-
-impl CatalogueFile {
-    fn load(path: &Path) -> CoreResult<CatalogueFile> {
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let cannot = |e: std::io::Error| cannot_read(path, e);
-        let len_bytes = std::fs::metadata(path).map_err(cannot)?.len();
-        if len_bytes > CATALOGUE_BYTES_MAX {
-            return Err(CoreError::invalid(
-                "path",
-                Refusal::FileTooLarge,
-                format!("{file_name} is {len_bytes} bytes; a catalogue file may be at most {CATALOGUE_BYTES_MAX} bytes"),
-            )
-            .with("path", path.display())
-            .with("max_mib", CATALOGUE_BYTES_MAX / 1024 / 1024));
-        }
-        let bytes = std::fs::read(path).map_err(cannot)?;
-        let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
-        Ok(CatalogueFile {
-            file_name,
-            sha256,
-            bytes,
-        })
-    }
-
-    fn parse(&self, progress: &dyn Fn(Progress)) -> Parsed {
-        if marc::looks_like_iso2709(&self.bytes) {
-            let ticker = Ticker::new("read", self.bytes.len() as u64, progress);
-            match marc::read_records(&self.bytes, &|at| ticker.tick(at)) {
-                Ok(records) => {
-                    ticker.tick(self.bytes.len() as u64);
-                    Parsed::from_marc(records)
-                }
-                Err(message) => Parsed::unreadable(Reason::TooManyRecords, message),
+/// The picked file read as this import reads it.
+fn parse_file(file: &PickedFile, progress: &dyn Fn(Progress)) -> Parsed {
+    if marc::looks_like_iso2709(&file.bytes) {
+        let ticker = Ticker::new("read", file.bytes.len() as u64, progress);
+        match marc::read_records(&file.bytes, &|at| ticker.tick(at)) {
+            Ok(records) => {
+                ticker.tick(file.bytes.len() as u64);
+                Parsed::from_marc(records)
             }
-        } else {
-            match read_table(&self.file_name, &self.bytes) {
-                Ok((source, table)) => Parsed::from_table(source.format, table, progress),
-                Err(issue) => {
-                    let code = match issue.code {
-                        crate::roster::Reason::TooLarge | crate::roster::Reason::TooManyColumns => {
-                            Reason::TooLarge
-                        }
-                        crate::roster::Reason::TooManyRows => Reason::TooManyRecords,
-                        crate::roster::Reason::NoHeader => Reason::NoHeader,
-                        _ => Reason::Unreadable,
-                    };
-                    Parsed::unreadable(code, issue.message)
-                }
+            Err(message) => Parsed::unreadable(Reason::TooManyRecords, message),
+        }
+    } else {
+        match read_table(&file.file_name, &file.bytes) {
+            Ok((source, table)) => Parsed::from_table(source.format, table, progress),
+            Err(issue) => {
+                let code = match issue.code {
+                    crate::roster::Reason::TooLarge | crate::roster::Reason::TooManyColumns => {
+                        Reason::TooLarge
+                    }
+                    crate::roster::Reason::TooManyRows => Reason::TooManyRecords,
+                    crate::roster::Reason::NoHeader => Reason::NoHeader,
+                    _ => Reason::Unreadable,
+                };
+                Parsed::unreadable(code, issue.message)
             }
         }
     }

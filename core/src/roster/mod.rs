@@ -31,10 +31,10 @@ pub use plan::{Change, RowChange};
 use crate::error::{CoreError, CoreResult, Refusal};
 use crate::events::EventBody;
 use crate::store::Store;
-use crate::workstation::{cannot_read, Progress};
+use crate::workstation::Progress;
 use chrono::{DateTime, Utc};
+use read::PickedFile;
 use serde::Serialize;
-use sha2::Digest;
 use std::path::Path;
 
 /// A roster file larger than this is refused before it is parsed. A city's whole roster
@@ -268,8 +268,8 @@ pub fn preview_file(
     path: &Path,
     progress: &dyn Fn(Progress),
 ) -> CoreResult<RosterPreview> {
-    let file = RosterFile::load(path)?;
-    let sheet = file.parse(progress);
+    let file = PickedFile::load(path, ROSTER_BYTES_MAX, "roster")?;
+    let sheet = parse_sheet(&file, progress);
     let already_imported: bool = store.conn().query_row(
         "SELECT EXISTS (SELECT 1 FROM roster_imports WHERE sha256 = ?1)",
         [&file.sha256],
@@ -329,20 +329,9 @@ pub fn commit_file(
     expected_sha256: Option<&str>,
     progress: &dyn Fn(Progress),
 ) -> CoreResult<RosterOutcome> {
-    let file = RosterFile::load(path)?;
-    if let Some(expected) = expected_sha256 {
-        if !expected.trim().eq_ignore_ascii_case(&file.sha256) {
-            return Err(CoreError::conflict(
-                Refusal::RosterChangedSincePreview,
-                format!(
-                    "{} changed since it was previewed — nothing was imported; preview it again",
-                    file.file_name
-                ),
-            )
-            .with("file", &file.file_name));
-        }
-    }
-    let sheet = file.parse(progress);
+    let file = PickedFile::load(path, ROSTER_BYTES_MAX, "roster")?;
+    file.check_unchanged(expected_sha256, Refusal::RosterChangedSincePreview)?;
+    let sheet = parse_sheet(&file, progress);
     if let Some(first) = sheet.file_errors.first() {
         let mut error = CoreError::invalid(
             "roster",
@@ -425,44 +414,11 @@ pub fn commit_file(
     })
 }
 
-/// The file's bytes, as loaded once for one preview or commit.
-struct RosterFile {
-    file_name: String,
-    sha256: String,
-    bytes: Vec<u8>,
-}
-
-impl RosterFile {
-    fn load(path: &Path) -> CoreResult<RosterFile> {
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let cannot = |e: std::io::Error| cannot_read(path, e);
-        let len_bytes = std::fs::metadata(path).map_err(cannot)?.len();
-        if len_bytes > ROSTER_BYTES_MAX {
-            return Err(CoreError::invalid(
-                "path",
-                Refusal::FileTooLarge,
-                format!("{file_name} is {len_bytes} bytes; a roster file may be at most {ROSTER_BYTES_MAX} bytes"),
-            )
-            .with("path", path.display())
-            .with("max_mib", ROSTER_BYTES_MAX / 1024 / 1024));
-        }
-        let bytes = std::fs::read(path).map_err(cannot)?;
-        let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
-        Ok(RosterFile {
-            file_name,
-            sha256,
-            bytes,
-        })
-    }
-
-    fn parse(&self, progress: &dyn Fn(Progress)) -> columns::Sheet {
-        match read::read_table(&self.file_name, &self.bytes) {
-            Ok((source, table)) => columns::Sheet::from_table(source, table, progress),
-            Err(issue) => columns::Sheet::unreadable(issue),
-        }
+/// The picked file read as this import reads it.
+fn parse_sheet(file: &PickedFile, progress: &dyn Fn(Progress)) -> columns::Sheet {
+    match read::read_table(&file.file_name, &file.bytes) {
+        Ok((source, table)) => columns::Sheet::from_table(source, table, progress),
+        Err(issue) => columns::Sheet::unreadable(issue),
     }
 }
 

@@ -9,6 +9,8 @@ use super::{
     FileIssue, Reason, SourceInfo, HEADER_SEARCH_ROWS_MAX, ROSTER_COLUMNS_MAX, ROSTER_ROWS_MAX,
     WORKBOOK_ENTRIES_MAX, WORKBOOK_UNCOMPRESSED_BYTES_MAX,
 };
+use crate::error::{CoreError, CoreResult, Refusal};
+use crate::workstation::cannot_read;
 use chrono::NaiveDate;
 use std::borrow::Cow;
 use std::io::Cursor;
@@ -329,6 +331,63 @@ fn sniff_delimiter(text: &str) -> char {
         .rev()
         .max_by_key(|(_, n)| *n)
         .map_or(';', |(d, _)| *d)
+}
+
+/// A file the user picked, loaded once for one preview or commit: its name, its bytes and
+/// their SHA-256 (what a commit checks against the preview). Shared by the roster and the
+/// library's catalogue import.
+pub(crate) struct PickedFile {
+    pub file_name: String,
+    pub sha256: String,
+    pub bytes: Vec<u8>,
+}
+
+impl PickedFile {
+    /// Reads `path`, refusing a file over `max_bytes` before reading it (`what`: «roster»,
+    /// «catalogue», for the message).
+    pub fn load(path: &std::path::Path, max_bytes: u64, what: &str) -> CoreResult<PickedFile> {
+        use sha2::Digest;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let cannot = |e: std::io::Error| cannot_read(path, e);
+        let len_bytes = std::fs::metadata(path).map_err(cannot)?.len();
+        if len_bytes > max_bytes {
+            return Err(CoreError::invalid(
+                "path",
+                Refusal::FileTooLarge,
+                format!("{file_name} is {len_bytes} bytes; a {what} file may be at most {max_bytes} bytes"),
+            )
+            .with("path", path.display())
+            .with("max_mib", max_bytes / 1024 / 1024));
+        }
+        let bytes = std::fs::read(path).map_err(cannot)?;
+        let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+        Ok(PickedFile {
+            file_name,
+            sha256,
+            bytes,
+        })
+    }
+
+    /// Refuses with `reason` when the preview's `expected` SHA-256 is not this file's: it
+    /// changed since, and nothing is imported.
+    pub fn check_unchanged(&self, expected: Option<&str>, reason: Refusal) -> CoreResult<()> {
+        match expected {
+            Some(expected) if !expected.trim().eq_ignore_ascii_case(&self.sha256) => {
+                Err(CoreError::conflict(
+                    reason,
+                    format!(
+                        "{} changed since it was previewed — nothing was imported; preview it again",
+                        self.file_name
+                    ),
+                )
+                .with("file", &self.file_name))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
