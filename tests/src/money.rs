@@ -1,4 +1,5 @@
-//! A school's events in bulk for the sync tests and the bench: passages at the gate and
+//! A school's events in bulk for the sync tests and the bench (and the bench's seeded
+//! choices): passages at the gate and
 //! money (top-ups, sales, refunds of a till's own sales) for a set of pupils, with what
 //! they do to each balance, so the tests can hold every balance against a plain model.
 
@@ -22,6 +23,11 @@ impl Choices {
 
     pub fn below(&mut self, n: u64) -> u64 {
         self.draw() % n
+    }
+
+    /// One of `items`, which must not be empty.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
     }
 }
 

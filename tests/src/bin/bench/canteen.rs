@@ -19,6 +19,7 @@ use schoolcard_core::events::{EventBody, PassOutcome, PersonDetails, Verificatio
 use schoolcard_core::peripherals::Direction;
 use schoolcard_core::workstation::Command;
 use schoolcard_core::{Store, Workstation};
+use schoolcard_tests::money::Choices;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -63,20 +64,6 @@ fn school_days(n: usize) -> Vec<NaiveDate> {
         .take(n)
         .collect()
 }
-
-/// SplitMix64, as the gate post's bench.
-struct Choices(u64);
-
-impl Choices {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// The demo school (with its canteen) grown to [`PUPILS`] pupils, and who came in on
 /// each school day. Returns the pupils' ids.
 fn build_school(path: &Path) -> Vec<String> {
@@ -139,10 +126,10 @@ fn build_school(path: &Path) -> Vec<String> {
         store
             .write(|w| {
                 for pupil in &all {
-                    if choices.next() % 100 >= ATTENDANCE_PERCENT {
+                    if choices.draw() % 100 >= ATTENDANCE_PERCENT {
                         continue;
                     }
-                    let when = at(day, 7, 20) + Duration::seconds((choices.next() % 7_800) as i64);
+                    let when = at(day, 7, 20) + Duration::seconds((choices.draw() % 7_800) as i64);
                     w.append(
                         &actor,
                         when,
@@ -285,8 +272,8 @@ fn measure(path: &Path, pupils: &[String], scale: usize) -> Figures {
     let mut refused = 0;
     let samples = SALES / scale;
     for k in 0..SALES_WARMUP + samples {
-        let pupil = &buyers[(choices.next() as usize) % buyers.len()];
-        let (product, _) = &products[(choices.next() as usize) % products.len()];
+        let pupil = &buyers[(choices.draw() as usize) % buyers.len()];
+        let (product, _) = &products[(choices.draw() as usize) % products.len()];
         let now = at(sale_day, 12, 0) + Duration::milliseconds(k as i64 * 1_500);
         let command = json!({"type": "sell_basket", "sale_id": uuid::Uuid::now_v7(),
                              "person_id": pupil, "basket": [{"product_id": product, "quantity": 1}]});

@@ -19,6 +19,7 @@
 //!   same events.
 
 use super::latency::Latency;
+use schoolcard_tests::money::Choices;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io::{self, Read as _, Write};
@@ -91,24 +92,6 @@ fn morning() -> DateTime<Utc> {
         .single()
         .expect("a valid instant")
 }
-
-/// SplitMix64: a fixed sequence of choices without a dependency.
-struct Choices(u64);
-
-impl Choices {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// A cardholder of the bench's school.
 #[derive(Clone)]
 struct Holder {
@@ -525,7 +508,7 @@ fn card_to_gate(path: &Path, holders: &[Holder], samples: usize) -> GateFigures 
         if std::mem::take(&mut worker_busy[t]) {
             workers[t].1.recv_timeout(wait).expect("the pulse ended");
         }
-        let who = choices.below(holders.len());
+        let who = choices.below(holders.len() as u64) as usize;
         // Whoever is in goes out: every card is one the gate opens for.
         let going_out = inside.contains(&who);
         at += chrono::Duration::milliseconds(CARD_SPACING_MS);
@@ -726,7 +709,7 @@ fn morning_rush(path: &Path, template: &Path, dir: &Path, holders: &[Holder]) ->
     let mut chosen: Vec<usize> = Vec::with_capacity(RUSH_PUPILS);
     let mut taken = HashSet::new();
     while chosen.len() < RUSH_WARMUP + RUSH_PUPILS {
-        let who = pupils[choices.below(pupils.len())];
+        let who = pupils[choices.below(pupils.len() as u64) as usize];
         if taken.insert(who) {
             chosen.push(who);
         }

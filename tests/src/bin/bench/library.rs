@@ -17,6 +17,7 @@ use schoolcard_core::events::EventBody;
 use schoolcard_core::library::{AgeMark, BookCopy, BookTitle, Isbn, ItemType, TitleId};
 use schoolcard_core::workstation::Command;
 use schoolcard_core::{Store, Workstation};
+use schoolcard_tests::money::Choices;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -90,27 +91,9 @@ fn at(hh: u32, mm: u32) -> DateTime<Utc> {
         .expect("no gap in Moscow")
         .with_timezone(&Utc)
 }
-
-/// SplitMix64, as the other benches.
-struct Choices(u64);
-
-impl Choices {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() as usize) % items.len()]
-    }
-}
-
 /// An ISBN of the Russian group that passes its check digit.
 fn isbn(choices: &mut Choices) -> Isbn {
-    let body = format!("9785{:08}", choices.next() % 100_000_000);
+    let body = format!("9785{:08}", choices.draw() % 100_000_000);
     (0..10)
         .find_map(|check| Isbn::parse(&format!("{body}{check}")).ok())
         .expect("one check digit fits")
