@@ -148,14 +148,12 @@ pub fn plan(seed: u64, now: DateTime<Utc>, school: &School) -> Vec<(DateTime<Utc
             let barcode = next_barcode();
             events.push((
                 catalogued,
-                EventBody::BookCopyAdded {
-                    copy: BookCopy {
-                        barcode: barcode.clone(),
-                        title_id: book.title_id,
-                        location: location.clone(),
-                        item_type: ItemType::Textbook,
-                    },
-                },
+                copy_added(
+                    barcode.clone(),
+                    book.title_id,
+                    location.clone(),
+                    ItemType::Textbook,
+                ),
             ));
             let issued = first_day + Duration::seconds(n as i64 * 20);
             events.push((
@@ -193,14 +191,12 @@ pub fn plan(seed: u64, now: DateTime<Utc>, school: &School) -> Vec<(DateTime<Utc
             let barcode = next_barcode();
             events.push((
                 catalogued,
-                EventBody::BookCopyAdded {
-                    copy: BookCopy {
-                        barcode: barcode.clone(),
-                        title_id: book.title_id,
-                        location: format!("Абонемент, стеллаж {}", n / 4 + 1),
-                        item_type: ItemType::Fiction,
-                    },
-                },
+                copy_added(
+                    barcode.clone(),
+                    book.title_id,
+                    format!("Абонемент, стеллаж {}", n / 4 + 1),
+                    ItemType::Fiction,
+                ),
             ));
             shelf.push((barcode, *mark));
         }
@@ -224,14 +220,12 @@ pub fn plan(seed: u64, now: DateTime<Utc>, school: &School) -> Vec<(DateTime<Utc
         for _ in 0..2 {
             events.push((
                 catalogued,
-                EventBody::BookCopyAdded {
-                    copy: BookCopy {
-                        barcode: next_barcode(),
-                        title_id: book.title_id,
-                        location: "Читальный зал".to_owned(),
-                        item_type: ItemType::Reference,
-                    },
-                },
+                copy_added(
+                    next_barcode(),
+                    book.title_id,
+                    "Читальный зал".to_owned(),
+                    ItemType::Reference,
+                ),
             ));
         }
     }
@@ -282,6 +276,23 @@ pub fn plan(seed: u64, now: DateTime<Utc>, school: &School) -> Vec<(DateTime<Utc
     lent.sort_by_key(|(at, _)| *at);
     events.extend(lent);
     events
+}
+
+/// A copy put on the shelf.
+fn copy_added(
+    barcode: String,
+    title_id: TitleId,
+    location: String,
+    item_type: ItemType,
+) -> EventBody {
+    EventBody::BookCopyAdded {
+        copy: BookCopy {
+            barcode,
+            title_id,
+            location,
+            item_type,
+        },
+    }
 }
 
 /// A title with an ISBN of the Russian group (978-5-…) that passes its check digit.
