@@ -61,7 +61,8 @@ fn header(q: &ReportQuery, title: &str, columns: Vec<Column>) -> CoreResult<Docu
         .with_generated_at(local))
 }
 
-/// Табель посещаемости: a row per pupil (who has not left), grouped by class; a column
+/// Табель посещаемости: a row per pupil (who has not left; surname and initials, see
+/// [`short_name`]), grouped by class; a column
 /// per school day of the period up to the day it is made (a date on which some pupil of
 /// the document has lessons by the school's calendar), headed by the day of the month;
 /// marks: empty — present, [`MARK_LATE`], [`MARK_ABSENT`], [`MARK_EXCUSED`],
@@ -113,7 +114,7 @@ pub fn attendance_register(conn: &Connection, q: &ReportQuery) -> CoreResult<Doc
             row.push(Cell::Integer(
                 i64::try_from(class_index + 1).unwrap_or(i64::MAX),
             ));
-            row.push(Cell::text(pupil.full_name.clone()));
+            row.push(Cell::text(short_name(&pupil.full_name)));
             let mut counts = [0i64; 3];
             for &i in &shown {
                 let (mark, present, late, absent) = mark(&days[i]);
@@ -146,6 +147,21 @@ pub fn attendance_register(conn: &Connection, q: &ReportQuery) -> CoreResult<Doc
         document.push_note(format!("Учтены дни по {}.", last.format("%d.%m.%Y")));
     }
     Ok(document)
+}
+
+/// «Абрамова Алиса Руслановна» → «Абрамова А. Р.»: the register's name column stays
+/// narrow enough for a month of days on one landscape page.
+pub fn short_name(full_name: &str) -> String {
+    let mut words = full_name.split_whitespace();
+    let mut short = words.next().unwrap_or_default().to_owned();
+    for word in words {
+        if let Some(initial) = word.chars().next() {
+            short.push(' ');
+            short.push(initial);
+            short.push('.');
+        }
+    }
+    short
 }
 
 /// A day's mark in the register and whether it counts as present, late, absent.
