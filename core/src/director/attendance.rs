@@ -237,16 +237,10 @@ fn local_time(at: DateTime<Utc>, q: &ReportQuery, format: &str) -> String {
 pub fn guard_exceptions(conn: &Connection, q: &ReportQuery) -> CoreResult<Document> {
     let tz = school_tz(q);
     let last = last_day(q, tz);
-    let class_name: Option<String> = match q.class_id {
-        Some(id) => conn
-            .query_row(
-                "SELECT grade || letter FROM classes WHERE id = ?1",
-                [id.to_string()],
-                |r| r.get(0),
-            )
-            .map(Some)?,
-        None => None,
-    };
+    let class_name = q
+        .class_id
+        .map(|id| super::class_name(conn, id))
+        .transpose()?;
     let columns = vec![
         Column::new("Дата", ColumnKind::Date),
         Column::new("Время", ColumnKind::Text),

@@ -84,6 +84,32 @@ impl ReportQuery {
     }
 }
 
+/// A read-only connection to the database at `path` for building documents: it never
+/// takes the write lock, and waits for a writer's commit at most
+/// [`BUSY_TIMEOUT_MS`](crate::store::BUSY_TIMEOUT_MS) (WAL lets it read meanwhile).
+pub fn open_read_only(path: &std::path::Path) -> CoreResult<Connection> {
+    use rusqlite::OpenFlags;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_millis(
+        crate::store::BUSY_TIMEOUT_MS,
+    ))?;
+    Ok(conn)
+}
+
+/// The class's name («5А»), for headings and file names.
+pub fn class_name(conn: &Connection, class_id: ClassId) -> CoreResult<String> {
+    conn.query_row(
+        "SELECT grade || letter FROM classes WHERE id = ?1",
+        [class_id.to_string()],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| CoreError::not_found(format!("class {class_id}")))
+}
+
 /// Builds the document `kind` for `q`, reading through `conn` and writing nothing.
 ///
 /// Refuses a period that ends before it starts or is longer than
