@@ -47,6 +47,9 @@ pub enum ReportKind {
 
 pub mod attendance;
 
+/// The renderers of the documents built here, for callers that depend on core alone.
+pub use schoolcard_reports as reports;
+
 use crate::error::{CoreError, CoreResult, Refusal, StoreError};
 use rusqlite::{Connection, OptionalExtension};
 use schoolcard_reports::{Document, DocumentError};
