@@ -131,7 +131,7 @@ fn build_month(path: &Path) -> (String, NaiveDate) {
                         at(day, 7, 30) + Duration::seconds((choices.next() % 3_000) as i64)
                     };
                     w.append(&actor, when, passage(pupil, day, when, Direction::Entry))?;
-                    if choices.next() % 3 == 0 {
+                    if choices.next().is_multiple_of(3) {
                         let out =
                             at(day, 14, 0) + Duration::seconds((choices.next() % 7_200) as i64);
                         w.append(&actor, out, passage(pupil, day, out, Direction::Exit))?;
