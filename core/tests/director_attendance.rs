@@ -208,7 +208,9 @@ fn the_register_of_a_month_says_what_the_guard_screen_says_each_day() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     let (from, to) = september();
     let query = ReportQuery::for_school(&conn, from, to, None, made_at()).unwrap();
+    let started = std::time::Instant::now();
     let register = director::build(&conn, ReportKind::AttendanceRegister, &query).unwrap();
+    let built_ms = started.elapsed().as_secs_f64() * 1e3;
 
     // One column per school day, headed by its day of the month.
     let days = school_days();
@@ -336,7 +338,9 @@ fn the_register_of_a_month_says_what_the_guard_screen_says_each_day() {
     }
 
     // The PDF: the school, the month, a pupil, page numbers.
+    let started = std::time::Instant::now();
     let pdf = schoolcard_reports::to_pdf_bytes(&register).unwrap();
+    let pdf_ms = started.elapsed().as_secs_f64() * 1e3;
     let pdf_path = dir.path().join("register.pdf");
     std::fs::write(&pdf_path, &pdf).unwrap();
     let text = run("pdftotext", &["-layout", pdf_path.to_str().unwrap(), "-"]);
@@ -377,7 +381,14 @@ fn the_register_of_a_month_says_what_the_guard_screen_says_each_day() {
     }
 
     // The XLSX read back: the totals row holds the same counts.
+    let started = std::time::Instant::now();
     let xlsx = schoolcard_reports::to_xlsx_bytes(&register).unwrap();
+    let xlsx_ms = started.elapsed().as_secs_f64() * 1e3;
+    // For a look at the cost (the bench's `director` group measures it properly).
+    eprintln!(
+        "register of {} pupils: built {built_ms:.0} ms, PDF {pdf_ms:.0} ms, XLSX {xlsx_ms:.0} ms",
+        register.rows().len()
+    );
     let mut workbook: Xlsx<_> =
         calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
     let sheet = workbook.worksheet_range_at(0).unwrap().unwrap();
