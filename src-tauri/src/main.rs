@@ -13,6 +13,7 @@ mod devices;
 mod fire_hotkey;
 mod meal_orders;
 mod receipts;
+mod reports_export;
 mod sync;
 
 use args::{Environment, Invocation, Options};
@@ -103,6 +104,7 @@ fn main() -> ExitCode {
             receipts::print_receipt,
             receipts::shift_report_pdf,
             meal_orders::export_meal_order,
+            reports_export::export_report,
             sync::sync_now,
         ])
         .run(tauri::generate_context!());

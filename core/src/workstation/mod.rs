@@ -38,7 +38,7 @@ mod library;
 mod people;
 mod roll_call;
 mod school;
-mod security;
+pub(crate) mod security;
 mod sign_in;
 mod staff;
 mod stocktake;

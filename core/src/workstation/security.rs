@@ -5,7 +5,7 @@
 use super::{class_label, name_at, Workstation};
 use crate::access::{
     pupil_attendance, AccessRules, AttendanceCorrection, ClassRef, ConfirmedPass, CorrectedMark,
-    Presence,
+    DayAttendance, Presence,
 };
 use crate::domain::{ClassId, PersonId};
 use crate::error::{CoreError, CoreResult, Refusal};
@@ -38,12 +38,20 @@ pub(crate) fn stored_access_rules(conn: &Connection) -> CoreResult<Option<Access
     .transpose()
 }
 
+/// The rules in force at `at`: as configured, or the defaults for its school year.
+pub(crate) fn rules_in_force(
+    conn: &Connection,
+    tz: SchoolTz,
+    at: DateTime<Utc>,
+) -> CoreResult<AccessRules> {
+    Ok(stored_access_rules(conn)?
+        .unwrap_or_else(|| AccessRules::russian_default(school_year_start(tz, at))))
+}
+
 impl Workstation {
     /// The rules in force: as configured, or the defaults for the school year of `now`.
     pub fn access_rules(&self, now: DateTime<Utc>) -> CoreResult<AccessRules> {
-        let tz = self.school_tz()?;
-        Ok(stored_access_rules(self.store.conn())?
-            .unwrap_or_else(|| AccessRules::russian_default(school_year_start(tz, now))))
+        rules_in_force(self.store.conn(), self.school_tz()?, now)
     }
 
     pub(super) fn get_access_rules(&self, now: DateTime<Utc>) -> CoreResult<Value> {
@@ -196,34 +204,7 @@ impl Workstation {
     /// name. Needs no sign-in: the evacuation list is printed from it in an emergency,
     /// whoever is at the desk.
     pub fn people_inside(&self) -> CoreResult<Vec<PersonInside>> {
-        let conn = self.store.conn();
-        let mut statement = conn.prepare_cached(
-            "SELECT p.id, p.kind, p.surname, p.name, p.patronymic, p.position, c.id, c.grade,
-                    c.letter, pr.at_us, pe.name,
-                    (SELECT v.visiting FROM visitor_passes v
-                     WHERE v.person_id = p.id AND v.closed_at_us IS NULL
-                     ORDER BY v.issued_at_us DESC LIMIT 1)
-             FROM presence pr
-             JOIN persons p ON p.id = pr.person_id
-             LEFT JOIN classes c ON c.id = p.class_id
-             LEFT JOIN peripherals pe ON pe.id = pr.gate_id
-             WHERE pr.inside = 1
-             ORDER BY p.kind, c.grade, c.letter, p.surname, p.name",
-        )?;
-        let rows = statement.query_map([], |r| {
-            Ok(PersonInside {
-                person_id: r.get(0)?,
-                kind: r.get(1)?,
-                full_name: name_at(r, 2)?,
-                position: r.get(5)?,
-                class_id: r.get(6)?,
-                class_name: class_label(r.get(7)?, r.get(8)?),
-                since: from_micros(r.get(9)?),
-                gate: r.get(10)?,
-                visiting: r.get(11)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        people_inside(self.store.conn())
     }
 
     /// Everyone inside now, grouped: each class, staff, guardians, visitors.
@@ -272,87 +253,11 @@ impl Workstation {
         now: DateTime<Utc>,
     ) -> CoreResult<Vec<(PupilRow, crate::access::DayAttendance)>> {
         let rules = self.access_rules(now)?;
-        let conn = self.store.conn();
-        let day = date.0.to_string();
-        let mut passes: HashMap<String, Vec<ConfirmedPass>> = HashMap::new();
-        {
-            let mut statement = conn.prepare_cached(
-                "SELECT person_id, at_us, direction FROM passages
-                 WHERE school_date = ?1 AND outcome = 'passed' AND person_id IS NOT NULL",
-            )?;
-            let rows = statement.query_map([&day], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })?;
-            for row in rows {
-                let (person, at_us, direction) = row?;
-                passes.entry(person).or_default().push(ConfirmedPass {
-                    at: from_micros(at_us),
-                    direction: if direction == "exit" {
-                        Direction::Exit
-                    } else {
-                        Direction::Entry
-                    },
-                });
-            }
-        }
-        let mut corrections: HashMap<String, AttendanceCorrection> = HashMap::new();
-        {
-            let mut statement = conn.prepare_cached(
-                "SELECT person_id, mark, reason FROM attendance_corrections WHERE school_date = ?1",
-            )?;
-            let rows = statement.query_map([&day], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })?;
-            for row in rows {
-                let (person, mark, reason) = row?;
-                if let Ok(mark) = serde_json::from_value::<CorrectedMark>(json!(mark)) {
-                    corrections.insert(person, AttendanceCorrection { mark, reason });
-                }
-            }
-        }
-        let mut statement = conn.prepare_cached(
-            "SELECT p.id, p.surname, p.name, p.patronymic, c.id, c.grade, c.letter
-             FROM persons p JOIN classes c ON c.id = p.class_id
-             WHERE p.kind = 'pupil' AND p.status != 'left' AND (?1 IS NULL OR c.id = ?1)
-             ORDER BY c.grade, c.letter, p.surname, p.name",
-        )?;
-        let rows = statement.query_map([class_id.map(|c| c.to_string())], |r| {
-            Ok(PupilRow {
-                person_id: r.get(0)?,
-                full_name: name_at(r, 1)?,
-                class_id: r.get(4)?,
-                class_name: format!("{}{}", r.get::<_, u8>(5)?, r.get::<_, String>(6)?),
-                grade: r.get(5)?,
-            })
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let row = row?;
-            let Ok(id) = row.class_id.parse::<ClassId>() else {
-                continue;
-            };
-            let day = pupil_attendance(
-                &rules,
-                tz,
-                ClassRef {
-                    id,
-                    grade: row.grade,
-                },
-                date,
-                passes.get(&row.person_id).map_or(&[][..], Vec::as_slice),
-                corrections.get(&row.person_id),
-            );
-            out.push((row, day));
-        }
-        Ok(out)
+        let rows = period_attendance(self.store.conn(), &rules, tz, date.0, date.0, class_id)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(row, mut days)| days.pop().map(|day| (row, day)))
+            .collect())
     }
 
     pub(super) fn day_attendance(
@@ -473,6 +378,158 @@ impl Workstation {
     }
 }
 
+/// The attendance of every pupil (of one class, if given; those who have not left) on
+/// each date `from..=to` by `rules`: per pupil, one [`DayAttendance`] per date in order
+/// (weekends and holidays included, with their [`DayKind`](crate::access::DayKind)).
+/// Reads the period's confirmed passages and corrections once each, so a month's register
+/// costs three queries, not one per pupil and day. An empty vector of days if `to < from`.
+pub(crate) fn period_attendance(
+    conn: &Connection,
+    rules: &AccessRules,
+    tz: SchoolTz,
+    from: NaiveDate,
+    to: NaiveDate,
+    class_id: Option<ClassId>,
+) -> CoreResult<Vec<(PupilRow, Vec<DayAttendance>)>> {
+    let dates: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
+    let index_of = |text: &str| -> Option<usize> {
+        let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+        usize::try_from(date.signed_duration_since(from).num_days())
+            .ok()
+            .filter(|i| *i < dates.len())
+    };
+    let (from_text, to_text) = (from.to_string(), to.to_string());
+    // Per person, per date of the period: their confirmed passes.
+    let mut passes: HashMap<String, Vec<Vec<ConfirmedPass>>> = HashMap::new();
+    {
+        let mut statement = conn.prepare_cached(
+            "SELECT person_id, at_us, direction, school_date FROM passages
+             WHERE school_date BETWEEN ?1 AND ?2 AND outcome = 'passed'
+               AND person_id IS NOT NULL",
+        )?;
+        let mut rows = statement.query([&from_text, &to_text])?;
+        while let Some(r) = rows.next()? {
+            let Some(index) = index_of(r.get_ref(3)?.as_str().unwrap_or_default()) else {
+                continue;
+            };
+            let person: String = r.get(0)?;
+            let direction = if r.get_ref(2)?.as_str().unwrap_or_default() == "exit" {
+                Direction::Exit
+            } else {
+                Direction::Entry
+            };
+            let days = passes
+                .entry(person)
+                .or_insert_with(|| vec![Vec::new(); dates.len()]);
+            days[index].push(ConfirmedPass {
+                at: from_micros(r.get(1)?),
+                direction,
+            });
+        }
+    }
+    let mut corrections: HashMap<(String, usize), AttendanceCorrection> = HashMap::new();
+    {
+        let mut statement = conn.prepare_cached(
+            "SELECT person_id, mark, reason, school_date FROM attendance_corrections
+             WHERE school_date BETWEEN ?1 AND ?2",
+        )?;
+        let rows = statement.query_map([&from_text, &to_text], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        for row in rows {
+            let (person, mark, reason, date) = row?;
+            let Some(index) = index_of(&date) else {
+                continue;
+            };
+            if let Ok(mark) = serde_json::from_value::<CorrectedMark>(json!(mark)) {
+                corrections.insert((person, index), AttendanceCorrection { mark, reason });
+            }
+        }
+    }
+    let mut statement = conn.prepare_cached(
+        "SELECT p.id, p.surname, p.name, p.patronymic, c.id, c.grade, c.letter
+         FROM persons p JOIN classes c ON c.id = p.class_id
+         WHERE p.kind = 'pupil' AND p.status != 'left' AND (?1 IS NULL OR c.id = ?1)
+         ORDER BY c.grade, c.letter, p.surname, p.name",
+    )?;
+    let rows = statement.query_map([class_id.map(|c| c.to_string())], |r| {
+        Ok(PupilRow {
+            person_id: r.get(0)?,
+            full_name: name_at(r, 1)?,
+            class_id: r.get(4)?,
+            class_name: format!("{}{}", r.get::<_, u8>(5)?, r.get::<_, String>(6)?),
+            grade: r.get(5)?,
+        })
+    })?;
+    let mut out = Vec::new();
+    let mut key = (String::new(), 0);
+    for row in rows {
+        let row = row?;
+        let Ok(id) = row.class_id.parse::<ClassId>() else {
+            continue;
+        };
+        let class = ClassRef {
+            id,
+            grade: row.grade,
+        };
+        let own = passes.get(&row.person_id);
+        key.0.clone_from(&row.person_id);
+        let days = dates
+            .iter()
+            .enumerate()
+            .map(|(index, date)| {
+                key.1 = index;
+                pupil_attendance(
+                    rules,
+                    tz,
+                    class,
+                    SchoolDate(*date),
+                    own.map_or(&[][..], |days| days[index].as_slice()),
+                    corrections.get(&key),
+                )
+            })
+            .collect();
+        out.push((row, days));
+    }
+    Ok(out)
+}
+
+/// Everyone inside now (by their last confirmed passage), ordered by kind, class and name.
+pub(crate) fn people_inside(conn: &Connection) -> CoreResult<Vec<PersonInside>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT p.id, p.kind, p.surname, p.name, p.patronymic, p.position, c.id, c.grade,
+                c.letter, pr.at_us, pe.name,
+                (SELECT v.visiting FROM visitor_passes v
+                 WHERE v.person_id = p.id AND v.closed_at_us IS NULL
+                 ORDER BY v.issued_at_us DESC LIMIT 1)
+         FROM presence pr
+         JOIN persons p ON p.id = pr.person_id
+         LEFT JOIN classes c ON c.id = p.class_id
+         LEFT JOIN peripherals pe ON pe.id = pr.gate_id
+         WHERE pr.inside = 1
+         ORDER BY p.kind, c.grade, c.letter, p.surname, p.name",
+    )?;
+    let rows = statement.query_map([], |r| {
+        Ok(PersonInside {
+            person_id: r.get(0)?,
+            kind: r.get(1)?,
+            full_name: name_at(r, 2)?,
+            position: r.get(5)?,
+            class_id: r.get(6)?,
+            class_name: class_label(r.get(7)?, r.get(8)?),
+            since: from_micros(r.get(9)?),
+            gate: r.get(10)?,
+            visiting: r.get(11)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Someone inside the building now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonInside {
@@ -493,11 +550,12 @@ pub struct PersonInside {
 
 /// One pupil as the attendance table lists them.
 pub(crate) struct PupilRow {
-    person_id: String,
-    full_name: String,
-    class_id: String,
-    class_name: String,
-    grade: u8,
+    pub(crate) person_id: String,
+    pub(crate) full_name: String,
+    pub(crate) class_id: String,
+    /// «5А».
+    pub(crate) class_name: String,
+    pub(crate) grade: u8,
 }
 
 fn parse_day(text: &str) -> CoreResult<NaiveDate> {
@@ -525,113 +583,120 @@ impl Workstation {
             Some(text) => parse_day(text)?,
             None => tz.school_date(now).0,
         };
-        let conn = self.store.conn();
-        let mut statement = conn.prepare_cached(
-            "SELECT ps.passage_id, ps.decided_at_us, ps.person_id, ps.card_key, ps.reader_id,
-                    pe.name, ps.direction, ps.allowed, ps.reason, ps.flags, ps.verified_by,
-                    ps.outcome, ps.note, p.surname, p.name, p.patronymic, c.grade, c.letter
-             FROM passages ps
-             LEFT JOIN persons p ON p.id = ps.person_id
-             LEFT JOIN classes c ON c.id = p.class_id
-             LEFT JOIN peripherals pe ON pe.id = ps.reader_id
-             WHERE ps.school_date = ?1
-             ORDER BY ps.decided_at_us",
-        )?;
-        struct Row {
-            json: Value,
-            at_us: i64,
-            person: Option<String>,
-            card: Option<String>,
-            reader: Option<String>,
-            flags: String,
-            reason: String,
-            verified_by: String,
-            note: String,
-        }
-        let rows = statement.query_map([date.to_string()], |r| {
-            let grade: Option<u8> = r.get(16)?;
-            let letter: Option<String> = r.get(17)?;
-            let full_name = name_at(r, 13)?;
-            let at_us: i64 = r.get(1)?;
-            Ok(Row {
-                json: json!({
-                    "passage_id": r.get::<_, String>(0)?,
-                    "at": from_micros(at_us),
-                    "person_id": r.get::<_, Option<String>>(2)?,
-                    "full_name": full_name,
-                    "class_name": class_label(grade, letter),
-                    "card": r.get::<_, Option<String>>(3)?,
-                    "reader": r.get::<_, Option<String>>(5)?,
-                    "direction": r.get::<_, String>(6)?,
-                    "allowed": r.get::<_, bool>(7)?,
-                    "reason": r.get::<_, String>(8)?,
-                    "outcome": r.get::<_, String>(11)?,
-                    "note": r.get::<_, String>(12)?,
-                    // The rule a guard's override set aside.
-                    "overridden": r
-                        .get::<_, String>(9)?
-                        .split(',')
-                        .find_map(|f| f.strip_prefix("overridden:"))
-                        .map(str::to_owned),
-                }),
-                at_us,
-                person: r.get(2)?,
-                card: r.get(3)?,
-                reader: r.get(4)?,
-                flags: r.get(9)?,
-                reason: r.get(8)?,
-                verified_by: r.get(10)?,
-                note: r.get(12)?,
-            })
-        })?;
-        let rows: Vec<Row> = rows.collect::<Result<_, _>>()?;
-        let without_card: Vec<&Value> = rows
-            .iter()
-            .filter(|r| r.card.is_none() && !r.note.is_empty())
-            .map(|r| &r.json)
-            .collect();
-        let overrides: Vec<&Value> = rows
-            .iter()
-            .filter(|r| r.verified_by == "override")
-            .map(|r| &r.json)
-            .collect();
-        let guard_denials: Vec<&Value> = rows
-            .iter()
-            .filter(|r| r.reason == "guard_denied")
-            .map(|r| &r.json)
-            .collect();
-        let mut anomalies: Vec<Value> = Vec::new();
-        let window_us = TWO_READERS_WINDOW_S * 1_000_000;
-        for (i, a) in rows.iter().enumerate() {
-            let Some(card) = &a.card else { continue };
-            let twin = rows[i + 1..]
-                .iter()
-                .take_while(|b| b.at_us - a.at_us <= window_us)
-                .find(|b| b.card.as_ref() == Some(card) && b.reader != a.reader);
-            if let Some(b) = twin {
-                anomalies.push(json!({
-                    "kind": "two_readers",
-                    "first": a.json,
-                    "second": b.json,
-                    "seconds": (b.at_us - a.at_us) / 1_000_000,
-                }));
-            }
-        }
-        for row in &rows {
-            let passback =
-                row.reason == "passback" || row.flags.split(',').any(|f| f == "passback_soft");
-            if passback && row.person.is_some() {
-                anomalies.push(json!({ "kind": "repeated_entry", "first": row.json }));
-            }
-        }
-        // A card used at the canteen's till by a pupil who never came in today.
-        anomalies.extend(super::canteen::till_without_entry(conn, date)?);
-        Ok(json!({
-            "date": date,
-            "without_card": without_card,
-            "overrides": overrides,
-            "guard_denials": guard_denials,
-            "anomalies": anomalies,
-        }))
+        day_exceptions(self.store.conn(), date)
     }
+}
+
+/// The exceptions of the school day `date` at the guard post, as
+/// `Workstation::exceptions_report` answers them: `without_card`, `overrides`,
+/// `guard_denials` (passages) and `anomalies` (`kind`: `two_readers`, `repeated_entry`,
+/// `till_without_entry`; `first`, and `second` for two readers).
+pub(crate) fn day_exceptions(conn: &Connection, date: NaiveDate) -> CoreResult<Value> {
+    let mut statement = conn.prepare_cached(
+        "SELECT ps.passage_id, ps.decided_at_us, ps.person_id, ps.card_key, ps.reader_id,
+                pe.name, ps.direction, ps.allowed, ps.reason, ps.flags, ps.verified_by,
+                ps.outcome, ps.note, p.surname, p.name, p.patronymic, c.grade, c.letter
+         FROM passages ps
+         LEFT JOIN persons p ON p.id = ps.person_id
+         LEFT JOIN classes c ON c.id = p.class_id
+         LEFT JOIN peripherals pe ON pe.id = ps.reader_id
+         WHERE ps.school_date = ?1
+         ORDER BY ps.decided_at_us",
+    )?;
+    struct Row {
+        json: Value,
+        at_us: i64,
+        person: Option<String>,
+        card: Option<String>,
+        reader: Option<String>,
+        flags: String,
+        reason: String,
+        verified_by: String,
+        note: String,
+    }
+    let rows = statement.query_map([date.to_string()], |r| {
+        let grade: Option<u8> = r.get(16)?;
+        let letter: Option<String> = r.get(17)?;
+        let full_name = name_at(r, 13)?;
+        let at_us: i64 = r.get(1)?;
+        Ok(Row {
+            json: json!({
+                "passage_id": r.get::<_, String>(0)?,
+                "at": from_micros(at_us),
+                "person_id": r.get::<_, Option<String>>(2)?,
+                "full_name": full_name,
+                "class_name": class_label(grade, letter),
+                "card": r.get::<_, Option<String>>(3)?,
+                "reader": r.get::<_, Option<String>>(5)?,
+                "direction": r.get::<_, String>(6)?,
+                "allowed": r.get::<_, bool>(7)?,
+                "reason": r.get::<_, String>(8)?,
+                "outcome": r.get::<_, String>(11)?,
+                "note": r.get::<_, String>(12)?,
+                // The rule a guard's override set aside.
+                "overridden": r
+                    .get::<_, String>(9)?
+                    .split(',')
+                    .find_map(|f| f.strip_prefix("overridden:"))
+                    .map(str::to_owned),
+            }),
+            at_us,
+            person: r.get(2)?,
+            card: r.get(3)?,
+            reader: r.get(4)?,
+            flags: r.get(9)?,
+            reason: r.get(8)?,
+            verified_by: r.get(10)?,
+            note: r.get(12)?,
+        })
+    })?;
+    let rows: Vec<Row> = rows.collect::<Result<_, _>>()?;
+    let without_card: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r.card.is_none() && !r.note.is_empty())
+        .map(|r| &r.json)
+        .collect();
+    let overrides: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r.verified_by == "override")
+        .map(|r| &r.json)
+        .collect();
+    let guard_denials: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r.reason == "guard_denied")
+        .map(|r| &r.json)
+        .collect();
+    let mut anomalies: Vec<Value> = Vec::new();
+    let window_us = TWO_READERS_WINDOW_S * 1_000_000;
+    for (i, a) in rows.iter().enumerate() {
+        let Some(card) = &a.card else { continue };
+        let twin = rows[i + 1..]
+            .iter()
+            .take_while(|b| b.at_us - a.at_us <= window_us)
+            .find(|b| b.card.as_ref() == Some(card) && b.reader != a.reader);
+        if let Some(b) = twin {
+            anomalies.push(json!({
+                "kind": "two_readers",
+                "first": a.json,
+                "second": b.json,
+                "seconds": (b.at_us - a.at_us) / 1_000_000,
+            }));
+        }
+    }
+    for row in &rows {
+        let passback =
+            row.reason == "passback" || row.flags.split(',').any(|f| f == "passback_soft");
+        if passback && row.person.is_some() {
+            anomalies.push(json!({ "kind": "repeated_entry", "first": row.json }));
+        }
+    }
+    // A card used at the canteen's till by a pupil who never came in today.
+    anomalies.extend(super::canteen::till_without_entry(conn, date)?);
+    Ok(json!({
+        "date": date,
+        "without_card": without_card,
+        "overrides": overrides,
+        "guard_denials": guard_denials,
+        "anomalies": anomalies,
+    }))
 }
