@@ -44,3 +44,8 @@ pub enum ReportKind {
     /// Everyone inside now, by class, then staff and visitors.
     EvacuationList,
 }
+
+pub mod library;
+pub mod meals;
+pub mod sales;
+pub mod shifts;
