@@ -20,6 +20,7 @@ use crate::canteen::{
     Payer, Product, ProductId, Purse, SaleCheck, SaleRefusal, SaleTotal, TillReason,
 };
 use crate::director::meals::meals_by_day;
+use crate::director::shifts::{shift_takings, ShiftTakings};
 use crate::domain::{CardState, ClassId, PersonId, GRADE_MAX, GRADE_MIN};
 use crate::error::{CoreError, CoreResult, Refusal};
 use crate::events::{EventBody, OrderCorrectionCause};
@@ -1558,36 +1559,13 @@ impl Workstation {
         };
         let until = closed.unwrap_or_else(|| to_micros(now));
         let window = params![origin, opened, until];
-        // Sales by category: the lines as sold.
-        let mut by_category: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-        let (mut sales, mut sold) = (0i64, 0i64);
-        {
-            let mut st = conn.prepare_cached(
-                "SELECT lines, total FROM canteen_sales
-                 WHERE origin = ?1 AND at_us >= ?2 AND at_us <= ?3",
-            )?;
-            let rows = st.query_map(window, |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })?;
-            for row in rows {
-                let (lines, total) = row?;
-                sales += 1;
-                sold += total;
-                let lines: Vec<crate::canteen::PricedLine> =
-                    serde_json::from_str(&lines).unwrap_or_default();
-                for l in lines {
-                    let entry = by_category.entry(l.category).or_default();
-                    entry.0 += i64::from(l.quantity);
-                    entry.1 += l.price.0 * i64::from(l.quantity);
-                }
-            }
-        }
-        let (refunds, refunded): (i64, i64) = conn.query_row(
-            "SELECT count(*), coalesce(sum(total), 0) FROM canteen_sales
-             WHERE origin = ?1 AND refunded_at_us >= ?2 AND refunded_at_us <= ?3",
-            window,
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let ShiftTakings {
+            sales,
+            sold,
+            by_category,
+            refunds,
+            refunded,
+        } = shift_takings(conn, &origin, opened, until)?;
         let meals: Vec<Value> = {
             let mut st = conn.prepare_cached(
                 "SELECT coalesce(x.name, m.complex_id), m.payer, count(*), sum(m.price),
