@@ -393,9 +393,9 @@ fn the_directors_money_documents_add_up_to_the_projections() {
     let mut served_all = 0;
     let mut saved_all = 0;
     for (payer, heading) in [
-        ("regional", "Итого: региональный бюджет"),
-        ("municipal", "Итого: муниципальный бюджет"),
-        ("parents", "Итого: родители (платное питание)"),
+        ("regional", "Итого: РБ"),
+        ("municipal", "Итого: МБ"),
+        ("parents", "Итого: родители"),
     ] {
         let served = served_sql(payer);
         let saved = if payer == "parents" {

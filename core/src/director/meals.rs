@@ -44,6 +44,16 @@ fn payer_heading(payer: Payer) -> &'static str {
     }
 }
 
+/// The payer in a subtotal's label, short as budget documents write it: a long label
+/// would widen the first column and squeeze the money out of a portrait page.
+fn payer_short(payer: Payer) -> &'static str {
+    match payer {
+        Payer::Regional => "РБ",
+        Payer::Municipal => "МБ",
+        Payer::Parents => "родители",
+    }
+}
+
 /// One complex's figures over the period.
 #[derive(Debug, Default)]
 struct ComplexFigures {
@@ -99,7 +109,7 @@ pub fn meals_and_savings(conn: &Connection, q: &ReportQuery) -> CoreResult<Docum
             Column::new("Выдано", ColumnKind::Integer),
             Column::new("Выдано, ₽", ColumnKind::Money),
             Column::new("Экономия, ₽", ColumnKind::Money),
-            Column::new("Заказано, не выдано, ₽", ColumnKind::Money),
+            Column::new("Не выдано, ₽", ColumnKind::Money),
         ],
     )?;
     let names: HashMap<String, String> = {
@@ -137,10 +147,7 @@ pub fn meals_and_savings(conn: &Connection, q: &ReportQuery) -> CoreResult<Docum
             document.push_row(row).map_err(document_error)?;
             subtotal.add(figures);
         }
-        let mut row = vec![Cell::text(format!(
-            "Итого: {}",
-            payer_heading(payer).to_lowercase()
-        ))];
+        let mut row = vec![Cell::text(format!("Итого: {}", payer_short(payer)))];
         row.extend(subtotal.cells());
         document.push_row(row).map_err(document_error)?;
         all.add(&subtotal);
@@ -154,8 +161,9 @@ pub fn meals_and_savings(conn: &Connection, q: &ReportQuery) -> CoreResult<Docum
          (положено − заказано) × цена комплекса в тот день; за платное питание родителей \
          экономии нет.",
     );
+    document.push_note("РБ — региональный бюджет, МБ — муниципальный бюджет.");
     document.push_note(
-        "«Заказано, не выдано» — (заказано − выдано) × цена: заказанные порции, которые \
+        "«Не выдано» — (заказано − выдано) × цена: заказанные порции, которые \
          никто не получил (отрицательно, если выдано больше заказанного).",
     );
     Ok(document)
