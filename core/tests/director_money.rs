@@ -510,6 +510,22 @@ fn the_directors_money_documents_add_up_to_the_projections() {
         assert_eq!(kopecks(&subtotal[2]), *expected, "{category}");
     }
     check_renderings(&document, "sales", sales::BUFFET_SALES_TITLE);
+    // One class: its pupils' receipts only.
+    let buyers = number_text(
+        conn,
+        "SELECT p.class_id FROM canteen_sales s JOIN persons p ON p.id = s.person_id
+         GROUP BY p.class_id ORDER BY count(*) DESC LIMIT 1",
+    );
+    let class_sold = number(
+        conn,
+        &format!(
+            "SELECT sum(total) FROM canteen_sales WHERE {period}
+             AND person_id IN (SELECT id FROM persons WHERE class_id = '{buyers}')"
+        ),
+    );
+    let one = sales::buffet_sales(conn, &query(conn, Some(&buyers))).unwrap();
+    assert_eq!(kopecks(&row(&sheet(&one), "Итого")[2]), class_sold);
+    assert!(class_sold > 0 && class_sold < sold);
 
     // ---- cashiers' shifts ----
     let document = shifts::cashier_shifts(conn, &q).unwrap();
@@ -597,4 +613,19 @@ fn the_directors_money_documents_add_up_to_the_projections() {
         assert_eq!(integer(&loan[6]), (day(30) - due).num_days(), "{loan:?}");
     }
     check_renderings(&document, "library", library::LIBRARY_CIRCULATION_TITLE);
+
+    // A period that ends before it begins is refused, not printed empty.
+    let backwards = ReportQuery {
+        from: day(30),
+        to: day(1),
+        ..q.clone()
+    };
+    for refused in [
+        meals::meals_and_savings(conn, &backwards).map(|_| ()),
+        sales::buffet_sales(conn, &backwards).map(|_| ()),
+        shifts::cashier_shifts(conn, &backwards).map(|_| ()),
+        library::library_circulation(conn, &backwards).map(|_| ()),
+    ] {
+        assert_eq!(refused.unwrap_err().code(), "invalid");
+    }
 }
