@@ -19,6 +19,8 @@ use crate::canteen::{
     Complex, ComplexId, Entitlement, MealKind, MealVerdict, MenuItem, OrderPupil, PaidPreOrder,
     Payer, Product, ProductId, Purse, SaleCheck, SaleRefusal, SaleTotal, TillReason,
 };
+use crate::director::meals::meals_by_day;
+use crate::director::shifts::{shift_takings, ShiftTakings};
 use crate::domain::{CardState, ClassId, PersonId, GRADE_MAX, GRADE_MIN};
 use crate::error::{CoreError, CoreResult, Refusal};
 use crate::events::{EventBody, OrderCorrectionCause};
@@ -1557,36 +1559,13 @@ impl Workstation {
         };
         let until = closed.unwrap_or_else(|| to_micros(now));
         let window = params![origin, opened, until];
-        // Sales by category: the lines as sold.
-        let mut by_category: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-        let (mut sales, mut sold) = (0i64, 0i64);
-        {
-            let mut st = conn.prepare_cached(
-                "SELECT lines, total FROM canteen_sales
-                 WHERE origin = ?1 AND at_us >= ?2 AND at_us <= ?3",
-            )?;
-            let rows = st.query_map(window, |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })?;
-            for row in rows {
-                let (lines, total) = row?;
-                sales += 1;
-                sold += total;
-                let lines: Vec<crate::canteen::PricedLine> =
-                    serde_json::from_str(&lines).unwrap_or_default();
-                for l in lines {
-                    let entry = by_category.entry(l.category).or_default();
-                    entry.0 += i64::from(l.quantity);
-                    entry.1 += l.price.0 * i64::from(l.quantity);
-                }
-            }
-        }
-        let (refunds, refunded): (i64, i64) = conn.query_row(
-            "SELECT count(*), coalesce(sum(total), 0) FROM canteen_sales
-             WHERE origin = ?1 AND refunded_at_us >= ?2 AND refunded_at_us <= ?3",
-            window,
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let ShiftTakings {
+            sales,
+            sold,
+            by_category,
+            refunds,
+            refunded,
+        } = shift_takings(conn, &origin, opened, until)?;
         let meals: Vec<Value> = {
             let mut st = conn.prepare_cached(
                 "SELECT coalesce(x.name, m.complex_id), m.payer, count(*), sum(m.price),
@@ -1683,60 +1662,7 @@ impl Workstation {
         }
         let conn = self.store.conn();
         let (from_s, to_s) = (from.to_string(), to.to_string());
-        let mut rows: BTreeMap<(String, String, String), ReportRow> = BTreeMap::new();
-        {
-            let mut st = conn.prepare_cached(
-                // A complex has one price a day: the order's (a line an adjustment added
-                // after a price change carries the new one; the dearer is counted).
-                "SELECT l.school_date, l.complex_id, l.payer, max(l.price), sum(l.entitled),
-                        (SELECT count(*) FROM meal_order_pupils o
-                         WHERE o.school_date = l.school_date AND o.complex_id = l.complex_id)
-                 FROM meal_order_lines l WHERE l.school_date BETWEEN ?1 AND ?2
-                 GROUP BY l.school_date, l.complex_id, l.payer",
-            )?;
-            let found = st.query_map(params![from_s, to_s], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, u32>(4)?,
-                    r.get::<_, u32>(5)?,
-                ))
-            })?;
-            for row in found {
-                let (day, complex, payer, price, entitled, ordered) = row?;
-                let entry = rows.entry((day, complex, payer)).or_default();
-                entry.price = price;
-                entry.entitled = entitled;
-                entry.ordered = ordered;
-            }
-        }
-        {
-            let mut st = conn.prepare_cached(
-                "SELECT school_date, complex_id, payer, count(*), sum(price), max(price) FROM meals_served
-                 WHERE school_date BETWEEN ?1 AND ?2 GROUP BY school_date, complex_id, payer",
-            )?;
-            let found = st.query_map(params![from_s, to_s], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, u32>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                ))
-            })?;
-            for row in found {
-                let (day, complex, payer, served, served_kopecks, price) = row?;
-                let entry = rows.entry((day, complex, payer)).or_default();
-                if entry.price == 0 {
-                    entry.price = price;
-                }
-                entry.served = served;
-                entry.served_kopecks = served_kopecks;
-            }
-        }
+        let rows = meals_by_day(conn, from, to, None)?;
         let names: HashMap<String, String> = complexes(conn)?
             .into_iter()
             .map(|c| (c.complex_id.to_string(), c.name))
@@ -1854,15 +1780,6 @@ pub struct TillWho {
     pub card: Option<String>,
     #[serde(default)]
     pub person_id: Option<PersonId>,
-}
-
-#[derive(Debug, Default)]
-struct ReportRow {
-    price: i64,
-    entitled: u32,
-    ordered: u32,
-    served: u32,
-    served_kopecks: i64,
 }
 
 /// A pupil as the canteen needs them.
