@@ -28,6 +28,10 @@ pub const TREND_SCHOOL_DAYS: usize = 30;
 /// lessons plus the longest break (the summer's is not crossed: the trend stops there).
 pub const TREND_LOOKBACK_DAYS_MAX: u64 = 75;
 
+/// A pupil's day as `attendance_days` keeps it: the first entry and the last exit, in
+/// microseconds; enough for the rule to decide presence.
+type DayPasses = (Option<i64>, Option<i64>);
+
 /// One pupil as the trend needs them.
 struct TrendPupil {
     class: ClassRef,
@@ -203,8 +207,7 @@ impl Workstation {
             .map(|(i, id)| (id.as_str(), i))
             .collect();
         // Per day and pupil: the first entry and the last exit, which decide presence.
-        let mut passes: Vec<Vec<Option<(Option<i64>, Option<i64>)>>> =
-            vec![vec![None; ids.len()]; days.len()];
+        let mut passes: Vec<Vec<Option<DayPasses>>> = vec![vec![None; ids.len()]; days.len()];
         let (from, to) = (first.to_string(), today.0.to_string());
         {
             let mut st = conn.prepare_cached(
