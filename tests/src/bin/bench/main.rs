@@ -6,7 +6,8 @@
 //!
 //! Groups: `journal`, `app`, `readers` (card read latency, `readers.rs` beside this file),
 //! `gatepost` (card to gate command and the morning rush, `gatepost.rs`), `canteen`,
-//! `library` (issue, return and the catalogue's search, `library.rs`), `sync`, `portal`. Without
+//! `library` (issue, return and the catalogue's search, `library.rs`), `dashboard` (the
+//! director's home screen on a school year of events, `dashboard.rs`), `sync`, `portal`. Without
 //! `--only` every group runs and the file is written anew (what `make bench` does); with
 //! it, only the named groups' sections are replaced in the existing file.
 
@@ -34,6 +35,7 @@ const IDLE_BEFORE_MEMORY: Duration = Duration::from_secs(3);
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 mod canteen;
+mod dashboard;
 mod gatepost;
 mod latency;
 mod library;
@@ -43,13 +45,14 @@ mod sync;
 
 /// The groups of figures, in the order of their sections, each with the heading its
 /// section starts with (to find it in an existing file when only some groups run).
-const GROUPS: [(&str, &str); 8] = [
+const GROUPS: [(&str, &str); 9] = [
     ("journal", "## Journal append"),
     ("app", "## The app: cold start"),
     ("readers", "## Card read latency"),
     ("gatepost", "## The gate post"),
     ("canteen", "## The canteen"),
     ("library", "## The library desk"),
+    ("dashboard", "## The director's dashboard"),
     ("sync", "## Sync with the central server"),
     ("portal", "## The parent portal under a city's load"),
 ];
@@ -131,6 +134,9 @@ fn main() {
     }
     if runs("library") {
         fresh.push(("library", library::section(dir.path(), scale)));
+    }
+    if runs("dashboard") {
+        fresh.push(("dashboard", dashboard::section(dir.path(), scale)));
     }
     if runs("sync") {
         fresh.push(("sync", sync::section(dir.path(), scale)));
