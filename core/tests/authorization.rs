@@ -45,6 +45,7 @@ fn expected(command: &Command) -> &'static str {
         IssueVisitorPass { .. } | CloseVisitorPass { .. } => "GA",
         ListVisitors { .. } => "GDA",
         ExceptionsReport { .. } => "DA",
+        DirectorDashboard => "DA",
         StartRollCall | MarkRollCall { .. } | EndRollCall { .. } | RollCallState { .. } => "GDA",
         CanteenCatalogue
         | DayMenu { .. }
@@ -144,6 +145,7 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "close_visitor_pass", "pass_id": "0192f3a0-0000-7000-8000-000000000000"}),
         json!({"type": "list_visitors"}),
         json!({"type": "exceptions_report"}),
+        json!({"type": "director_dashboard"}),
         json!({"type": "start_roll_call"}),
         json!({"type": "mark_roll_call", "roll_call_id": "0192f3a0-0000-7000-8000-000000000000", "person_id": f.pupil}),
         json!({"type": "end_roll_call", "roll_call_id": "0192f3a0-0000-7000-8000-000000000000"}),

@@ -626,6 +626,13 @@ CREATE TABLE stocktake_scans (
     PRIMARY KEY (stocktake_id, barcode)
 );
 "#,
+    // 14: the director's dashboard: the attendance trend reads a month of pupil-days from
+    // the index alone, and the day's loans are found by when they were issued.
+    r#"
+CREATE INDEX attendance_days_trend
+    ON attendance_days (school_date, person_id, first_entry_us, last_exit_us);
+CREATE INDEX library_loans_issued ON library_loans (issued_at_us);
+"#,
 ];
 
 /// The tables `projection::apply` writes: emptied and refilled by a rebuild.

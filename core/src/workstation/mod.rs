@@ -25,6 +25,9 @@
 //!   a class's loans;
 //! - `stocktake`: the library's stocktaking (инвентаризация) — start, scan the shelves
 //!   in batches, the report (missing, misplaced, anomalies, unknown barcodes), close;
+//! - `dashboard`: the director's home screen — today's attendance and who is inside, the
+//!   meals and their saving, the buffet, the library, the guard post's exceptions, the
+//!   attendance trend and the sales by day, in one answer;
 //! - `journal_view`: the journal's check and its pages (secrets' hashes blanked out);
 //! - `checks`: input validation shared with the roster import; every refusal carries a
 //!   `Refusal` code and the values its sentence needs (`crate::error`).
@@ -32,6 +35,7 @@
 mod canteen;
 mod cards;
 mod checks;
+mod dashboard;
 mod devices;
 mod journal_view;
 mod library;
@@ -354,6 +358,11 @@ pub enum Command {
         #[serde(default)]
         date: Option<String>,
     },
+
+    /// The director's home screen in one answer: today's attendance by class, inside
+    /// now, meals and their saving (today, month to date), the buffet, the library, the
+    /// guard post's exceptions, the attendance trend and the sales by day.
+    DirectorDashboard,
 
     /// A roll-call of everyone inside, at the assembly point.
     StartRollCall,
@@ -782,7 +791,9 @@ impl Command {
                 Access::Roles(GUARD_ADMIN_DIRECTOR)
             }
             RollCallState { .. } => Access::Roles(GUARD_ADMIN_DIRECTOR),
-            DayAttendance { .. } | ExceptionsReport { .. } => Access::Roles(ADMIN_DIRECTOR),
+            DayAttendance { .. } | ExceptionsReport { .. } | DirectorDashboard => {
+                Access::Roles(ADMIN_DIRECTOR)
+            }
             CanteenCatalogue | DayMenu { .. } => Access::Roles(CASHIER_ADMIN_DIRECTOR),
             ConfigureCanteen { .. }
             | SaveProduct { .. }
@@ -1049,6 +1060,7 @@ impl Workstation {
             }
             CloseVisitorPass { pass_id } => self.close_visitor_pass(&actor, pass_id, now),
             ExceptionsReport { date } => self.exceptions_report(date.as_deref(), now),
+            DirectorDashboard => self.director_dashboard(now),
             StartRollCall => self.start_roll_call(&actor, now),
             MarkRollCall {
                 roll_call_id,

@@ -7,6 +7,7 @@ export type SectionId =
   | 'inside'
   | 'attendance'
   | 'summary'
+  | 'dashboard'
   | 'lookup'
   | 'pupils'
   | 'classes'
@@ -29,9 +30,11 @@ export type SectionId =
   | 'library';
 
 /** Canonical order: the first section a person may see is their home. */
-/** New sections go last, so the Alt+digit people have learnt keep their meaning. */
+/** New sections go last, so the Alt+digit people have learnt keep their meaning; the
+ *  director's dashboard is the one exception: it is the office's home, beside the summary. */
 const ORDER: SectionId[] = [
   'summary',
+  'dashboard',
   'lookup',
   'pupils',
   'classes',
@@ -58,10 +61,10 @@ const ORDER: SectionId[] = [
 ];
 
 const BY_ROLE: Record<Role, SectionId[]> = {
-  admin: ['summary', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance', 'visitors', 'exceptions', 'rules', 'till', 'till_class', 'canteen_menu', 'canteen_benefits', 'canteen_pupils', 'canteen_order', 'canteen_report', 'server', 'library'],
+  admin: ['summary', 'dashboard', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance', 'visitors', 'exceptions', 'rules', 'till', 'till_class', 'canteen_menu', 'canteen_benefits', 'canteen_pupils', 'canteen_order', 'canteen_report', 'server', 'library'],
   // The director reads the visitors' passes; issuing and closing them is the post's.
   // The director also reads how the sync with the server goes; connecting is the admin's.
-  director: ['summary', 'lookup', 'pupils', 'staff', 'journal', 'inside', 'attendance', 'visitors', 'exceptions', 'canteen_order', 'canteen_report', 'server'],
+  director: ['dashboard', 'summary', 'lookup', 'pupils', 'staff', 'journal', 'inside', 'attendance', 'visitors', 'exceptions', 'canteen_order', 'canteen_report', 'server'],
   guard: ['guard', 'inside', 'lookup', 'pupils', 'visitors'],
   // The till is the cashier's home (Касса), serving a class beside it.
   cashier: ['till', 'till_class', 'lookup', 'pupils', 'canteen_order'],
@@ -75,6 +78,8 @@ const GUARD_FIRST: SectionId[] = ['guard', 'inside'];
 const TILL_FIRST: SectionId[] = ['till', 'till_class'];
 /** The library desk comes first for the librarian. */
 const LIBRARY_FIRST: SectionId[] = ['library'];
+/** The dashboard is the director's home (a director who is also an admin keeps the summary first). */
+const DASHBOARD_FIRST: SectionId[] = ['dashboard'];
 
 export function sectionsFor(roles: Role[]): SectionId[] {
   const allowed = new Set(roles.flatMap((r) => BY_ROLE[r] ?? []));
@@ -85,6 +90,7 @@ export function sectionsFor(roles: Role[]): SectionId[] {
   if (roles.includes('guard') && !office) order = [...GUARD_FIRST, ...order.filter((s) => !GUARD_FIRST.includes(s))];
   if (roles.includes('cashier') && !office) order = [...TILL_FIRST, ...order.filter((s) => !TILL_FIRST.includes(s))];
   if (roles.includes('librarian') && !office) order = [...LIBRARY_FIRST, ...order.filter((s) => !LIBRARY_FIRST.includes(s))];
+  if (roles.includes('director') && !roles.includes('admin')) order = [...DASHBOARD_FIRST, ...order.filter((s) => !DASHBOARD_FIRST.includes(s))];
   return order.filter((s) => allowed.has(s));
 }
 

@@ -7,7 +7,8 @@
 //! Groups: `journal`, `app`, `readers` (card read latency, `readers.rs` beside this file),
 //! `gatepost` (card to gate command and the morning rush, `gatepost.rs`), `canteen`,
 //! `library` (issue, return and the catalogue's search, `library.rs`), `director` (the month's
-//! attendance register as PDF and XLSX, `director.rs`), `sync`, `portal`. Without
+//! attendance register as PDF and XLSX, `director.rs`), `dashboard` (the director's home
+//! screen on a school year of events, `dashboard.rs`), `sync`, `portal`. Without
 //! `--only` every group runs and the file is written anew (what `make bench` does); with
 //! it, only the named groups' sections are replaced in the existing file.
 
@@ -35,6 +36,7 @@ const IDLE_BEFORE_MEMORY: Duration = Duration::from_secs(3);
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 mod canteen;
+mod dashboard;
 mod director;
 mod gatepost;
 mod latency;
@@ -45,7 +47,7 @@ mod sync;
 
 /// The groups of figures, in the order of their sections, each with the heading its
 /// section starts with (to find it in an existing file when only some groups run).
-const GROUPS: [(&str, &str); 9] = [
+const GROUPS: [(&str, &str); 10] = [
     ("journal", "## Journal append"),
     ("app", "## The app: cold start"),
     ("readers", "## Card read latency"),
@@ -53,6 +55,7 @@ const GROUPS: [(&str, &str); 9] = [
     ("canteen", "## The canteen"),
     ("library", "## The library desk"),
     ("director", "## The director's documents"),
+    ("dashboard", "## The director's dashboard"),
     ("sync", "## Sync with the central server"),
     ("portal", "## The parent portal under a city's load"),
 ];
@@ -137,6 +140,9 @@ fn main() {
     }
     if runs("director") {
         fresh.push(("director", director::section(dir.path(), scale)));
+    }
+    if runs("dashboard") {
+        fresh.push(("dashboard", dashboard::section(dir.path(), scale)));
     }
     if runs("sync") {
         fresh.push(("sync", sync::section(dir.path(), scale)));
