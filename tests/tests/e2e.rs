@@ -1765,3 +1765,113 @@ async fn librarian_lends_two_books_by_card_and_takes_one_back() {
         .unwrap()
         .is_intact());
 }
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the built app, Xvfb and tauri-driver: run by `make test`"]
+async fn director_sees_the_school_today_and_prints_a_class_register() {
+    use schoolcard_core::demo;
+
+    let app = app_bin();
+    let (dir, db) = demo_school();
+    // A class and its pupils, as the register will list them.
+    let (class_id, class_name, pupils, classes): (String, String, Vec<String>, usize) = {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let (class_id, class_name): (String, String) = conn
+            .query_row(
+                "SELECT id, grade || letter FROM classes ORDER BY grade, letter LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let pupils = conn
+            .prepare(
+                "SELECT surname FROM persons WHERE class_id = ?1 AND kind = 'pupil' AND status = 'active'",
+            )
+            .unwrap()
+            .query_map([&class_id], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let classes: usize = conn
+            .query_row("SELECT COUNT(*) FROM classes", [], |r| r.get(0))
+            .unwrap();
+        (class_id, class_name, pupils, classes)
+    };
+    assert!(!pupils.is_empty(), "the demo's first class has pupils");
+
+    let (driver, client) = open_app(&app, &db, true).await;
+
+    // The director's home is the dashboard: every class in today's table.
+    sign_in(&client, "director", demo::DEMO_PASSWORD).await;
+    wait_text(&client, "dashboard-present", "").await;
+    let rows = wait_for(
+        "every class on the dashboard",
+        || async {
+            Some(
+                client
+                    .find_all(Locator::Css(&testid("dashboard-class-row")))
+                    .await
+                    .ok()?
+                    .len(),
+            )
+        },
+        |n: &usize| *n == classes,
+    )
+    .await;
+    assert_eq!(rows, classes);
+
+    // The documents: this month's register of one class, as CSV.
+    click(&client, "nav-documents").await;
+    wait_text(&client, "documents-kinds", "").await;
+    client
+        .find(Locator::Css(
+            "[data-testid='documents-kind'][data-kind='attendance_register'] input",
+        ))
+        .await
+        .expect("the register's choice")
+        .click()
+        .await
+        .expect("choosing the register");
+    wait_text(&client, "documents-class", "")
+        .await
+        .select_by_value(&class_id)
+        .await
+        .expect("choosing the class");
+    client
+        .find(Locator::Css(
+            "[data-testid='documents-format'][data-format='csv']",
+        ))
+        .await
+        .expect("the CSV choice")
+        .click()
+        .await
+        .expect("choosing CSV");
+    click(&client, "documents-make").await;
+    let made = wait_text(&client, "documents-made-item", "").await;
+    assert_eq!(
+        made.attr("data-rows").await.unwrap(),
+        Some(pupils.len().to_string()),
+        "a row per pupil of the class"
+    );
+
+    // The file is under reports/ beside the database: Excel's BOM, the class's pupils.
+    let written: Vec<PathBuf> = std::fs::read_dir(dir.path().join("reports"))
+        .expect("the reports folder")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    let name = written[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("Табель") && name.contains(&class_name) && name.ends_with(".csv"),
+        "{name}"
+    );
+    let bytes = std::fs::read(&written[0]).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with a BOM");
+    let text = String::from_utf8(bytes).unwrap();
+    for surname in &pupils {
+        assert!(text.contains(surname.as_str()), "{surname} in\n{text}");
+    }
+
+    client.close().await.unwrap();
+    drop(driver);
+}

@@ -1,3 +1,5 @@
+// First: a browser language `Intl` accepts, before any library reads it.
+import './lib/locale';
 import { mount } from 'svelte';
 import './app.css';
 import App from './App.svelte';

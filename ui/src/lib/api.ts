@@ -374,6 +374,39 @@ async function shellCall<T>(name: string, args?: Record<string, unknown>): Promi
   }
 }
 
+// ─── The director's documents (АРМ Отчётности) ──────────────────────────────────────────
+
+/** The documents `export_report` builds (core `director::ReportKind`). */
+export type ReportKind =
+  | 'attendance_register'
+  | 'lateness'
+  | 'meals_and_savings'
+  | 'buffet_sales'
+  | 'cashier_shifts'
+  | 'library_circulation'
+  | 'guard_exceptions'
+  | 'evacuation_list';
+export type ReportFormat = 'pdf' | 'xlsx' | 'csv';
+
+export interface ReportExported {
+  /** Where the file was written (under `reports/` beside the database); it is opened too. */
+  path: string;
+  /** Rows in the document (group headings and totals not counted). */
+  rows: number;
+}
+
+/** Builds a director's document for `from`–`to` (school days, both included) and one class
+ *  or all, writes it as `format` and opens it; progress comes as `report_*` stages. */
+export function exportReport(args: {
+  kind: ReportKind;
+  from: string;
+  to: string;
+  classId: string | null;
+  format: ReportFormat;
+}): Promise<ReportExported> {
+  return shellCall<ReportExported>('export_report', args);
+}
+
 export function deviceHealth(): Promise<DeviceHealth[]> {
   return shellCall<DeviceHealth[]>('device_health');
 }

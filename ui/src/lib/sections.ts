@@ -8,6 +8,7 @@ export type SectionId =
   | 'attendance'
   | 'summary'
   | 'dashboard'
+  | 'documents'
   | 'lookup'
   | 'pupils'
   | 'classes'
@@ -31,10 +32,11 @@ export type SectionId =
 
 /** Canonical order: the first section a person may see is their home. */
 /** New sections go last, so the Alt+digit people have learnt keep their meaning; the
- *  director's dashboard is the one exception: it is the office's home, beside the summary. */
+ *  director's dashboard and documents are the exception: the office's own, beside the summary. */
 const ORDER: SectionId[] = [
   'summary',
   'dashboard',
+  'documents',
   'lookup',
   'pupils',
   'classes',
@@ -61,10 +63,10 @@ const ORDER: SectionId[] = [
 ];
 
 const BY_ROLE: Record<Role, SectionId[]> = {
-  admin: ['summary', 'dashboard', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance', 'visitors', 'exceptions', 'rules', 'till', 'till_class', 'canteen_menu', 'canteen_benefits', 'canteen_pupils', 'canteen_order', 'canteen_report', 'server', 'library'],
+  admin: ['summary', 'dashboard', 'documents', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance', 'visitors', 'exceptions', 'rules', 'till', 'till_class', 'canteen_menu', 'canteen_benefits', 'canteen_pupils', 'canteen_order', 'canteen_report', 'server', 'library'],
   // The director reads the visitors' passes; issuing and closing them is the post's.
   // The director also reads how the sync with the server goes; connecting is the admin's.
-  director: ['dashboard', 'summary', 'lookup', 'pupils', 'staff', 'journal', 'inside', 'attendance', 'visitors', 'exceptions', 'canteen_order', 'canteen_report', 'server'],
+  director: ['dashboard', 'documents', 'summary', 'lookup', 'pupils', 'staff', 'journal', 'inside', 'attendance', 'visitors', 'exceptions', 'canteen_order', 'canteen_report', 'server'],
   guard: ['guard', 'inside', 'lookup', 'pupils', 'visitors'],
   // The till is the cashier's home (Касса), serving a class beside it.
   cashier: ['till', 'till_class', 'lookup', 'pupils', 'canteen_order'],
@@ -79,7 +81,7 @@ const TILL_FIRST: SectionId[] = ['till', 'till_class'];
 /** The library desk comes first for the librarian. */
 const LIBRARY_FIRST: SectionId[] = ['library'];
 /** The dashboard is the director's home (a director who is also an admin keeps the summary first). */
-const DASHBOARD_FIRST: SectionId[] = ['dashboard'];
+const DASHBOARD_FIRST: SectionId[] = ['dashboard', 'documents'];
 
 export function sectionsFor(roles: Role[]): SectionId[] {
   const allowed = new Set(roles.flatMap((r) => BY_ROLE[r] ?? []));
