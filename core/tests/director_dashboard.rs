@@ -207,6 +207,13 @@ fn the_dashboard_equals_the_reports_it_summarises() {
 
     // Today, by class: `DayAttendance`'s table, and the day's known counts.
     assert_eq!(attendance["day_kind"], "school_day", "{attendance}");
+    // A Saturday: the juniors' day off but the seniors' lessons, so a day with lessons.
+    let saturday = run(
+        &mut ws,
+        json!({"type": "day_attendance", "date": "2026-10-17"}),
+        now,
+    );
+    assert_eq!(saturday["day_kind"], "school_day", "{saturday}");
     assert_eq!(dash["attendance"]["classes"], attendance["classes"]);
     let totals = &dash["attendance"]["totals"];
     for key in ["pupils", "present", "late", "absent", "excused"] {

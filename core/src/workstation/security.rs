@@ -324,7 +324,12 @@ impl Workstation {
         });
         Ok(json!({
             "date": date.0,
-            "day_kind": rules.calendar.pupil_day(date, 1),
+            // The day of the first grade with lessons (seniors may study on a Saturday the
+            // juniors have off); the first grade's when no grade has any.
+            "day_kind": (1..=11)
+                .map(|grade| rules.calendar.pupil_day(date, grade))
+                .find(|kind| matches!(kind, crate::access::DayKind::SchoolDay | crate::access::DayKind::ShortenedDay))
+                .unwrap_or_else(|| rules.calendar.pupil_day(date, 1)),
             "classes": classes,
             "rows": detail,
         }))
