@@ -12,7 +12,7 @@ use crate::canteen::{
 use crate::domain::{CardState, ClassId, FullName, PersonId, PersonKind, PersonStatus, Role};
 use crate::library::{BookCopy, BookTitle, CopyState, LoanId, StocktakeId};
 use crate::money::Kopecks;
-use crate::peripherals::{Direction, PeripheralId, PeripheralSpec};
+use crate::peripherals::{Direction, PeripheralId, PeripheralSpec, Post};
 use chrono::{DateTime, NaiveDate, Utc};
 use schoolcard_proto::CardId;
 use serde::{Deserialize, Serialize};
@@ -151,6 +151,13 @@ pub enum EventBody {
     PeripheralConfigured {
         peripheral_id: PeripheralId,
         spec: PeripheralSpec,
+    },
+    /// The journal's origin workstation said which post it serves (the guard's door, the
+    /// till, the library desk, the office) and its name («Пост охраны, вход 1»): the home
+    /// screen of whoever signs in there, and how the server lists it.
+    WorkstationPostSet {
+        post: Post,
+        name: String,
     },
     /// A staff member opened a gate one way by hand (the guard letting a visitor in, the
     /// installer testing the wiring); the shell carries it out after this is recorded.

@@ -331,6 +331,17 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
                 ],
             )?;
         }
+        EventBody::WorkstationPostSet { post, name } => {
+            let post = serde_json::to_value(post).expect("posts serialize");
+            exec(
+                conn,
+                "INSERT INTO workstation_posts (workstation, post, name, updated_at_us)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (workstation) DO UPDATE SET post = excluded.post,
+                        name = excluded.name, updated_at_us = excluded.updated_at_us",
+                params![event.origin.to_string(), post.as_str(), name, at],
+            )?;
+        }
         EventBody::GateOpenedByHand { .. } => {}
         EventBody::Passage {
             passage_id,

@@ -1860,7 +1860,11 @@ async fn director_sees_the_school_today_and_prints_a_class_register() {
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(written.len(), 1, "{written:?}");
-    let name = written[0].file_name().unwrap().to_string_lossy().into_owned();
+    let name = written[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     assert!(
         name.starts_with("Табель") && name.contains(&class_name) && name.ends_with(".csv"),
         "{name}"
@@ -1871,6 +1875,55 @@ async fn director_sees_the_school_today_and_prints_a_class_register() {
     for surname in &pupils {
         assert!(text.contains(surname.as_str()), "{surname} in\n{text}");
     }
+
+    client.close().await.unwrap();
+    drop(driver);
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the built app, Xvfb and tauri-driver: run by `make test`"]
+async fn a_fresh_install_sets_up_the_school_and_the_canteen_till_in_the_wizard() {
+    let app = app_bin();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("school.sqlite");
+    let (driver, client) = open_app(&app, &db, false).await;
+
+    // The set-up screen: the school and its first admin.
+    type_into(&client, "setup-school-name", "Школа № 7").await;
+    type_into(&client, "setup-surname", "Админова").await;
+    type_into(&client, "setup-name", "Анна").await;
+    type_into(&client, "setup-password", ADMIN_PASSWORD).await;
+    type_into(&client, "setup-password2", ADMIN_PASSWORD).await;
+    click(&client, "setup-submit").await;
+
+    // The wizard: this workstation is the canteen's till.
+    wait_text(&client, "first-run-post", "").await;
+    client
+        .find(Locator::Css(
+            "[data-testid='workstation-post-option'][data-post='canteen'] input",
+        ))
+        .await
+        .expect("the canteen's choice")
+        .click()
+        .await
+        .expect("choosing the canteen");
+    let name = wait_text(&client, "workstation-post-name", "").await;
+    name.clear().await.unwrap();
+    name.send_keys("Касса, 1 этаж").await.unwrap();
+    click(&client, "workstation-post-save").await;
+
+    // No server yet: standalone; the readers' step shows the devices screen itself.
+    click(&client, "first-run-standalone").await;
+    wait_text(&client, "first-run-devices", "").await;
+    wait_text(&client, "devices-none", "").await;
+    click(&client, "first-run-done").await;
+
+    // The admin lands at the till, the post's own screen, first in the menu.
+    wait_text(&client, "section-till", "").await;
+    let journaled = journaled(&db, "workstation_post_set");
+    assert_eq!(journaled.len(), 1, "{journaled:?}");
+    assert_eq!(journaled[0]["post"], "canteen");
+    assert_eq!(journaled[0]["name"], "Касса, 1 этаж");
 
     client.close().await.unwrap();
     drop(driver);

@@ -633,6 +633,15 @@ CREATE INDEX attendance_days_trend
     ON attendance_days (school_date, person_id, first_entry_us, last_exit_us);
 CREATE INDEX library_loans_issued ON library_loans (issued_at_us);
 "#,
+    // 15: which post each workstation serves, as its first-run wizard (or the admin) set it.
+    r#"
+CREATE TABLE workstation_posts (
+    workstation TEXT PRIMARY KEY,
+    post TEXT NOT NULL,
+    name TEXT NOT NULL,
+    updated_at_us INTEGER NOT NULL
+);
+"#,
 ];
 
 /// The tables `projection::apply` writes: emptied and refilled by a rebuild.
@@ -676,4 +685,5 @@ pub const PROJECTION_TABLES: &[&str] = &[
     "library_loans",
     "stocktakes",
     "stocktake_scans",
+    "workstation_posts",
 ];

@@ -316,6 +316,11 @@ pub enum Command {
 
     /// This workstation's readers and gates.
     ListDevices,
+    /// This workstation's post and name (the first-run wizard's second step).
+    SetWorkstationPost {
+        post: crate::peripherals::Post,
+        name: String,
+    },
     /// Configures a reader or gate: a new one without `device_id`.
     SaveDevice {
         #[serde(default)]
@@ -753,7 +758,9 @@ impl Command {
             | ListDevices
             | SyncStatus => Access::SignedIn,
             SyncConflicts { .. } => Access::Roles(ADMIN_DIRECTOR),
-            ConnectServer { .. } | DisconnectServer => Access::Roles(ADMIN),
+            ConnectServer { .. } | DisconnectServer | SetWorkstationPost { .. } => {
+                Access::Roles(ADMIN)
+            }
             SchoolSummary | ListStaff | VerifyJournal | JournalPage { .. } => {
                 Access::Roles(ADMIN_DIRECTOR)
             }
@@ -1031,6 +1038,9 @@ impl Workstation {
             VerifyJournal => self.verify_journal(),
             JournalPage { before_seq, limit } => self.journal_page(before_seq, limit),
             ListDevices => self.list_devices(),
+            SetWorkstationPost { post, name } => {
+                self.set_workstation_post(&actor, post, &name, now)
+            }
             SaveDevice { device_id, device } => self.save_device(&actor, device_id, device, now),
             RemoveDevice { device_id } => self.remove_device(&actor, device_id, now),
             OpenGate {

@@ -13,6 +13,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 
+/// The longest name of a workstation's post («Пост охраны, главный вход»), in characters.
+const WORKSTATION_NAME_CHARS_MAX: usize = 60;
+
 impl Workstation {
     pub(super) fn get_school(&self) -> CoreResult<Value> {
         let school: Option<(String, String, bool)> = self
@@ -48,7 +51,67 @@ impl Workstation {
             "time_zone": time_zone,
             "needs_setup": accounts == 0,
             "demo": demo,
+            "post": self.workstation_post()?,
         }))
+    }
+
+    /// This workstation's post and name, `null` until set.
+    fn workstation_post(&self) -> CoreResult<Value> {
+        let found: Option<(String, String)> = self
+            .store
+            .conn()
+            .query_row(
+                "SELECT post, name FROM workstation_posts WHERE workstation = ?1",
+                [self.store.device().to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(found.map_or(
+            Value::Null,
+            |(post, name)| json!({"post": post, "name": name}),
+        ))
+    }
+
+    /// Says which post this workstation serves and what it is called; the same answer
+    /// again writes nothing.
+    pub(super) fn set_workstation_post(
+        &mut self,
+        actor: &str,
+        post: crate::peripherals::Post,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> CoreResult<Value> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(CoreError::invalid(
+                "name",
+                Refusal::Empty,
+                "the post's name is blank",
+            ));
+        }
+        let length = name.chars().count();
+        if length > WORKSTATION_NAME_CHARS_MAX {
+            return Err(CoreError::invalid(
+                "name",
+                Refusal::TooLong,
+                format!("a post's name is at most {WORKSTATION_NAME_CHARS_MAX} characters"),
+            )
+            .with("max", WORKSTATION_NAME_CHARS_MAX));
+        }
+        let wanted = json!({"post": post, "name": name});
+        if self.workstation_post()? != wanted {
+            self.store.write(|w| {
+                w.append(
+                    actor,
+                    now,
+                    EventBody::WorkstationPostSet {
+                        post,
+                        name: name.to_owned(),
+                    },
+                )
+            })?;
+        }
+        Ok(wanted)
     }
 
     /// Was the school generated as the demo school (`school_configured.demo`)?

@@ -389,6 +389,61 @@ fn a_real_school_is_no_demo() {
 }
 
 #[test]
+fn a_workstation_says_its_post_once_and_a_guard_may_not_change_it() {
+    let mut s = school();
+    assert_eq!(
+        run(&mut s.ws, json!({"type": "get_school"}))["post"],
+        Value::Null
+    );
+    let set =
+        json!({"type": "set_workstation_post", "post": "canteen", "name": "  Касса, 1 этаж "});
+    let saved = run(&mut s.ws, set.clone());
+    assert_eq!(saved, json!({"post": "canteen", "name": "Касса, 1 этаж"}));
+    assert_eq!(run(&mut s.ws, json!({"type": "get_school"}))["post"], saved);
+    // The same answer again writes nothing.
+    let events = |ws: &Workstation| -> i64 {
+        ws.store()
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM journal WHERE kind = 'workstation_post_set'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    run(&mut s.ws, set);
+    assert_eq!(events(&s.ws), 1);
+    // A blank or an overlong name is refused, naming the field.
+    for name in ["   ", &"я".repeat(61)] {
+        let refused = try_run(
+            &mut s.ws,
+            json!({"type": "set_workstation_post", "post": "entrance", "name": name}),
+        )
+        .unwrap_err();
+        assert_eq!(as_the_ui_sees(&refused)["field"], "name", "{refused}");
+    }
+    // A guard may not say what the workstation is for.
+    run(&mut s.ws, json!({"type": "sign_out"}));
+    run(
+        &mut s.ws,
+        json!({"type": "sign_in_password", "login": "guard", "password": PASSWORD}),
+    );
+    let forbidden = try_run(
+        &mut s.ws,
+        json!({"type": "set_workstation_post", "post": "entrance", "name": "Вход"}),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(forbidden, CoreError::Forbidden { .. }),
+        "{forbidden}"
+    );
+    // A rebuild of the projections says the same.
+    s.ws.store_mut().rebuild_projections().unwrap();
+    assert_eq!(run(&mut s.ws, json!({"type": "get_school"}))["post"], saved);
+    assert_eq!(events(&s.ws), 1);
+}
+
+#[test]
 fn photos_of_a_list_come_in_one_answer() {
     let mut s = school();
     let (ivanov, petrova) = (s.ivanov.clone(), s.petrova.clone());
@@ -708,7 +763,7 @@ fn migration_2_fills_card_holdings_as_a_rebuild_would() {
              DROP TABLE canteen_bans; DROP TABLE canteen_limits; DROP TABLE canteen_pre_orders;
              DROP TABLE canteen_accounts; DROP TABLE meal_orders; DROP TABLE meal_order_lines;
              DROP TABLE meal_order_pupils; DROP TABLE meals_served; DROP TABLE canteen_sales; DROP TABLE till_shifts;
-             DROP TABLE stocktake_scans; DROP TABLE stocktakes;
+             DROP TABLE workstation_posts; DROP TABLE stocktake_scans; DROP TABLE stocktakes;
              DROP TABLE library_loans; DROP TABLE library_copies; DROP TABLE library_titles;
              DROP TABLE sync_config; DROP TABLE sync_state; DROP TABLE sync_placements; DROP TABLE sync_pulled; DROP TABLE sync_keys;
              DROP TABLE sync_cursor_marks; DROP TABLE sync_skipped; DROP TABLE sync_conflicts; DROP TABLE server_balances;

@@ -41,6 +41,8 @@ export interface School {
   needs_setup: boolean;
   /** Present for the demo school only. */
   demo: Demo | null;
+  /** The post this workstation serves and its name, once the first-run wizard (or the admin) set it. */
+  post: { post: Post; name: string } | null;
 }
 
 export interface AppInfo {

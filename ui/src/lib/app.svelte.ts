@@ -7,6 +7,8 @@ export const app = $state({
   session: null as Session | null,
   /** The login just created on the set-up screen, offered on the sign-in screen. */
   lastLogin: '' as string,
+  /** The first-run wizard's steps after the set-up screen (post, server, readers) are on. */
+  firstRun: false,
 });
 
 export function isAdmin(): boolean {

@@ -78,6 +78,10 @@ export function describePayload(kind: string, payload: unknown, timeZone?: strin
       if (spec.enabled === false) push(t('device_state.disabled'));
       break;
     }
+    case 'workstation_post_set':
+      push(str(p.name));
+      push(tryT(`post.${str(p.post)}`, str(p.post)));
+      break;
     case 'gate_opened_by_hand':
       push(tryT(`direction.${str(p.direction)}`, str(p.direction)));
       break;

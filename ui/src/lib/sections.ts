@@ -1,6 +1,6 @@
 // The workplace's sections and who sees which. Hiding a section is a courtesy: the core
 // authorizes every command itself.
-import type { Role } from './api';
+import type { Post, Role } from './api';
 
 export type SectionId =
   | 'guard'
@@ -94,6 +94,17 @@ export function sectionsFor(roles: Role[]): SectionId[] {
   if (roles.includes('librarian') && !office) order = [...LIBRARY_FIRST, ...order.filter((s) => !LIBRARY_FIRST.includes(s))];
   if (roles.includes('director') && !roles.includes('admin')) order = [...DASHBOARD_FIRST, ...order.filter((s) => !DASHBOARD_FIRST.includes(s))];
   return order.filter((s) => allowed.has(s));
+}
+
+/** The section of the post this workstation serves (the first-run wizard's choice). */
+const POST_HOME: Partial<Record<Post, SectionId>> = { entrance: 'guard', canteen: 'till', library: 'library' };
+
+/** `sections` with this workstation's post's screen first, when the person may see it: at
+ *  the canteen till an admin signs in to the till, not to the summary. */
+export function withPostFirst(sections: SectionId[], post: Post | null | undefined): SectionId[] {
+  const home = post ? POST_HOME[post] : undefined;
+  if (!home || !sections.includes(home)) return sections;
+  return [home, ...sections.filter((s) => s !== home)];
 }
 
 /** Alt+1…Alt+9, then Alt+0 for the tenth; later sections are reached by Tab. */
