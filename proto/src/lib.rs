@@ -4,7 +4,7 @@
 //! protocol, so it changes only in backward-compatible steps. The crate depends on nothing
 //! of ours: both `schoolcard-core` and `schoolcard-readers` may use it.
 //!
-//! It holds the sync protocol ([`sync`]) and the canonical card identity, [`CardId`]: one value for a card however a
+//! It holds the sync protocol ([`sync`]), the updates the server offers ([`updates`]) and the canonical card identity, [`CardId`]: one value for a card however a
 //! reader prints it (Em-Marine hex, Wiegand-26 "facility,number", decimal or hex UID), so
 //! a card enrolled on one reader matches on another.
 
@@ -16,3 +16,4 @@ pub use card::{
 };
 
 pub mod sync;
+pub mod updates;

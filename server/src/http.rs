@@ -58,6 +58,9 @@ pub struct AppState {
     pub portal: Arc<crate::portal::auth::Portal>,
     /// Wakes the background loop (`background::spawn`) after a push or a server event.
     pub projector_wake: Arc<tokio::sync::Notify>,
+    /// The folder a release's `latest.json` and packages are left in (`updates_dir`);
+    /// `None`: no updates offered.
+    pub updates_dir: Option<std::path::PathBuf>,
     last_seen: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
@@ -73,6 +76,7 @@ impl AppState {
                 true,
             )),
             projector_wake: Arc::default(),
+            updates_dir: None,
             last_seen: Arc::default(),
         }
     }
@@ -98,6 +102,11 @@ impl AppState {
         self
     }
 
+    pub fn with_updates_dir(mut self, folder: impl Into<std::path::PathBuf>) -> Self {
+        self.updates_dir = Some(folder.into());
+        self
+    }
+
     pub fn with_public_url(mut self, url: &str) -> Self {
         self.public_url = url.trim_end_matches('/').to_owned();
         self
@@ -109,6 +118,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/v1/version", get(version))
+        .route("/updates/files/{name}", get(crate::updates::file_route))
+        .route(
+            "/updates/{target}/{current}",
+            get(crate::updates::offer_route),
+        )
         .route("/v1/auth/login", post(admin::login_route))
         .route(
             "/v1/admin/schools",

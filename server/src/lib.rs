@@ -44,6 +44,7 @@ pub mod portal;
 pub mod projector;
 pub mod sync;
 pub mod throwaway;
+pub mod updates;
 
 pub use error::ApiError;
 pub use http::{serve, spawn, AppState, RunningServer};

@@ -13,7 +13,8 @@ const USAGE: &str = "usage:
 
 Settings (file, then environment): database_url (SCHOOLCARD_SERVER_DATABASE_URL),
 listen (SCHOOLCARD_SERVER_LISTEN, default 127.0.0.1:8787), sandbox_key
-(SCHOOLCARD_SERVER_SANDBOX_KEY), public_url (SCHOOLCARD_SERVER_PUBLIC_URL).
+(SCHOOLCARD_SERVER_SANDBOX_KEY), public_url (SCHOOLCARD_SERVER_PUBLIC_URL), updates_dir
+(SCHOOLCARD_SERVER_UPDATES_DIR: a workstation release's latest.json and packages).
 Logs: RUST_LOG (default info).";
 
 /// The demo's app role; the throwaway cluster trusts loopback, so its password is moot.
@@ -94,6 +95,9 @@ fn state_for(config: &Config, pool: sqlx_postgres::PgPool, demo: bool) -> http::
     }
     if let Some(url) = &config.public_url {
         state = state.with_public_url(url);
+    }
+    if let Some(folder) = &config.updates_dir {
+        state = state.with_updates_dir(folder);
     }
     let mailer: std::sync::Arc<dyn schoolcard_server::mail::Mailer> = match &config.smtp_host {
         Some(host) => match schoolcard_server::mail::Smtp::new(

@@ -38,6 +38,11 @@ pub struct Central {
 
 impl Central {
     pub fn start() -> Central {
+        Central::start_with(|state| state)
+    }
+
+    /// A server whose state `configure` finishes (an updates folder, …).
+    pub fn start_with(configure: impl FnOnce(AppState) -> AppState) -> Central {
         let cluster = ThrowawayCluster::start().expect("a throwaway PostgreSQL cluster starts");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -60,9 +65,11 @@ impl Central {
                 .await
                 .expect("a school");
             // Plain HTTP on loopback: the portal's cookies go without `Secure`.
-            let state = AppState::new(pool.clone())
-                .with_sandbox_key(SANDBOX_KEY)
-                .with_portal(portal_mail, false);
+            let state = configure(
+                AppState::new(pool.clone())
+                    .with_sandbox_key(SANDBOX_KEY)
+                    .with_portal(portal_mail, false),
+            );
             let server = schoolcard_server::spawn(state, "127.0.0.1:0")
                 .await
                 .expect("the server listens");

@@ -42,13 +42,18 @@ fn agent(timeouts: Timeouts) -> Result<ureq::Agent, SyncError> {
     Ok(builder.build())
 }
 
+/// The agent the update check and download use: the sync's TLS and time-outs.
+pub(super) fn agent_for_updates(timeouts: Timeouts) -> Result<ureq::Agent, SyncError> {
+    agent(timeouts)
+}
+
 /// A server's base URL without a trailing slash (`https://portal.example.ru`).
-fn base(url: &str) -> String {
+pub(super) fn base(url: &str) -> String {
     url.trim().trim_end_matches('/').to_owned()
 }
 
 /// Turns a transport or HTTP error into what the status bar says.
-fn failure(e: ureq::Error) -> SyncError {
+pub(super) fn failure(e: ureq::Error) -> SyncError {
     match e {
         ureq::Error::Status(status, response) => {
             let text = response.into_string().unwrap_or_default();

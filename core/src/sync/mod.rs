@@ -18,6 +18,7 @@
 
 pub mod http;
 pub mod keys;
+pub mod update;
 pub mod worker;
 
 #[cfg(test)]
