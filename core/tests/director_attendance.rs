@@ -489,3 +489,95 @@ fn late_arrivals_and_the_guard_exceptions_of_a_month() {
     let evacuation = director::build(&conn, ReportKind::EvacuationList, &query).unwrap();
     assert_eq!(evacuation.title(), schoolcard_reports::EVACUATION_TITLE);
 }
+
+/// The longest a guard's passage may take to be written while the director's month's
+/// register is being built on the same database (a debug build with `synchronous=FULL`
+/// writes one in ~10 ms; a writer waiting for the builder would take its whole second).
+const WRITE_BESIDE_A_REPORT_MS_MAX: u128 = 300;
+
+#[test]
+fn the_guards_passages_are_written_at_their_pace_while_the_register_is_built() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("school.sqlite");
+    build_month(&path);
+    let (from, to) = september();
+    let query = {
+        let conn = director::open_read_only(&path).unwrap();
+        ReportQuery::for_school(&conn, from, to, None, made_at()).unwrap()
+    };
+
+    // The director's export: the register built again and again on a read-only
+    // connection of its own, each build's start and end noted.
+    let stop = Arc::new(AtomicBool::new(false));
+    let builds: Arc<Mutex<Vec<(Instant, Instant)>>> = Arc::default();
+    let builder = {
+        let (stop, builds, path) = (stop.clone(), builds.clone(), path.clone());
+        std::thread::spawn(move || {
+            let conn = director::open_read_only(&path).unwrap();
+            while !stop.load(Ordering::SeqCst) {
+                let started = Instant::now();
+                let register =
+                    director::build(&conn, ReportKind::AttendanceRegister, &query).unwrap();
+                assert!(register.rows().len() > 500);
+                builds.lock().unwrap().push((started, Instant::now()));
+            }
+        })
+    };
+
+    // The guard's post meanwhile: one passage per write, each timed.
+    let mut store = Store::open(&path).unwrap();
+    let pupil: String = store
+        .conn()
+        .query_row(
+            "SELECT id FROM persons WHERE kind = 'pupil' ORDER BY id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let actor = format!("device:{}", store.device());
+    let day = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    let mut writes = Vec::new();
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    while builds.lock().unwrap().len() < 2 && Instant::now() < deadline {
+        let when = at(day, 7, 30) + Duration::seconds(writes.len() as i64);
+        let direction = if writes.len() % 2 == 0 {
+            Direction::Entry
+        } else {
+            Direction::Exit
+        };
+        let started = Instant::now();
+        store
+            .write(|w| w.append(&actor, when, passage(&pupil, day, when, direction)))
+            .unwrap();
+        writes.push((started, started.elapsed().as_millis()));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::SeqCst);
+    builder.join().unwrap();
+
+    let builds = builds.lock().unwrap();
+    assert!(
+        builds.len() >= 2,
+        "the register was built {} times",
+        builds.len()
+    );
+    let during: Vec<u128> = writes
+        .iter()
+        .filter(|(at, _)| builds.iter().any(|(s, e)| s <= at && at <= e))
+        .map(|(_, ms)| *ms)
+        .collect();
+    assert!(
+        during.len() >= 5,
+        "only {} passages were written while a register was being built",
+        during.len()
+    );
+    let slowest = during.iter().max().copied().unwrap_or_default();
+    assert!(
+        slowest <= WRITE_BESIDE_A_REPORT_MS_MAX,
+        "a passage took {slowest} ms to write beside the register's build (at most {WRITE_BESIDE_A_REPORT_MS_MAX} ms): {during:?}"
+    );
+}
