@@ -1808,4 +1808,9 @@ export const en: Catalogue = {
   'stage.report_build': 'Gathering the figures',
   'stage.report_render': 'Laying out the document',
   'stage.report_save': 'Saving the file',
+  'diagnostics.title': 'Diagnostics for support',
+  'diagnostics.hint': 'An archive for support: the program’s and the system’s versions, the devices’ state, the last errors from the logs, the database’s and its journal’s checks, record counts. It holds no names, card numbers or photos.',
+  'diagnostics.export': 'Save the diagnostics archive',
+  'diagnostics.writing': 'Saving…',
+  'diagnostics.written': 'The archive is saved:',
 };

@@ -1816,6 +1816,11 @@ export const ru = {
   'stage.report_build': 'Сбор данных',
   'stage.report_render': 'Вёрстка документа',
   'stage.report_save': 'Сохранение файла',
+  'diagnostics.title': 'Диагностика для поддержки',
+  'diagnostics.hint': 'Архив для службы поддержки: версии программы и системы, состояние устройств, последние ошибки из журналов работы, проверка базы и её журнала, количество записей. Имён, номеров карт и фотографий в нём нет.',
+  'diagnostics.export': 'Сохранить архив диагностики',
+  'diagnostics.writing': 'Сохраняется…',
+  'diagnostics.written': 'Архив сохранён:',
 } satisfies Record<string, string | Plural>;
 
 export type Key = keyof typeof ru;
