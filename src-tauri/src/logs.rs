@@ -41,7 +41,9 @@ pub fn init(db_path: &Path) {
         EnvFilter::try_from_env("SCHOOLCARD_LOG")
             .unwrap_or_else(|_| EnvFilter::new(LOG_FILTER_DEFAULT))
     };
+    // Colours only for a person at a terminal, not in a file a service manager keeps.
     let stderr = fmt::layer()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_filter(filter());
     let dir = log_dir(db_path);
