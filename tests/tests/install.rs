@@ -228,7 +228,7 @@ fn run(program: &str, args: &[&std::ffi::OsStr]) -> String {
 
 /// One file of the package, read without installing it.
 fn file_in_deb(deb: &Path, path: &str) -> String {
-    let tar = Process::new("dpkg-deb")
+    let mut tar = Process::new("dpkg-deb")
         .arg("--fsys-tarfile")
         .arg(deb)
         .stdout(Stdio::piped())
@@ -236,9 +236,11 @@ fn file_in_deb(deb: &Path, path: &str) -> String {
         .expect("dpkg-deb runs");
     let out = Process::new("tar")
         .args(["-xO", path.trim_start_matches('/')])
-        .stdin(tar.stdout.expect("a pipe"))
+        .stdin(tar.stdout.take().expect("a pipe"))
         .output()
         .expect("tar runs");
+    // tar stops reading once it has the file: dpkg-deb may end on a broken pipe.
+    let _ = tar.wait();
     assert!(out.status.success(), "{path} is not in {}", deb.display());
     String::from_utf8(out.stdout).expect("a text file")
 }
