@@ -176,7 +176,12 @@ pub fn build(db_path: &Path, log_dir: &Path, context: &Context) -> Result<Vec<u8
     put("versions.json", pretty(&versions))?;
     put("devices.json", pretty(&serde_json::Value::Array(devices)))?;
     put("database.json", pretty(&database))?;
-    put("log-errors.txt", log_lines.join("\n") + "\n")?;
+    let log_text = if log_lines.is_empty() {
+        "no warnings or errors in the log files\n".to_owned()
+    } else {
+        log_lines.join("\n") + "\n"
+    };
+    put("log-errors.txt", log_text)?;
     let cursor = zip.finish().map_err(zip_error)?;
     Ok(cursor.into_inner())
 }

@@ -1,7 +1,8 @@
 //! The workstation's .deb as a school's IT person meets it: its metadata and contents
 //! checked, installed with dpkg, the INSTALLED `/usr/bin/schoolcard` started on a fresh
 //! database under Xvfb (through tauri-driver, as in `e2e.rs`) until the first-run set-up
-//! screen shows, then removed: the program is gone, the school's database is not.
+//! screen shows, and on a demo school where the admin writes the support archive; then
+//! removed: the program is gone, the school's database is not.
 //!
 //! `make test` builds the debug .deb once and passes it in `SCHOOLCARD_DEB`; without it
 //! the test builds one itself. Installing needs root (CI runs as root): as another user
@@ -142,6 +143,42 @@ async fn the_deb_installs_starts_on_a_fresh_database_and_removes_without_it() {
         .unwrap_or_default();
     assert!(log_files > 0, "no log file in {}", logs.display());
 
+    // The installed program's support archive: the demo school's admin presses
+    // «Диагностика для поддержки» and a ZIP appears under diagnostics/ beside the database.
+    let demo_dir = tempfile::tempdir().unwrap();
+    let demo_db = demo_dir.path().join("school.sqlite");
+    {
+        let driver = Driver::start();
+        let caps = json!({"tauri:options": {
+            "application": INSTALLED_BIN,
+            "args": ["--demo", "--db", demo_db, "--lang", "ru"],
+        }});
+        let client = ClientBuilder::native()
+            .capabilities(caps.as_object().unwrap().clone())
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .expect("a WebDriver session with the installed app");
+        for id in [
+            "demo-use-admin",
+            "signin-submit",
+            "nav-school",
+            "diagnostics-export",
+        ] {
+            click_testid(&client, id).await;
+        }
+        wait_for_testid(&client, "diagnostics-path").await;
+        let _ = client.close().await;
+    }
+    let archives: Vec<PathBuf> = std::fs::read_dir(demo_dir.path().join("diagnostics"))
+        .expect("a diagnostics folder beside the database")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        archives.len() == 1 && archives[0].extension().is_some_and(|x| x == "zip"),
+        "{archives:?}"
+    );
+
     // Removal: the program and its files go, the school's database stays.
     drop(installed);
     for path in [INSTALLED_BIN, DESKTOP_FILE, UDEV_RULE] {
@@ -258,6 +295,19 @@ async fn wait_for_testid(client: &Client, id: &str) {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Clicks an element once it is there (a moment after, so the screen has settled).
+async fn click_testid(client: &Client, id: &str) {
+    wait_for_testid(client, id).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client
+        .find(Locator::Css(&format!("[data-testid='{id}']")))
+        .await
+        .unwrap_or_else(|e| panic!("[{id}]: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click [{id}]: {e}"));
 }
 
 /// tauri-driver (`TAURI_DRIVER`), stopped with SIGTERM so it takes WebKitWebDriver down
