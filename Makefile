@@ -4,6 +4,7 @@
 # and, for the curious:
 #   make bench  performance figures, written to BENCHMARKS.md
 #   make server the central sync server on a throwaway PostgreSQL with a demo school
+#   make deb    the workstation's .deb for real installs (release), see installers/workstation/
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
@@ -21,8 +22,14 @@ export SCHOOLCARD_OSDP_PYTHON ?= $(SCHOOLCARD_VENV)/bin/python
 APP_BIN := $(CARGO_TARGET_DIR)/debug/schoolcard
 APP_RELEASE_BIN := $(CARGO_TARGET_DIR)/release/schoolcard
 DEMO_DB ?= $(HOME)/.local/share/schoolcard/demo.sqlite
+# The .deb the Tauri bundler writes: schoolcard_<version>_<arch>.deb under bundle/deb/ of
+# the profile's target folder.
+APP_VERSION := $(shell sed -n 's/^  "version": "\(.*\)",$$/\1/p' src-tauri/tauri.conf.json)
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB := $(CARGO_TARGET_DIR)/release/bundle/deb/schoolcard_$(APP_VERSION)_$(DEB_ARCH).deb
+DEB_DEBUG := $(CARGO_TARGET_DIR)/debug/bundle/deb/schoolcard_$(APP_VERSION)_$(DEB_ARCH).deb
 
-.PHONY: run test bench server app app-release setup setup-test unit e2e clean-demo
+.PHONY: run test bench server app app-release deb deb-debug setup setup-test unit e2e install-test clean-demo
 
 setup:
 	@installers/setup.sh run
@@ -37,6 +44,18 @@ app: setup
 app-release: setup
 	cd ui && npm run --silent app:release
 
+# The .deb for a school's PCs (release build): the app, its desktop entry and icons, the
+# udev rule for readers and relay boards, Depends on WebKitGTK and pcscd. Lands in
+# $(CARGO_TARGET_DIR)/release/bundle/deb/; install it with `sudo apt install ./<file>.deb`.
+deb: setup
+	cd ui && npm run --silent app:deb
+	@echo "make deb: $(DEB)"
+
+# The same .deb from a debug build, for the install test; the debug app binary it holds
+# is the one `make app` builds, so `make test` builds this instead of `app`.
+deb-debug: setup
+	cd ui && npm run --silent tauri -- build --debug --bundles deb
+
 run:
 	@if [ -z "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
 	  echo "make run: no display (DISPLAY and WAYLAND_DISPLAY are unset) — run it in a desktop session, or try: xvfb-run -a make run" >&2; exit 2; fi
@@ -45,8 +64,9 @@ run:
 
 test: setup-test
 	$(MAKE) --no-print-directory unit
-	$(MAKE) --no-print-directory app
+	$(MAKE) --no-print-directory deb-debug
 	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory install-test
 
 # Everything but the window: the pure crates and the cross-crate tests (no WebKit built).
 unit:
@@ -58,6 +78,14 @@ e2e:
 	cargo test -p schoolcard-app --features custom-protocol
 	SCHOOLCARD_APP_BIN=$(APP_BIN) TAURI_DRIVER=$(SCHOOLCARD_TOOLS)/bin/tauri-driver timeout -k 10 900 xvfb-run -a -s "-screen 0 1280x800x24" \
 	  cargo test -p schoolcard-tests --test e2e -- --ignored --test-threads=1
+
+# The debug .deb (built by `make deb-debug`, which `make test` runs first) checked,
+# installed with dpkg, its /usr/bin/schoolcard started on a fresh database under Xvfb,
+# then removed: the program goes, the database stays. Needs root (CI runs as root);
+# otherwise the test says so and passes without installing.
+install-test:
+	SCHOOLCARD_DEB=$(DEB_DEBUG) TAURI_DRIVER=$(SCHOOLCARD_TOOLS)/bin/tauri-driver timeout -k 10 600 xvfb-run -a -s "-screen 0 1280x800x24" \
+	  cargo test -p schoolcard-tests --test install -- --ignored --test-threads=1
 
 bench: setup-test app-release
 	cargo build --release -p schoolcard-tests --bin bench

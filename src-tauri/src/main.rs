@@ -10,7 +10,9 @@
 mod args;
 mod commands;
 mod devices;
+mod diagnostics;
 mod fire_hotkey;
+mod logs;
 mod meal_orders;
 mod receipts;
 mod reports_export;
@@ -49,6 +51,13 @@ fn main() -> ExitCode {
     if options.verify_journal {
         return verify_journal(&options.db_path);
     }
+    // stderr and a daily file under `logs/` next to the database (logs.rs).
+    logs::init(&options.db_path);
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        db = %options.db_path.display(),
+        "schoolcard starting"
+    );
     // Before anything touches GTK, which would abort with a message nobody understands.
     if let Some(message) = args::missing_display(|name| std::env::var_os(name)) {
         eprintln!("{message}");
@@ -106,6 +115,7 @@ fn main() -> ExitCode {
             meal_orders::export_meal_order,
             reports_export::export_report,
             sync::sync_now,
+            diagnostics::export_diagnostics,
         ])
         .run(tauri::generate_context!());
     match run {

@@ -1832,4 +1832,9 @@ export const en: Catalogue = {
   'devices.post_intro': 'The post\'s screen opens first for everyone who signs in here; the server shows its name.',
   'devices.post_save': 'Save the post',
   'devices.post_saved': 'Post saved: «{name}».',
+  'diagnostics.title': 'Diagnostics for support',
+  'diagnostics.hint': 'An archive for support: the program’s and the system’s versions, the devices’ state, the last errors from the logs, the database’s and its journal’s checks, record counts. It holds no names, card numbers or photos.',
+  'diagnostics.export': 'Save the diagnostics archive',
+  'diagnostics.writing': 'Saving…',
+  'diagnostics.written': 'The archive is saved:',
 };

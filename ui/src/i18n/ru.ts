@@ -1840,6 +1840,11 @@ export const ru = {
   'devices.post_intro': 'Экран поста открывается первым у каждого, кто входит здесь; название видно на сервере.',
   'devices.post_save': 'Сохранить пост',
   'devices.post_saved': 'Пост сохранён: «{name}».',
+  'diagnostics.title': 'Диагностика для поддержки',
+  'diagnostics.hint': 'Архив для службы поддержки: версии программы и системы, состояние устройств, последние ошибки из журналов работы, проверка базы и её журнала, количество записей. Имён, номеров карт и фотографий в нём нет.',
+  'diagnostics.export': 'Сохранить архив диагностики',
+  'diagnostics.writing': 'Сохраняется…',
+  'diagnostics.written': 'Архив сохранён:',
 } satisfies Record<string, string | Plural>;
 
 export type Key = keyof typeof ru;

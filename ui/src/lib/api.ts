@@ -409,6 +409,20 @@ export function exportReport(args: {
   return shellCall<ReportExported>('export_report', args);
 }
 
+// ─── Diagnostics for support ────────────────────────────────────────────────────────────
+
+export interface DiagnosticsExported {
+  /** The ZIP written under `diagnostics/` beside the database. */
+  path: string;
+  bytes: number;
+}
+
+/** Writes the support archive (versions, devices, the logs' last errors, the database's
+ *  checks and counts; no personal data). Admin only. */
+export function exportDiagnostics(): Promise<DiagnosticsExported> {
+  return shellCall<DiagnosticsExported>('export_diagnostics');
+}
+
 export function deviceHealth(): Promise<DeviceHealth[]> {
   return shellCall<DeviceHealth[]>('device_health');
 }
