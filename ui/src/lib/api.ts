@@ -1067,6 +1067,32 @@ export interface SyncAttempt {
 }
 
 /** Wakes the background sync now («Синхронизировать сейчас»); its `sync` event follows. */
+/** A newer build the enrolled server offers (proto `UpdateOffer`). */
+export interface UpdateOffer {
+  version: string;
+  notes: string;
+  pub_date?: string;
+  url: string;
+  signature: string;
+}
+
+export interface UpdateCheck {
+  current: string;
+  /** The server asked; null on a standalone workstation. */
+  server: string | null;
+  offer: UpdateOffer | null;
+}
+
+export function checkUpdate(): Promise<UpdateCheck> {
+  return shellCall<UpdateCheck>('check_update');
+}
+
+/** Downloads and verifies `version`, drains the outbox, backs up, installs and restarts
+ *  (progress as `update_*` stages). */
+export function installUpdate(version: string): Promise<void> {
+  return shellCall<void>('install_update', { version });
+}
+
 export function syncNow(): Promise<void> {
   return shellCall<void>('sync_now');
 }

@@ -174,7 +174,7 @@ export function describeError(
   } else if (err.code === 'invalid' && err.field) {
     text = t('error.invalid_field', { field });
   } else {
-    text = tryT(`error.${err.code}`, t('error.unknown'));
+    text = tryT(`error.${err.code}`, t('error.unknown'), localParams(err.params));
   }
   const detail = ['wrong_credentials', 'account_locked', 'not_signed_in'].includes(err.code) ? null : err.message;
   return { text, detail };
