@@ -335,6 +335,11 @@ refusals! {
     ServerUnreachable = "server_unreachable",
     /// The server refused (`detail`: its words, e.g. an expired enrolment code).
     ServerRefused = "server_refused",
+    // Backups (`crate::backup`). `file` names the backup.
+    /// The file is not an SQLite database at all.
+    BackupNotADatabase = "backup_not_a_database",
+    /// The file fails SQLite's integrity check (or a fresh copy failed it).
+    BackupDamaged = "backup_damaged",
 }
 
 impl std::fmt::Display for Refusal {
