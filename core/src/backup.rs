@@ -335,9 +335,7 @@ pub fn preview(path: &Path) -> CoreResult<BackupPreview> {
         .map(crate::time::from_micros);
     // `verify` reads tables of later migrations: an older file is not checked.
     if schema_version == SCHEMA_VERSION {
-        p.chain_intact = crate::journal::verify(&conn)
-            .ok()
-            .map(|r| r.is_intact());
+        p.chain_intact = crate::journal::verify(&conn).ok().map(|r| r.is_intact());
     }
     Ok(p)
 }
@@ -484,10 +482,7 @@ fn write_copy(
             if require_intact {
                 return Err(CoreError::conflict(
                     Refusal::BackupDamaged,
-                    format!(
-                        "the copy failed its check: {}",
-                        detail.unwrap_or_default()
-                    ),
+                    format!("the copy failed its check: {}", detail.unwrap_or_default()),
                 )
                 .with("file", &name));
             }
@@ -590,7 +585,10 @@ mod tests {
     fn names_carry_the_instant_and_the_reason_and_read_back() {
         let at = Utc.with_ymd_and_hms(2026, 11, 27, 21, 0, 0).unwrap();
         let cases = [
-            (BackupReason::Scheduled, "2026-11-27T21-00-00Z scheduled.sqlite"),
+            (
+                BackupReason::Scheduled,
+                "2026-11-27T21-00-00Z scheduled.sqlite",
+            ),
             (BackupReason::Manual, "2026-11-27T21-00-00Z manual.sqlite"),
             (
                 BackupReason::BeforeMigration { to_version: 14 },

@@ -72,7 +72,10 @@ fn a_damaged_database_comes_back_from_its_backup_whole() {
     let held = backup::preview(&backup_path).unwrap();
     assert!(held.integrity_ok && held.restorable, "{held:?}");
     assert_eq!(held.chain_intact, Some(true));
-    assert!(held.pupils > 100 && held.classes > 10 && held.cards > 100, "{held:?}");
+    assert!(
+        held.pupils > 100 && held.classes > 10 && held.cards > 100,
+        "{held:?}"
+    );
     let before = holdings(&db);
     assert_eq!(before, holdings(&backup_path));
 
@@ -182,7 +185,10 @@ fn a_restore_while_the_app_runs_keeps_it_working_and_readers_see_it() {
         .iter()
         .map(|b| b["file"].as_str().unwrap())
         .collect();
-    assert!(files.contains(&file.as_str()) && files.contains(&saved), "{files:?}");
+    assert!(
+        files.contains(&file.as_str()) && files.contains(&saved),
+        "{files:?}"
+    );
     // The before-restore copy holds the class the restore took away.
     let aside = backup::preview(&backup::backup_dir(&db).join(saved)).unwrap();
     assert_eq!(aside.classes as i64, classes_then + 1);
@@ -235,7 +241,9 @@ fn opening_an_older_database_backs_it_up_before_migrating() {
     std::fs::create_dir_all(fresh.parent().unwrap()).unwrap();
     drop(Store::open(&fresh).unwrap());
     assert_eq!(
-        backup::list_backups(&backup::backup_dir(&db)).unwrap().len(),
+        backup::list_backups(&backup::backup_dir(&db))
+            .unwrap()
+            .len(),
         1
     );
     assert!(!backup::backup_dir(&fresh).exists());
@@ -265,7 +273,10 @@ fn refusal(ws: &mut Workstation, file: &str) -> (String, Option<String>) {
             &no_progress,
         )
         .expect_err("must be refused");
-    (e.code().to_owned(), e.reason().map(|r| r.as_str().to_owned()))
+    (
+        e.code().to_owned(),
+        e.reason().map(|r| r.as_str().to_owned()),
+    )
 }
 
 #[test]
@@ -278,7 +289,11 @@ fn a_restore_refuses_what_is_not_a_good_backup_of_ours_and_changes_nothing() {
     let good = backups.join(made["file"].as_str().unwrap());
 
     let not_sqlite = "2026-11-01T00-00-00Z manual.sqlite";
-    std::fs::write(backups.join(not_sqlite), "surname;name\nИванов;Иван\n".repeat(200)).unwrap();
+    std::fs::write(
+        backups.join(not_sqlite),
+        "surname;name\nИванов;Иван\n".repeat(200),
+    )
+    .unwrap();
 
     let newer = "2026-11-02T00-00-00Z manual.sqlite";
     std::fs::copy(&good, backups.join(newer)).unwrap();

@@ -72,9 +72,7 @@ fn lock(state: &Mutex<ScheduleState>) -> std::sync::MutexGuard<'_, ScheduleState
 fn check_once(db_path: &std::path::Path, state: &Mutex<ScheduleState>, now: DateTime<Utc>) {
     let due = match backup::newest_scheduled(&backup::backup_dir(db_path)) {
         Ok(None) => true,
-        Ok(Some(newest)) => {
-            now - newest.taken_at >= chrono::Duration::hours(BACKUP_INTERVAL_HOURS)
-        }
+        Ok(Some(newest)) => now - newest.taken_at >= chrono::Duration::hours(BACKUP_INTERVAL_HOURS),
         Err(e) => {
             tracing::warn!("cannot list the backups: {e}");
             true
