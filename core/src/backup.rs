@@ -24,6 +24,10 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// A copy (or a restore) that has not finished in this long gives up: the source kept
+/// changing under it (each change by another connection restarts the copy) or a lock
+/// was never let go. The schedule tries again later; a person sees the error.
+pub const BACKUP_DURATION_MAX_SECONDS: u64 = 600;
 /// The folder beside the database that holds its backups.
 pub const BACKUP_DIR_NAME: &str = "backups";
 /// Pages copied per step of the online backup. At the default 4 KiB page this is 1 MiB:
@@ -357,11 +361,7 @@ pub fn restore_into(
     // the evidence, and it holds whatever the backup does not.
     let saved_before = write_copy(live, db_path, BackupReason::BeforeRestore, now, false)?;
     let src = open_read_only(backup_path)?;
-    Backup::new(&src, live)?.run_to_completion(
-        BACKUP_PAGES_PER_STEP,
-        Duration::from_millis(BACKUP_PAUSE_BETWEEN_STEPS_MS),
-        None,
-    )?;
+    copy_pages(&src, live)?;
     tracing::info!(file = %restored.file, "backup restored");
     prune(&backup_dir(db_path))?;
     Ok(RestoreOutcome {
@@ -397,11 +397,7 @@ pub fn restore(
             }
             let mut live = open_live(db_path)?;
             let src = open_read_only(backup_path)?;
-            Backup::new(&src, &mut live)?.run_to_completion(
-                BACKUP_PAGES_PER_STEP,
-                Duration::from_millis(BACKUP_PAUSE_BETWEEN_STEPS_MS),
-                None,
-            )?;
+            copy_pages(&src, &mut live)?;
             RestoreOutcome {
                 restored,
                 saved_before: None,
@@ -471,11 +467,7 @@ fn write_copy(
     }
     let result = (|| -> CoreResult<()> {
         let mut dst = Connection::open(&partial)?;
-        Backup::new(src, &mut dst)?.run_to_completion(
-            BACKUP_PAGES_PER_STEP,
-            Duration::from_millis(BACKUP_PAUSE_BETWEEN_STEPS_MS),
-            None,
-        )?;
+        copy_pages(src, &mut dst)?;
         let _mode: String = dst.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
         let (ok, detail) = integrity(&dst)?;
         if !ok {
@@ -528,6 +520,32 @@ fn free_name(dir: &Path, now: DateTime<Utc>, reason: BackupReason) -> CoreResult
             )
             .with("max", SAME_NAME_SUFFIX_MAX)
         })
+}
+
+/// Copies every page of `src` into `dst` in steps of [`BACKUP_PAGES_PER_STEP`], pausing
+/// between them; gives up after [`BACKUP_DURATION_MAX_SECONDS`].
+fn copy_pages(src: &Connection, dst: &mut Connection) -> CoreResult<()> {
+    use rusqlite::backup::StepResult;
+    let started = std::time::Instant::now();
+    let backup = Backup::new(src, dst)?;
+    loop {
+        match backup.step(BACKUP_PAGES_PER_STEP)? {
+            StepResult::Done => return Ok(()),
+            StepResult::More | StepResult::Busy | StepResult::Locked => {}
+            // A future rusqlite's other answers: treat as "try again", still bounded.
+            _ => {}
+        }
+        if started.elapsed() > Duration::from_secs(BACKUP_DURATION_MAX_SECONDS) {
+            return Err(StoreError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "the copy did not finish in {BACKUP_DURATION_MAX_SECONDS} s (the database kept changing or stayed locked)"
+                ),
+            ))
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(BACKUP_PAUSE_BETWEEN_STEPS_MS));
+    }
 }
 
 fn integrity(conn: &Connection) -> CoreResult<(bool, Option<String>)> {
