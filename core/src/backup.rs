@@ -36,6 +36,9 @@ pub const BACKUP_DIR_NAME: &str = "backups";
 pub const BACKUP_PAGES_PER_STEP: i32 = 256;
 /// The pause between steps, during which writers run freely.
 pub const BACKUP_PAUSE_BETWEEN_STEPS_MS: u64 = 2;
+/// A scheduled backup is due when the newest one is this old (or there is none): one a
+/// day, which retention keeps for two weeks.
+pub const SCHEDULED_INTERVAL_HOURS: i64 = 24;
 /// Scheduled backups kept (newest first): two weeks of daily copies.
 pub const SCHEDULED_KEPT_MAX: usize = 14;
 /// Manual, before-migration and before-restore backups kept (newest first). They are rare
@@ -237,6 +240,14 @@ pub fn make_backup_of_file(
 ) -> CoreResult<BackupInfo> {
     let src = open_read_only(db_path)?;
     make_backup(&src, db_path, reason, now)
+}
+
+/// Whether the schedule makes a backup at `now`, given the newest scheduled one's instant.
+/// A newest one "in the future" (the clock was set back) counts as due once it is an
+/// interval away either way, so a wrong clock never stops the backups for long.
+pub fn scheduled_due(newest: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    let interval = chrono::Duration::hours(SCHEDULED_INTERVAL_HOURS);
+    newest.is_none_or(|at| (now - at).abs() >= interval)
 }
 
 /// The newest scheduled backup in `dir`, if any (the schedule's start-up check).
@@ -598,6 +609,24 @@ fn sync_dir(dir: &Path) {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn a_scheduled_backup_is_due_a_day_after_the_last_and_at_first() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 27, 21, 0, 0).unwrap();
+        let h = chrono::Duration::hours;
+        let cases = [
+            (None, true),
+            (Some(at), false),
+            (Some(at - h(23)), false),
+            (Some(at - h(24)), true),
+            (Some(at - h(24 * 9)), true),
+            (Some(at + h(3)), false),
+            (Some(at + h(24 * 30)), true),
+        ];
+        for (newest, due) in cases {
+            assert_eq!(scheduled_due(newest, at), due, "{newest:?}");
+        }
+    }
 
     #[test]
     fn names_carry_the_instant_and_the_reason_and_read_back() {

@@ -11,9 +11,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tauri::State;
 
-/// A scheduled backup is made when the newest one is this old (and at start-up when it
-/// is older already): one a day, which retention keeps for two weeks.
-pub const BACKUP_INTERVAL_HOURS: i64 = 24;
 /// How often the thread looks at the clock. A failed backup is tried again this much
 /// later; a laptop that slept past the hour catches up within it.
 pub const BACKUP_CHECK_EVERY_MINUTES: u64 = 10;
@@ -68,14 +65,18 @@ fn lock(state: &Mutex<ScheduleState>) -> std::sync::MutexGuard<'_, ScheduleState
     state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Makes the scheduled backup if the newest is older than the interval (or there is none).
+/// Makes the scheduled backup when `backup::scheduled_due` says so (a day after the newest,
+/// or at once when there is none).
 fn check_once(db_path: &std::path::Path, state: &Mutex<ScheduleState>, now: DateTime<Utc>) {
     let due = match backup::newest_scheduled(&backup::backup_dir(db_path)) {
-        Ok(None) => true,
-        Ok(Some(newest)) => now - newest.taken_at >= chrono::Duration::hours(BACKUP_INTERVAL_HOURS),
+        Ok(newest) => backup::scheduled_due(newest.map(|b| b.taken_at), now),
+        // Not knowing the newest, a copy every check would push the daily ones out.
         Err(e) => {
-            tracing::warn!("cannot list the backups: {e}");
-            true
+            tracing::error!("cannot list the backups: {e}");
+            let mut s = lock(state);
+            s.last_error_at = Some(now);
+            s.last_error = Some(e.to_string());
+            return;
         }
     };
     if !due {
