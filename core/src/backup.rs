@@ -399,19 +399,28 @@ pub fn restore(
             let dir = backup_dir(db_path);
             std::fs::create_dir_all(&dir).map_err(StoreError::Io)?;
             let aside = free_name(&dir, now, BackupReason::BeforeRestore)?;
+            let size_bytes = std::fs::metadata(db_path).map_err(StoreError::Io)?.len();
             std::fs::rename(db_path, dir.join(&aside)).map_err(StoreError::Io)?;
+            // Its write-ahead log may hold what the file lacks: it goes along, as evidence.
             for suffix in ["-wal", "-shm"] {
                 let side = side_file(db_path, suffix);
                 if side.exists() {
-                    std::fs::remove_file(side).map_err(StoreError::Io)?;
+                    std::fs::rename(&side, dir.join(format!("{aside}{suffix}")))
+                        .map_err(StoreError::Io)?;
                 }
             }
+            sync_dir(&dir);
             let mut live = open_live(db_path)?;
             let src = open_read_only(backup_path)?;
             copy_pages(&src, &mut live)?;
             RestoreOutcome {
                 restored,
-                saved_before: None,
+                saved_before: Some(BackupInfo {
+                    file: aside,
+                    taken_at: now,
+                    reason: BackupReason::BeforeRestore,
+                    size_bytes,
+                }),
             }
         }
     };

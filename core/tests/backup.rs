@@ -122,6 +122,31 @@ fn a_deleted_database_comes_back_from_its_backup() {
 }
 
 #[test]
+fn a_database_whose_header_is_gone_is_set_aside_and_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_school(dir.path());
+    let made = backup::make_backup_of_file(&db, BackupReason::Scheduled, now()).unwrap();
+    let before = holdings(&db);
+    let mut bytes = std::fs::read(&db).unwrap();
+    bytes[..4096].fill(0xEE);
+    std::fs::write(&db, &bytes).unwrap();
+    assert!(Store::open(&db).is_err(), "the damage must show");
+
+    let outcome = backup::restore(&db, &backup::backup_dir(&db).join(&made.file), now()).unwrap();
+    let aside = outcome.saved_before.expect("the damaged file is kept");
+    assert_eq!(
+        std::fs::read(backup::backup_dir(&db).join(&aside.file)).unwrap(),
+        bytes,
+        "byte for byte"
+    );
+    let store = Store::open(&db).unwrap();
+    assert_eq!(integrity(store.conn()), "ok");
+    assert!(journal::verify(store.conn()).unwrap().is_intact());
+    drop(store);
+    assert_eq!(holdings(&db), before);
+}
+
+#[test]
 fn a_restore_while_the_app_runs_keeps_it_working_and_readers_see_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_school(dir.path());
