@@ -412,3 +412,39 @@ fn retention_keeps_the_newest_scheduled_and_every_manual_one() {
         expected.first().copied()
     );
 }
+
+#[test]
+fn a_backup_from_an_older_schema_is_migrated_after_the_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = common::school(dir.path());
+    let backups = backup::backup_dir(ws.store().path());
+    std::fs::create_dir_all(&backups).unwrap();
+    let old = "2026-01-10T08-00-00Z before-migration-to-v5.sqlite";
+    let older = 4;
+    older_database(&backups.join(old), older);
+    let held = backup::preview(&backups.join(old)).unwrap();
+    assert_eq!((held.schema_version, held.restorable), (older as i64, true));
+    assert_eq!(
+        held.chain_intact, None,
+        "an older file's chain is not checked"
+    );
+
+    let answer = run(
+        &mut ws,
+        json!({"type": "restore_backup", "file": old}),
+        now(),
+    );
+    // The old file has no accounts: the admin who restored it is signed out.
+    assert_eq!(answer["signed_out"], json!(true));
+    let conn = ws.store().conn();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(integrity(conn), "ok");
+    assert_eq!(last_kind(conn), "backup_restored");
+    assert!(journal::verify(conn).unwrap().is_intact());
+    // A fresh school again: set up from the start.
+    let school = run(&mut ws, json!({"type": "get_school"}), now());
+    assert_eq!(school["configured"], json!(false), "{school}");
+}
