@@ -335,6 +335,14 @@ refusals! {
     ServerUnreachable = "server_unreachable",
     /// The server refused (`detail`: its words, e.g. an expired enrolment code).
     ServerRefused = "server_refused",
+    // Backups (`crate::backup`). `file` names the backup.
+    /// The file is not an SQLite database at all.
+    BackupNotADatabase = "backup_not_a_database",
+    /// The file fails SQLite's integrity check (or a fresh copy failed it).
+    BackupDamaged = "backup_damaged",
+    /// A restore on a workstation enrolled with the server: its own events after the
+    /// backup are on the server, and the numbers it would give new ones clash with them.
+    RestoreWhileEnrolled = "restore_while_enrolled",
 }
 
 impl std::fmt::Display for Refusal {

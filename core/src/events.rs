@@ -407,6 +407,17 @@ pub enum EventBody {
         titles: u32,
         copies: u32,
     },
+    /// The database was restored from the backup `file` (`crate::backup`), appended
+    /// right after the restore: what came before it in the journal is the backup's,
+    /// up to `last_event_at`.
+    BackupRestored {
+        file: String,
+        #[serde(default)]
+        taken_at: Option<DateTime<Utc>>,
+        #[serde(default)]
+        last_event_at: Option<DateTime<Utc>>,
+        events: u64,
+    },
     // The library (Библиотека, `crate::library`).
     /// A title of the catalogue added or changed, as a whole.
     BookTitleSaved {

@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod backup;
 pub mod canteen;
 pub mod demo;
 pub mod director;

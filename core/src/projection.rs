@@ -912,6 +912,9 @@ pub fn apply(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
         // Its titles and copies are their own events; a repeated import is recognised by
         // its plan being empty, so nothing is kept of the import itself.
         EventBody::CatalogueImported { .. } => {}
+        // A record of the restore for people reading the journal; the restored tables
+        // are the backup's own.
+        EventBody::BackupRestored { .. } => {}
         EventBody::BookTitleSaved { title } => {
             let search = search_key(&format!("{} {}", title.title, title.authors.join(" ")));
             exec(

@@ -21,6 +21,7 @@ fn expected(command: &Command) -> &'static str {
         SyncStatus => "any",
         SyncConflicts { .. } => "DA",
         ConnectServer { .. } | DisconnectServer => "A",
+        ListBackups | MakeBackup | PreviewBackup { .. } | RestoreBackup { .. } => "A",
         SchoolSummary | ListStaff | VerifyJournal | JournalPage { .. } => "DA",
         ConfigureSchool { .. } | CreateClass { .. } | RenameClass { .. } | ArchiveClass { .. } => {
             "A"
@@ -106,6 +107,10 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "connect_server", "server_url": "http://127.0.0.1:9", "code": "ABCD-EFGH"}),
         json!({"type": "disconnect_server"}),
         json!({"type": "verify_journal"}),
+        json!({"type": "list_backups"}),
+        json!({"type": "make_backup"}),
+        json!({"type": "preview_backup", "file": "2026-09-01T05-00-00Z manual.sqlite"}),
+        json!({"type": "restore_backup", "file": "2000-01-01T00-00-00Z manual.sqlite"}),
         json!({"type": "journal_page", "limit": 5}),
         json!({"type": "configure_school", "name": "Лицей", "time_zone": "Europe/Moscow"}),
         json!({"type": "create_class", "name": "7Г"}),

@@ -169,7 +169,7 @@ impl Devices {
 fn changes_devices(command: &Command) -> bool {
     matches!(
         command,
-        Command::SaveDevice { .. } | Command::RemoveDevice { .. }
+        Command::SaveDevice { .. } | Command::RemoveDevice { .. } | Command::RestoreBackup { .. }
     )
 }
 
@@ -177,7 +177,10 @@ fn changes_devices(command: &Command) -> bool {
 fn changes_rules(command: &Command) -> bool {
     matches!(
         command,
-        Command::ConfigureSchool { .. } | Command::ConfigureAccessRules { .. }
+        Command::ConfigureSchool { .. }
+            | Command::ConfigureAccessRules { .. }
+            // A restore brings back the backup's rules, cards and presence.
+            | Command::RestoreBackup { .. }
     )
 }
 

@@ -8,6 +8,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod args;
+mod backups;
 mod commands;
 mod devices;
 mod diagnostics;
@@ -17,6 +18,7 @@ mod meal_orders;
 mod receipts;
 mod reports_export;
 mod sync;
+mod updates;
 
 use args::{Environment, Invocation, Options};
 use chrono::Utc;
@@ -87,6 +89,7 @@ fn main() -> ExitCode {
     };
     let workstation_for_devices = shell.workstation.clone().ok();
     let db_for_sync = shell.workstation.is_ok().then(|| options.db_path.clone());
+    let db_for_backups = db_for_sync.clone();
     let run = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .plugin(fire_hotkey::plugin())
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         .setup(move |app| {
             app.manage(start_devices(app.handle(), workstation_for_devices));
             app.manage(sync::SyncWorker::start(app.handle(), db_for_sync));
+            app.manage(backups::BackupSchedule::start(db_for_backups));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -115,7 +119,10 @@ fn main() -> ExitCode {
             meal_orders::export_meal_order,
             reports_export::export_report,
             sync::sync_now,
+            updates::check_update,
+            updates::install_update,
             diagnostics::export_diagnostics,
+            backups::backup_schedule,
         ])
         .run(tauri::generate_context!());
     match run {

@@ -148,9 +148,7 @@ pub async fn install_update(
             Timeouts::default(),
         )?
         .filter(|offer| offer.version == version)
-        .ok_or_else(|| {
-            UpdateError::BadVersion(format!("{version} is no longer offered"))
-        })?;
+        .ok_or_else(|| UpdateError::BadVersion(format!("{version} is no longer offered")))?;
         update::download_verified(&offer, RELEASE_PUBLIC_KEY, &folder, Timeouts::default())
     })
     .await
@@ -178,7 +176,17 @@ pub async fn install_update(
     }
 
     step("update_backup", 2);
-    backup_before_update(&db_path)?;
+    let backed_up = db_path.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        schoolcard_core::backup::make_backup_of_file(
+            &backed_up,
+            schoolcard_core::backup::BackupReason::BeforeUpdate,
+            chrono::Utc::now(),
+        )
+    })
+    .await
+    .map_err(|e| ErrorDto::new("internal", e.to_string()))?
+    .map_err(ErrorDto::from)?;
 
     step("update_install", 3);
     let output = tauri::async_runtime::spawn_blocking(move || {

@@ -74,6 +74,12 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", true)?;
 
         let mut conn = conn;
+        // Before migrating a file that holds data, keep it as it was (a backup named
+        // `… before-migration-to-vN.sqlite`), so an update that goes wrong can be undone.
+        // A fresh file needs none. No backup, no migration: its error is returned.
+        if found_version > 0 && found_version < SCHEMA_VERSION {
+            backup_before_migration(&conn, path)?;
+        }
         migrate(&mut conn, found_version)?;
         let device = ensure_device(&mut conn)?;
         Ok(Store {
@@ -94,6 +100,28 @@ impl Store {
     /// The connection, for reads. Writes go through [`Store::write`].
     pub fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// After `crate::backup::restore_into` replaced the file's content under this
+    /// connection: migrates it if the backup is older and re-reads the device id.
+    pub(crate) fn reload_after_restore(&mut self) -> Result<(), StoreError> {
+        let found_version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if found_version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                found: found_version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        migrate(&mut self.conn, found_version)?;
+        self.device = ensure_device(&mut self.conn)?;
+        Ok(())
+    }
+
+    /// The connection itself, for copying a backup into the open file.
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits if it returns `Ok`.
@@ -268,6 +296,21 @@ fn migrate(conn: &mut Connection, found_version: i64) -> Result<(), StoreError> 
         tx.commit()?;
         tracing::info!(version, "database migrated");
     }
+    Ok(())
+}
+
+/// The `before-migration-to-v{SCHEMA_VERSION}` backup, named by the clock: `Store::open`
+/// is the shell's door, not a rule, and a migration happens once per update.
+fn backup_before_migration(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let reason = crate::backup::BackupReason::BeforeMigration {
+        to_version: SCHEMA_VERSION,
+    };
+    crate::backup::make_backup(conn, path, reason, chrono::Utc::now()).map_err(|e| match e {
+        crate::CoreError::Store(e) => e,
+        other => StoreError::Io(std::io::Error::other(format!(
+            "the backup before the migration failed: {other}"
+        ))),
+    })?;
     Ok(())
 }
 

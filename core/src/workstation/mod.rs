@@ -28,10 +28,12 @@
 //! - `dashboard`: the director's home screen — today's attendance and who is inside, the
 //!   meals and their saving, the buffet, the library, the guard post's exceptions, the
 //!   attendance trend and the sales by day, in one answer;
+//! - `backups`: backups of the database — listed, made now, previewed, restored;
 //! - `journal_view`: the journal's check and its pages (secrets' hashes blanked out);
 //! - `checks`: input validation shared with the roster import; every refusal carries a
 //!   `Refusal` code and the values its sentence needs (`crate::error`).
 
+mod backups;
 mod canteen;
 mod cards;
 mod checks;
@@ -312,6 +314,20 @@ pub enum Command {
         before_seq: Option<i64>,
         #[serde(default)]
         limit: Option<u32>,
+    },
+
+    /// The backups in `backups/` beside the database, newest first.
+    ListBackups,
+    /// A backup made now (`manual`).
+    MakeBackup,
+    /// What the backup `file` (a name from the list) holds.
+    PreviewBackup {
+        file: String,
+    },
+    /// Restores the database from the backup `file`, keeping the current one as a
+    /// `before-restore` backup first.
+    RestoreBackup {
+        file: String,
     },
 
     /// This workstation's readers and gates.
@@ -761,6 +777,9 @@ impl Command {
             ConnectServer { .. } | DisconnectServer | SetWorkstationPost { .. } => {
                 Access::Roles(ADMIN)
             }
+            ListBackups | MakeBackup | PreviewBackup { .. } | RestoreBackup { .. } => {
+                Access::Roles(ADMIN)
+            }
             SchoolSummary | ListStaff | VerifyJournal | JournalPage { .. } => {
                 Access::Roles(ADMIN_DIRECTOR)
             }
@@ -1035,6 +1054,10 @@ impl Workstation {
                 name,
             } => self.connect_server(&server_url, &code, &name, now),
             DisconnectServer => self.disconnect_server(),
+            ListBackups => self.list_backups(),
+            MakeBackup => self.make_manual_backup(now),
+            PreviewBackup { file } => self.preview_backup(&file),
+            RestoreBackup { file } => self.restore_backup(&actor, &file, now),
             VerifyJournal => self.verify_journal(),
             JournalPage { before_seq, limit } => self.journal_page(before_seq, limit),
             ListDevices => self.list_devices(),

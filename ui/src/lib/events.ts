@@ -131,6 +131,11 @@ export function describePayload(kind: string, payload: unknown, timeZone?: strin
       push(`${str(p.barcode)} «${str(p.title)}»`);
       push(t('journal.overdue_days', { days: str(p.days_overdue) }));
       break;
+    // A restore: the backup, and the last event it held.
+    case 'backup_restored':
+      push(str(p.file));
+      if (typeof p.last_event_at === 'string') push(t('backups.last_event', { when: formatDateTime(p.last_event_at, timeZone) }));
+      break;
     default:
       break;
   }

@@ -28,7 +28,8 @@ export type SectionId =
   | 'canteen_order'
   | 'canteen_report'
   | 'server'
-  | 'library';
+  | 'library'
+  | 'backups';
 
 /** Canonical order: the first section a person may see is their home. */
 /** New sections go last, so the Alt+digit people have learnt keep their meaning; the
@@ -60,10 +61,11 @@ const ORDER: SectionId[] = [
   'canteen_report',
   'server',
   'library',
+  'backups',
 ];
 
 const BY_ROLE: Record<Role, SectionId[]> = {
-  admin: ['summary', 'dashboard', 'documents', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance', 'visitors', 'exceptions', 'rules', 'till', 'till_class', 'canteen_menu', 'canteen_benefits', 'canteen_pupils', 'canteen_order', 'canteen_report', 'server', 'library'],
+  admin: ['summary', 'dashboard', 'documents', 'lookup', 'pupils', 'classes', 'staff', 'import', 'journal', 'school', 'devices', 'guard', 'inside', 'attendance', 'visitors', 'exceptions', 'rules', 'till', 'till_class', 'canteen_menu', 'canteen_benefits', 'canteen_pupils', 'canteen_order', 'canteen_report', 'server', 'library', 'backups'],
   // The director reads the visitors' passes; issuing and closing them is the post's.
   // The director also reads how the sync with the server goes; connecting is the admin's.
   director: ['dashboard', 'documents', 'summary', 'lookup', 'pupils', 'staff', 'journal', 'inside', 'attendance', 'visitors', 'exceptions', 'canteen_order', 'canteen_report', 'server'],
