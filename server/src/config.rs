@@ -26,6 +26,9 @@ pub struct Config {
     /// Portal cookies without `Secure` (`SCHOOLCARD_SERVER_INSECURE_COOKIES=1`): only for
     /// plain HTTP on loopback.
     pub insecure_cookies: Option<bool>,
+    /// When set, `/metrics` wants `Authorization: Bearer <token>`
+    /// (`SCHOOLCARD_SERVER_METRICS_TOKEN`); unset, it answers whoever reaches `listen`.
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -55,6 +58,7 @@ impl Config {
         set(&mut self.public_url, "SCHOOLCARD_SERVER_PUBLIC_URL");
         set(&mut self.smtp_host, "SCHOOLCARD_SERVER_SMTP_HOST");
         set(&mut self.mail_from, "SCHOOLCARD_SERVER_MAIL_FROM");
+        set(&mut self.metrics_token, "SCHOOLCARD_SERVER_METRICS_TOKEN");
         if let Some(port) = var("SCHOOLCARD_SERVER_SMTP_PORT").and_then(|p| p.parse().ok()) {
             self.smtp_port = Some(port);
         }

@@ -58,6 +58,8 @@ pub struct AppState {
     pub portal: Arc<crate::portal::auth::Portal>,
     /// Wakes the background loop (`background::spawn`) after a push or a server event.
     pub projector_wake: Arc<tokio::sync::Notify>,
+    /// `/metrics` wants `Authorization: Bearer <this>` when set (`metrics::routes`).
+    pub metrics_token: Option<String>,
     last_seen: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
@@ -73,6 +75,7 @@ impl AppState {
                 true,
             )),
             projector_wake: Arc::default(),
+            metrics_token: None,
             last_seen: Arc::default(),
         }
     }
@@ -95,6 +98,12 @@ impl AppState {
 
     pub fn with_sandbox_key(mut self, key: &[u8]) -> Self {
         self.sandbox = Some(Arc::new(SandboxProvider::new(key)));
+        self
+    }
+
+    /// Guards `/metrics` with a bearer token (an empty one guards nothing).
+    pub fn with_metrics_token(mut self, token: &str) -> Self {
+        self.metrics_token = Some(token.to_owned()).filter(|token| !token.is_empty());
         self
     }
 
@@ -162,6 +171,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(crate::portal::pages::routes())
         .merge(crate::office::routes())
+        .merge(crate::metrics::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .with_state(state)

@@ -13,7 +13,9 @@ const USAGE: &str = "usage:
 
 Settings (file, then environment): database_url (SCHOOLCARD_SERVER_DATABASE_URL),
 listen (SCHOOLCARD_SERVER_LISTEN, default 127.0.0.1:8787), sandbox_key
-(SCHOOLCARD_SERVER_SANDBOX_KEY), public_url (SCHOOLCARD_SERVER_PUBLIC_URL).
+(SCHOOLCARD_SERVER_SANDBOX_KEY), public_url (SCHOOLCARD_SERVER_PUBLIC_URL), smtp_host,
+smtp_port, mail_from, insecure_cookies, metrics_token (SCHOOLCARD_SERVER_<NAME>).
+Health: GET /health (200 or 503); metrics: GET /metrics (Prometheus text).
 Logs: RUST_LOG (default info).";
 
 /// The demo's app role; the throwaway cluster trusts loopback, so its password is moot.
@@ -94,6 +96,9 @@ fn state_for(config: &Config, pool: sqlx_postgres::PgPool, demo: bool) -> http::
     }
     if let Some(url) = &config.public_url {
         state = state.with_public_url(url);
+    }
+    if let Some(token) = &config.metrics_token {
+        state = state.with_metrics_token(token);
     }
     let mailer: std::sync::Arc<dyn schoolcard_server::mail::Mailer> = match &config.smtp_host {
         Some(host) => match schoolcard_server::mail::Smtp::new(

@@ -10,6 +10,8 @@ mod enrolment;
 mod library;
 mod money;
 mod notify;
+mod ops;
+mod package;
 mod office;
 mod portal;
 mod privileges;
