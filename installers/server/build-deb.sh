@@ -59,7 +59,7 @@ echo /etc/schoolcard/server.toml >"$pkg/DEBIAN/conffiles"
 glibc=$(objdump -T "$pkg/usr/bin/schoolcard-server" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1)
 depends="libc6 (>= ${glibc:-2.31})"
 for lib in $(objdump -p "$pkg/usr/bin/schoolcard-server" | awk '/NEEDED/ {print $2}'); do
-    path=$(ldconfig -p | awk -v lib="$lib" '$1 == lib {print $NF; exit}')
+    path=$(ldconfig -p | awk -v lib="$lib" '$1 == lib && !found {print $NF; found = 1}')
     [ -n "$path" ] || continue
     owner=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null || dpkg -S "$path" 2>/dev/null || true)
     owner=${owner%%:*}

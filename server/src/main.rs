@@ -9,6 +9,7 @@ use schoolcard_server::{admin, db, http, ThrowawayCluster};
 const USAGE: &str = "usage:
   schoolcard-server [serve] [--config FILE]
   schoolcard-server db-setup --admin-url URL --app-role NAME --app-password PASSWORD
+  schoolcard-server add-admin --login NAME [--config FILE]   (the password on stdin)
   schoolcard-server demo [--config FILE]
 
 Settings (file, then environment): database_url (SCHOOLCARD_SERVER_DATABASE_URL),
@@ -74,6 +75,11 @@ async fn run(args: Vec<String>) -> Result<(), String> {
             println!("the database is set up");
             Ok(())
         }
+        Some("add-admin") => {
+            let login =
+                option(&args, "--login")?.ok_or_else(|| format!("--login is required\n{USAGE}"))?;
+            add_admin(config()?, &login).await
+        }
         Some("demo") => demo(config()?).await,
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
@@ -138,6 +144,31 @@ async fn serve(config: Config) -> Result<(), String> {
     tracing::info!(url = %server.url, "serving");
     wait_for_ctrl_c().await;
     server.stop().await.map_err(|error| error.to_string())
+}
+
+/// A municipal administrator (the first one, on a new installation), with the password
+/// read from the first line of standard input so it stays out of `ps` and the history.
+async fn add_admin(config: Config, login: &str) -> Result<(), String> {
+    let url = config.database_url.clone().ok_or(
+        "no database: set database_url in the config file or SCHOOLCARD_SERVER_DATABASE_URL",
+    )?;
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .map_err(|error| format!("reading the password from stdin: {error}"))?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err("no password on stdin".into());
+    }
+    let pool = db::connect(&url)
+        .await
+        .map_err(|error| format!("connecting to the database: {error}"))?;
+    db::ready(&pool).await?;
+    admin::create_user(&pool, login, password, Role::MunicipalAdmin, None)
+        .await
+        .map_err(|error| error.to_string())?;
+    println!("the municipal administrator {login} is created");
+    Ok(())
 }
 
 /// Ctrl+C, or SIGTERM from a service manager.

@@ -9,8 +9,7 @@
 //! ```
 
 use crate::harness::*;
-use schoolcard_server::auth::Role;
-use schoolcard_server::{admin, db, ThrowawayCluster};
+use schoolcard_server::{db, ThrowawayCluster};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
@@ -194,11 +193,18 @@ fn the_package_installs_serves_a_workstation_and_purges_cleanly() {
     let cluster = ThrowawayCluster::start().expect("a throwaway cluster");
     let app_password = "Pa:ss/w@rd-1";
     let admin_url = block_on(db::create_database(&cluster.admin_url(), "schoolcard")).unwrap();
-    let setup = Command::new("/usr/bin/schoolcard-server")
+    // As README.md: the postgres OS user, over the cluster's socket.
+    let socket_url = format!(
+        "postgres:///schoolcard?host={}&port={}",
+        cluster.data_dir().display(),
+        cluster.port()
+    );
+    let setup = Command::new("runuser")
+        .args(["-u", "postgres", "--", "/usr/bin/schoolcard-server"])
         .args([
             "db-setup",
             "--admin-url",
-            &admin_url,
+            &socket_url,
             "--app-role",
             "schoolcard_app",
             "--app-password",
@@ -286,13 +292,20 @@ fn the_package_installs_serves_a_workstation_and_purges_cleanly() {
 
     // A municipal admin, a school, an enrolment code, and a workstation enrolling and
     // pushing over HTTP as the real one does.
-    block_on(async {
-        let pool = db::connect(&app_url).await.unwrap();
-        admin::create_user(&pool, ADMIN_LOGIN, ADMIN_PASSWORD, Role::MunicipalAdmin, None)
-            .await
-            .unwrap();
-        pool.close().await;
-    });
+    let mut add_admin = Command::new("/usr/bin/schoolcard-server")
+        .args(["add-admin", "--login", ADMIN_LOGIN, "--config", CONFIG])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = add_admin.stdin.take().unwrap();
+        writeln!(stdin, "{ADMIN_PASSWORD}").unwrap();
+    }
+    let added = add_admin.wait_with_output().unwrap();
+    assert!(added.status.success(), "{}", text(&added));
     let login = call(
         "POST",
         &format!("{url}/v1/auth/login"),
