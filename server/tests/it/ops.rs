@@ -188,7 +188,10 @@ fn metrics_tell_what_the_tables_hold() {
         .fetch_one(&server.pool),
     )
     .unwrap();
-    assert!(server_event_s > canteen_push_s, "the server's event is newer");
+    assert!(
+        server_event_s > canteen_push_s,
+        "the server's event is newer"
+    );
     assert_eq!(newest_push_s.len(), 2, "two schools pushed");
 
     let pushes: BTreeMap<String, f64> = samples
@@ -336,7 +339,9 @@ fn health_follows_the_database() {
     assert_eq!(down.1["status"], "unavailable");
     assert!(
         started.elapsed()
-            < std::time::Duration::from_millis(schoolcard_server::metrics::DATABASE_TIMEOUT_MS + 2_000),
+            < std::time::Duration::from_millis(
+                schoolcard_server::metrics::DATABASE_TIMEOUT_MS + 2_000
+            ),
         "a monitor hears «down» within the time-out: {:?}",
         started.elapsed()
     );
@@ -356,10 +361,8 @@ fn installers() -> PathBuf {
 /// The journal as it is: every row, in order.
 fn journal(pool: &sqlx_postgres::PgPool) -> Vec<(i64, String, String, String)> {
     block_on(
-        query_as(
-            "SELECT global_seq, id::text, origin, payload FROM events ORDER BY global_seq",
-        )
-        .fetch_all(pool),
+        query_as("SELECT global_seq, id::text, origin, payload FROM events ORDER BY global_seq")
+            .fetch_all(pool),
     )
     .unwrap()
 }
@@ -378,8 +381,11 @@ fn a_backup_restores_a_dropped_journal() {
     let old = backups.path().join("schoolcard-test-20200101T000000Z.dump");
     let recent = backups.path().join("schoolcard-test-recent.dump");
     let stranger = backups.path().join("notes.txt");
-    for (file, age) in [(&old, "30 days ago"), (&recent, "3 days ago"), (&stranger, "90 days ago")]
-    {
+    for (file, age) in [
+        (&old, "30 days ago"),
+        (&recent, "3 days ago"),
+        (&stranger, "90 days ago"),
+    ] {
         std::fs::write(file, b"x").unwrap();
         let touched = Command::new("touch")
             .args(["-d", age])
@@ -412,7 +418,11 @@ fn a_backup_restores_a_dropped_journal() {
             name.starts_with("schoolcard-test_") && name.ends_with("Z.dump")
         })
         .collect();
-    assert_eq!(dumps.len(), 1, "one new backup, named by database and time: {log}");
+    assert_eq!(
+        dumps.len(),
+        1,
+        "one new backup, named by database and time: {log}"
+    );
     let dump = &dumps[0];
 
     // The damage: the journal is dropped (as the admin: the app role may not).
@@ -448,8 +458,9 @@ fn a_backup_restores_a_dropped_journal() {
     let next = server.push(&device, &passages("ws-entrance", 21, 2));
     assert_eq!(next.acked_through, 22);
     assert_eq!(journal(&server.pool).len(), 22);
-    let refused = block_on(
-        query("DELETE FROM events WHERE global_seq = 1").execute(&server.pool),
+    let refused = block_on(query("DELETE FROM events WHERE global_seq = 1").execute(&server.pool));
+    assert!(
+        refused.is_err(),
+        "the journal is append-only again for the app role"
     );
-    assert!(refused.is_err(), "the journal is append-only again for the app role");
 }

@@ -93,7 +93,8 @@ impl Drop for Installed {
 #[ignore = "builds and installs the .deb: run by make test"]
 fn the_package_installs_serves_a_workstation_and_purges_cleanly() {
     let out = tempfile::tempdir().unwrap();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../installers/server/build-deb.sh");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../installers/server/build-deb.sh");
     let built = Command::new(&script)
         .args(["--binary", env!("CARGO_BIN_EXE_schoolcard-server"), "--out"])
         .arg(out.path())
@@ -134,9 +135,18 @@ fn the_package_installs_serves_a_workstation_and_purges_cleanly() {
         ("-rwxr-xr-x", "./usr/bin/schoolcard-server"),
         ("-rwxr-xr-x", "./usr/bin/schoolcard-server-backup"),
         ("-rw-r-----", "./etc/schoolcard/server.toml"),
-        ("-rw-r--r--", "./usr/lib/systemd/system/schoolcard-server.service"),
-        ("-rw-r--r--", "./usr/lib/systemd/system/schoolcard-server-backup.service"),
-        ("-rw-r--r--", "./usr/lib/systemd/system/schoolcard-server-backup.timer"),
+        (
+            "-rw-r--r--",
+            "./usr/lib/systemd/system/schoolcard-server.service",
+        ),
+        (
+            "-rw-r--r--",
+            "./usr/lib/systemd/system/schoolcard-server-backup.service",
+        ),
+        (
+            "-rw-r--r--",
+            "./usr/lib/systemd/system/schoolcard-server-backup.timer",
+        ),
         ("-rw-r--r--", "./usr/share/doc/schoolcard-server/README.md"),
         (
             "-rw-r--r--",
@@ -152,7 +162,9 @@ fn the_package_installs_serves_a_workstation_and_purges_cleanly() {
     }
 
     if std::env::var_os("SCHOOLCARD_DEB_NO_INSTALL").is_some() {
-        eprintln!("SCHOOLCARD_DEB_NO_INSTALL is set: the package is built and checked, not installed");
+        eprintln!(
+            "SCHOOLCARD_DEB_NO_INSTALL is set: the package is built and checked, not installed"
+        );
         return;
     }
     assert_eq!(
@@ -184,7 +196,12 @@ fn the_package_installs_serves_a_workstation_and_purges_cleanly() {
     if Path::new("/usr/bin/systemd-analyze").exists() {
         let verified = run(
             "systemd-analyze",
-            &["verify", UNIT, BACKUP_UNIT, "/usr/lib/systemd/system/schoolcard-server-backup.timer"],
+            &[
+                "verify",
+                UNIT,
+                BACKUP_UNIT,
+                "/usr/lib/systemd/system/schoolcard-server-backup.timer",
+            ],
         );
         assert!(verified.status.success(), "{}", text(&verified));
     }
@@ -221,7 +238,9 @@ fn the_package_installs_serves_a_workstation_and_purges_cleanly() {
         .port();
     let shipped = std::fs::read_to_string(CONFIG).unwrap();
     assert!(
-        shipped.lines().all(|line| line.is_empty() || line.starts_with('#')),
+        shipped
+            .lines()
+            .all(|line| line.is_empty() || line.starts_with('#')),
         "every shipped setting is commented out"
     );
     for name in [
@@ -286,7 +305,10 @@ fn the_package_installs_serves_a_workstation_and_purges_cleanly() {
         if let Some(status) = installed.server.as_mut().unwrap().try_wait().unwrap() {
             panic!("the server exited: {status}");
         }
-        assert!(Instant::now() < deadline, "no /health within {START_TIMEOUT_S} s");
+        assert!(
+            Instant::now() < deadline,
+            "no /health within {START_TIMEOUT_S} s"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 
