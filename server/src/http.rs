@@ -237,6 +237,30 @@ pub async fn spawn(mut state: AppState, listen: &str) -> std::io::Result<Running
     })
 }
 
+/// The header a reverse proxy on this machine names the client in (nginx:
+/// `proxy_set_header X-Real-IP $remote_addr;`, as `installers/server/nginx-schoolcard.conf`).
+pub const REAL_IP_HEADER: &str = "x-real-ip";
+
+/// The client's address for per-address limits: the peer's, unless the peer is a reverse
+/// proxy on loopback that names the client in [`REAL_IP_HEADER`]. Only a loopback peer is
+/// believed: anyone else could write the header to escape their own limit (and a local
+/// process is as trusted as the server itself).
+pub fn client_address(peer: SocketAddr, headers: &HeaderMap) -> String {
+    let named = || {
+        headers
+            .get(REAL_IP_HEADER)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse::<std::net::IpAddr>()
+            .ok()
+    };
+    match peer.ip().is_loopback().then(named).flatten() {
+        Some(client) => client.to_string(),
+        None => peer.ip().to_string(),
+    }
+}
+
 /// Reads a JSON body; a malformed one is 400 with serde's reason.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
@@ -365,4 +389,35 @@ async fn pull_route(
     Ok(Json(
         sync::pull(&state.pool, &device, params.after, limit).await?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_proxy_on_loopback_names_the_client() {
+        let named = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(REAL_IP_HEADER, value.parse().unwrap());
+            headers
+        };
+        let loopback: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        let remote: SocketAddr = "198.51.100.9:50000".parse().unwrap();
+        let cases = [
+            (loopback, named("203.0.113.7"), "203.0.113.7"),
+            (loopback, named(" 2001:db8::1 "), "2001:db8::1"),
+            (loopback, named("not an address"), "127.0.0.1"),
+            (loopback, HeaderMap::new(), "127.0.0.1"),
+            (remote, named("203.0.113.7"), "198.51.100.9"),
+            (remote, HeaderMap::new(), "198.51.100.9"),
+        ];
+        for (peer, headers, expected) in cases {
+            assert_eq!(
+                client_address(peer, &headers),
+                expected,
+                "{peer} {headers:?}"
+            );
+        }
+    }
 }

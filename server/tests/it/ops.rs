@@ -464,3 +464,30 @@ fn a_backup_restores_a_dropped_journal() {
         "the journal is append-only again for the app role"
     );
 }
+
+#[test]
+fn behind_nginx_each_parent_has_their_own_address_limit() {
+    let (server, _mailbox) = crate::portal::portal_server();
+    let mut browser = Browser::new(&server);
+    let pre = browser.get("/portal/login").field("pre");
+    // nginx on loopback names the client in X-Real-IP; each request is a code asked for a
+    // different e-mail, so only the address's bucket can run dry.
+    let mut ask = |client: &str, at: usize| {
+        let result = browser
+            .agent
+            .post(&format!("{}/portal/code/request", server.url))
+            .set("cookie", &browser.cookie_header())
+            .set(http::REAL_IP_HEADER, client)
+            .send_form(&[("email", &format!("parent{at}@example.ru")), ("pre", &pre)]);
+        browser.answer(result).status
+    };
+    let burst = schoolcard_server::portal::auth::PER_ADDRESS_BURST as usize;
+    let crowded: Vec<u16> = (0..burst + 3).map(|at| ask("203.0.113.7", at)).collect();
+    assert!(
+        crowded[..burst].iter().all(|status| *status == 303),
+        "{crowded:?}"
+    );
+    assert_eq!(crowded.last(), Some(&429), "{crowded:?}");
+    // Another parent behind the same proxy is not held back by the first one's attempts.
+    assert_eq!(ask("203.0.113.8", 1_000), 303);
+}
