@@ -7,6 +7,8 @@
 //! ```sh
 //! sudo -E cargo test -p schoolcard-server --test it -- --ignored package --test-threads=1
 //! ```
+//!
+//! `SCHOOLCARD_SERVER_DEB=<path>` tests that .deb (the release one) instead of building one.
 
 use crate::harness::*;
 use schoolcard_server::{db, ThrowawayCluster};
@@ -92,20 +94,27 @@ impl Drop for Installed {
 #[test]
 #[ignore = "builds and installs the .deb: run by make test"]
 fn the_package_installs_serves_a_workstation_and_purges_cleanly() {
+    // SCHOOLCARD_SERVER_DEB: a .deb built beforehand (the release artefact); else one is
+    // built here from this test build's binary.
     let out = tempfile::tempdir().unwrap();
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../installers/server/build-deb.sh");
-    let built = Command::new(&script)
-        .args(["--binary", env!("CARGO_BIN_EXE_schoolcard-server"), "--out"])
-        .arg(out.path())
-        .output()
-        .expect("build-deb.sh runs");
-    assert!(built.status.success(), "{}", text(&built));
-    let deb = String::from_utf8_lossy(&built.stdout)
-        .lines()
-        .last()
-        .expect("the .deb's path")
-        .to_owned();
+    let deb = match std::env::var("SCHOOLCARD_SERVER_DEB") {
+        Ok(deb) => deb,
+        Err(_) => {
+            let script =
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../installers/server/build-deb.sh");
+            let built = Command::new(&script)
+                .args(["--binary", env!("CARGO_BIN_EXE_schoolcard-server"), "--out"])
+                .arg(out.path())
+                .output()
+                .expect("build-deb.sh runs");
+            assert!(built.status.success(), "{}", text(&built));
+            String::from_utf8_lossy(&built.stdout)
+                .lines()
+                .last()
+                .expect("the .deb's path")
+                .to_owned()
+        }
+    };
     assert!(Path::new(&deb).is_file(), "{deb}");
 
     let info = ok("dpkg-deb", &["--info", &deb]);
