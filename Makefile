@@ -86,6 +86,11 @@ e2e:
 install-test:
 	SCHOOLCARD_DEB=$(DEB_DEBUG) TAURI_DRIVER=$(SCHOOLCARD_TOOLS)/bin/tauri-driver timeout -k 10 600 xvfb-run -a -s "-screen 0 1280x800x24" \
 	  cargo test -p schoolcard-tests --test install -- --ignored --test-threads=1
+	cargo test -p schoolcard-server --test it -- --ignored package --test-threads=1
+
+# The central server's .deb (release build), for a municipality's server.
+server-deb: setup
+	installers/server/build-deb.sh
 
 bench: setup-test app-release
 	cargo build --release -p schoolcard-tests --bin bench

@@ -29,6 +29,9 @@ pub struct Config {
     /// The folder a workstation release is left in — its `latest.json` and packages
     /// (`SCHOOLCARD_SERVER_UPDATES_DIR`); none, and no updates are offered.
     pub updates_dir: Option<String>,
+    /// When set, `/metrics` wants `Authorization: Bearer <token>`
+    /// (`SCHOOLCARD_SERVER_METRICS_TOKEN`); unset, it answers whoever reaches `listen`.
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -59,6 +62,7 @@ impl Config {
         set(&mut self.smtp_host, "SCHOOLCARD_SERVER_SMTP_HOST");
         set(&mut self.mail_from, "SCHOOLCARD_SERVER_MAIL_FROM");
         set(&mut self.updates_dir, "SCHOOLCARD_SERVER_UPDATES_DIR");
+        set(&mut self.metrics_token, "SCHOOLCARD_SERVER_METRICS_TOKEN");
         if let Some(port) = var("SCHOOLCARD_SERVER_SMTP_PORT").and_then(|p| p.parse().ok()) {
             self.smtp_port = Some(port);
         }

@@ -61,6 +61,8 @@ pub struct AppState {
     /// The folder a release's `latest.json` and packages are left in (`updates_dir`);
     /// `None`: no updates offered.
     pub updates_dir: Option<std::path::PathBuf>,
+    /// `/metrics` wants `Authorization: Bearer <this>` when set (`metrics::routes`).
+    pub metrics_token: Option<String>,
     last_seen: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
@@ -77,6 +79,7 @@ impl AppState {
             )),
             projector_wake: Arc::default(),
             updates_dir: None,
+            metrics_token: None,
             last_seen: Arc::default(),
         }
     }
@@ -104,6 +107,12 @@ impl AppState {
 
     pub fn with_updates_dir(mut self, folder: impl Into<std::path::PathBuf>) -> Self {
         self.updates_dir = Some(folder.into());
+        self
+    }
+
+    /// Guards `/metrics` with a bearer token (an empty one guards nothing).
+    pub fn with_metrics_token(mut self, token: &str) -> Self {
+        self.metrics_token = Some(token.to_owned()).filter(|token| !token.is_empty());
         self
     }
 
@@ -176,6 +185,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(crate::portal::pages::routes())
         .merge(crate::office::routes())
+        .merge(crate::metrics::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .with_state(state)
@@ -239,6 +249,30 @@ pub async fn spawn(mut state: AppState, listen: &str) -> std::io::Result<Running
         stop: Some(stop),
         task,
     })
+}
+
+/// The header a reverse proxy on this machine names the client in (nginx:
+/// `proxy_set_header X-Real-IP $remote_addr;`, as `installers/server/nginx-schoolcard.conf`).
+pub const REAL_IP_HEADER: &str = "x-real-ip";
+
+/// The client's address for per-address limits: the peer's, unless the peer is a reverse
+/// proxy on loopback that names the client in [`REAL_IP_HEADER`]. Only a loopback peer is
+/// believed: anyone else could write the header to escape their own limit (and a local
+/// process is as trusted as the server itself).
+pub fn client_address(peer: SocketAddr, headers: &HeaderMap) -> String {
+    let named = || {
+        headers
+            .get(REAL_IP_HEADER)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse::<std::net::IpAddr>()
+            .ok()
+    };
+    match peer.ip().is_loopback().then(named).flatten() {
+        Some(client) => client.to_string(),
+        None => peer.ip().to_string(),
+    }
 }
 
 /// Reads a JSON body; a malformed one is 400 with serde's reason.
@@ -369,4 +403,35 @@ async fn pull_route(
     Ok(Json(
         sync::pull(&state.pool, &device, params.after, limit).await?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_proxy_on_loopback_names_the_client() {
+        let named = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(REAL_IP_HEADER, value.parse().unwrap());
+            headers
+        };
+        let loopback: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        let remote: SocketAddr = "198.51.100.9:50000".parse().unwrap();
+        let cases = [
+            (loopback, named("203.0.113.7"), "203.0.113.7"),
+            (loopback, named(" 2001:db8::1 "), "2001:db8::1"),
+            (loopback, named("not an address"), "127.0.0.1"),
+            (loopback, HeaderMap::new(), "127.0.0.1"),
+            (remote, named("203.0.113.7"), "198.51.100.9"),
+            (remote, HeaderMap::new(), "198.51.100.9"),
+        ];
+        for (peer, headers, expected) in cases {
+            assert_eq!(
+                client_address(peer, &headers),
+                expected,
+                "{peer} {headers:?}"
+            );
+        }
+    }
 }

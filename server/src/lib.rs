@@ -37,6 +37,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod mail;
+pub mod metrics;
 pub mod notify;
 pub mod office;
 pub mod payments;

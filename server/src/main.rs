@@ -9,12 +9,15 @@ use schoolcard_server::{admin, db, http, ThrowawayCluster};
 const USAGE: &str = "usage:
   schoolcard-server [serve] [--config FILE]
   schoolcard-server db-setup --admin-url URL --app-role NAME --app-password PASSWORD
+  schoolcard-server add-admin --login NAME [--config FILE]   (the password on stdin)
   schoolcard-server demo [--config FILE]
 
 Settings (file, then environment): database_url (SCHOOLCARD_SERVER_DATABASE_URL),
 listen (SCHOOLCARD_SERVER_LISTEN, default 127.0.0.1:8787), sandbox_key
-(SCHOOLCARD_SERVER_SANDBOX_KEY), public_url (SCHOOLCARD_SERVER_PUBLIC_URL), updates_dir
-(SCHOOLCARD_SERVER_UPDATES_DIR: a workstation release's latest.json and packages).
+(SCHOOLCARD_SERVER_SANDBOX_KEY), public_url (SCHOOLCARD_SERVER_PUBLIC_URL), smtp_host,
+smtp_port, mail_from, insecure_cookies, metrics_token, updates_dir (a workstation
+release's latest.json and packages) (SCHOOLCARD_SERVER_<NAME>).
+Health: GET /health (200 or 503); metrics: GET /metrics (Prometheus text).
 Logs: RUST_LOG (default info).";
 
 /// The demo's app role; the throwaway cluster trusts loopback, so its password is moot.
@@ -73,6 +76,11 @@ async fn run(args: Vec<String>) -> Result<(), String> {
             println!("the database is set up");
             Ok(())
         }
+        Some("add-admin") => {
+            let login =
+                option(&args, "--login")?.ok_or_else(|| format!("--login is required\n{USAGE}"))?;
+            add_admin(config()?, &login).await
+        }
         Some("demo") => demo(config()?).await,
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
@@ -98,6 +106,9 @@ fn state_for(config: &Config, pool: sqlx_postgres::PgPool, demo: bool) -> http::
     }
     if let Some(folder) = &config.updates_dir {
         state = state.with_updates_dir(folder);
+    }
+    if let Some(token) = &config.metrics_token {
+        state = state.with_metrics_token(token);
     }
     let mailer: std::sync::Arc<dyn schoolcard_server::mail::Mailer> = match &config.smtp_host {
         Some(host) => match schoolcard_server::mail::Smtp::new(
@@ -137,6 +148,31 @@ async fn serve(config: Config) -> Result<(), String> {
     tracing::info!(url = %server.url, "serving");
     wait_for_ctrl_c().await;
     server.stop().await.map_err(|error| error.to_string())
+}
+
+/// A municipal administrator (the first one, on a new installation), with the password
+/// read from the first line of standard input so it stays out of `ps` and the history.
+async fn add_admin(config: Config, login: &str) -> Result<(), String> {
+    let url = config.database_url.clone().ok_or(
+        "no database: set database_url in the config file or SCHOOLCARD_SERVER_DATABASE_URL",
+    )?;
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .map_err(|error| format!("reading the password from stdin: {error}"))?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err("no password on stdin".into());
+    }
+    let pool = db::connect(&url)
+        .await
+        .map_err(|error| format!("connecting to the database: {error}"))?;
+    db::ready(&pool).await?;
+    admin::create_user(&pool, login, password, Role::MunicipalAdmin, None)
+        .await
+        .map_err(|error| error.to_string())?;
+    println!("the municipal administrator {login} is created");
+    Ok(())
 }
 
 /// Ctrl+C, or SIGTERM from a service manager.

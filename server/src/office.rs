@@ -264,7 +264,10 @@ async fn sign_in(
     // The portal's buckets: per account (its own key space; hashed, so a bucket's key is
     // 64 characters however long the typed login) and per client address.
     let account = format!("office:{}", auth::sha256_hex(&login));
-    if !state.portal.allow_attempt(&account, &peer.ip().to_string()) {
+    if !state
+        .portal
+        .allow_attempt(&account, &crate::http::client_address(peer, &headers))
+    {
         return Err(OfficeError::TooMany);
     }
     match auth::login(&state.pool, &login, field(&fields, "password")).await {

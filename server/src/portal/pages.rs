@@ -365,7 +365,10 @@ async fn password_sign_in(
 ) -> PortalResult {
     check_pre(&state, &headers, &fields)?;
     let email = field(&fields, "email").trim().to_lowercase();
-    if !state.portal.allow_attempt(&email, &peer.ip().to_string()) {
+    if !state
+        .portal
+        .allow_attempt(&email, &crate::http::client_address(peer, &headers))
+    {
         return Err(PortalError::TooMany);
     }
     let parent = match auth::normalise_email(&email) {
@@ -401,7 +404,10 @@ async fn request_code(
 ) -> PortalResult {
     check_pre(&state, &headers, &fields)?;
     let typed = field(&fields, "email").trim().to_lowercase();
-    if !state.portal.allow_attempt(&typed, &peer.ip().to_string()) {
+    if !state
+        .portal
+        .allow_attempt(&typed, &crate::http::client_address(peer, &headers))
+    {
         return Err(PortalError::TooMany);
     }
     let Some(email) = auth::normalise_email(&typed) else {
@@ -455,7 +461,10 @@ async fn code_sign_in(
 ) -> PortalResult {
     check_pre(&state, &headers, &fields)?;
     let typed = field(&fields, "email").trim().to_lowercase();
-    if !state.portal.allow_attempt(&typed, &peer.ip().to_string()) {
+    if !state
+        .portal
+        .allow_attempt(&typed, &crate::http::client_address(peer, &headers))
+    {
         return Err(PortalError::TooMany);
     }
     let outcome = match auth::normalise_email(&typed) {

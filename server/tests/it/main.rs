@@ -11,6 +11,8 @@ mod library;
 mod money;
 mod notify;
 mod office;
+mod ops;
+mod package;
 mod portal;
 mod privileges;
 mod roles;
