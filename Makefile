@@ -29,7 +29,7 @@ DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB := $(CARGO_TARGET_DIR)/release/bundle/deb/schoolcard_$(APP_VERSION)_$(DEB_ARCH).deb
 DEB_DEBUG := $(CARGO_TARGET_DIR)/debug/bundle/deb/schoolcard_$(APP_VERSION)_$(DEB_ARCH).deb
 
-.PHONY: run test bench server app app-release deb deb-debug setup setup-test unit e2e install-test clean-demo
+.PHONY: run test bench server server-deb app app-release deb deb-debug setup setup-test unit e2e install-test clean-demo
 
 setup:
 	@installers/setup.sh run
