@@ -20,7 +20,7 @@ fn expected(command: &Command) -> &'static str {
         LookupCard { .. } => "any",
         SyncStatus => "any",
         SyncConflicts { .. } => "DA",
-        ConnectServer { .. } | DisconnectServer => "A",
+        ConnectServer { .. } | DisconnectServer | SetWorkstationPost { .. } => "A",
         ListBackups | MakeBackup | PreviewBackup { .. } | RestoreBackup { .. } => "A",
         SchoolSummary | ListStaff | VerifyJournal | JournalPage { .. } => "DA",
         ConfigureSchool { .. } | CreateClass { .. } | RenameClass { .. } | ArchiveClass { .. } => {
@@ -106,6 +106,7 @@ fn samples(f: &Fixture) -> Vec<Value> {
         json!({"type": "sync_conflicts"}),
         json!({"type": "connect_server", "server_url": "http://127.0.0.1:9", "code": "ABCD-EFGH"}),
         json!({"type": "disconnect_server"}),
+        json!({"type": "set_workstation_post", "post": "office", "name": "Канцелярия"}),
         json!({"type": "verify_journal"}),
         json!({"type": "list_backups"}),
         json!({"type": "make_backup"}),
