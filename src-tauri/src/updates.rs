@@ -110,60 +110,38 @@ pub async fn check_update(shell: State<'_, Shell>) -> Result<UpdateCheck, ErrorD
     })
 }
 
-/// Installs the build `version` the server offers (admin): download and verify, drain
-/// the outbox, back up, install, restart. Refuses — installing nothing — when the offer
-/// changed, the signature does not verify, or events stay unsent.
-#[tauri::command]
-pub async fn install_update(
-    app: AppHandle,
-    shell: State<'_, Shell>,
-    worker: State<'_, SyncWorker>,
-    version: String,
+/// What installing an update does, step by step: the shell's [`ShellInstallation`], and a
+/// test's record of the order.
+trait Installation {
+    fn progress(&mut self, stage: &str, done: u64);
+    /// Fetches the package and checks its signature (nothing is written otherwise).
+    fn download(&mut self) -> Result<PathBuf, ErrorDto>;
+    /// Own events the server does not hold yet.
+    fn pending(&mut self) -> Result<u64, ErrorDto>;
+    fn wake_sync(&mut self);
+    fn wait(&mut self, pause: Duration);
+    fn backup(&mut self) -> Result<(), ErrorDto>;
+    fn install(&mut self, package: &Path) -> Result<(), ErrorDto>;
+}
+
+/// The order that loses nothing: a verified package first (a bad one stops everything
+/// before the workstation is touched), then the outbox drained — the sync woken and
+/// waited for, at most `drain_timeout` —, then a backup, and only then the install.
+fn install_in_order(
+    steps: &mut impl Installation,
+    drain_timeout: Duration,
 ) -> Result<(), ErrorDto> {
-    let (server, _) = server_for_admin(&shell)?;
-    let server_url =
-        server.ok_or_else(|| ErrorDto::new("update_standalone", "not enrolled with a server"))?;
-    let db_path = PathBuf::from(&shell.info.db_path);
-    let step = |stage: &str, done: u64| {
-        let _ = app.emit(
-            PROGRESS_EVENT,
-            &Progress {
-                stage: stage.to_owned(),
-                done,
-                total: INSTALL_STEPS,
-            },
-        );
-    };
+    steps.progress("update_download", 0);
+    let package = steps.download()?;
 
-    step("update_download", 0);
-    let folder = db_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(UPDATES_FOLDER);
-    let package = tauri::async_runtime::spawn_blocking(move || {
-        let offer = update::check(
-            &server_url,
-            TARGET_LINUX_X86_64,
-            CURRENT_VERSION,
-            Timeouts::default(),
-        )?
-        .filter(|offer| offer.version == version)
-        .ok_or_else(|| UpdateError::BadVersion(format!("{version} is no longer offered")))?;
-        update::download_verified(&offer, RELEASE_PUBLIC_KEY, &folder, Timeouts::default())
-    })
-    .await
-    .map_err(|e| ErrorDto::new("internal", e.to_string()))?
-    .map_err(update_error)?;
-
-    // Every event of this workstation on the server before it goes away.
-    step("update_drain", 1);
-    let deadline = Instant::now() + Duration::from_secs(DRAIN_TIMEOUT_S);
+    steps.progress("update_drain", 1);
+    let deadline = Instant::now() + drain_timeout;
     loop {
-        let (_, pending) = server_for_admin(&shell)?;
+        let pending = steps.pending()?;
         if pending == 0 {
             break;
         }
-        if Instant::now() > deadline {
+        if Instant::now() >= deadline {
             let mut e = ErrorDto::new(
                 "update_outbox_not_drained",
                 format!("{pending} events have not reached the server"),
@@ -171,43 +149,240 @@ pub async fn install_update(
             e.params.insert("count", pending.to_string());
             return Err(e);
         }
-        worker.wake();
-        tokio::time::sleep(Duration::from_millis(DRAIN_POLL_MS)).await;
+        steps.wake_sync();
+        steps.wait(Duration::from_millis(DRAIN_POLL_MS));
     }
 
-    step("update_backup", 2);
-    let backed_up = db_path.clone();
-    tauri::async_runtime::spawn_blocking(move || {
+    steps.progress("update_backup", 2);
+    steps.backup()?;
+
+    steps.progress("update_install", 3);
+    steps.install(&package)?;
+    steps.progress("update_install", INSTALL_STEPS);
+    Ok(())
+}
+
+/// The real steps: the enrolled server, the release key, the sync worker, `backups/`,
+/// `pkexec dpkg -i`.
+struct ShellInstallation {
+    app: AppHandle,
+    workstation: std::sync::Arc<std::sync::Mutex<schoolcard_core::Workstation>>,
+    server_url: String,
+    version: String,
+    db_path: PathBuf,
+}
+
+impl Installation for ShellInstallation {
+    fn progress(&mut self, stage: &str, done: u64) {
+        let _ = self.app.emit(
+            PROGRESS_EVENT,
+            &Progress {
+                stage: stage.to_owned(),
+                done,
+                total: INSTALL_STEPS,
+            },
+        );
+    }
+
+    fn download(&mut self) -> Result<PathBuf, ErrorDto> {
+        let folder = self
+            .db_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(UPDATES_FOLDER);
+        let offer = update::check(
+            &self.server_url,
+            TARGET_LINUX_X86_64,
+            CURRENT_VERSION,
+            Timeouts::default(),
+        )
+        .map_err(update_error)?
+        .filter(|offer| offer.version == self.version)
+        .ok_or_else(|| {
+            update_error(UpdateError::BadVersion(format!(
+                "{} is no longer offered",
+                self.version
+            )))
+        })?;
+        update::download_verified(&offer, RELEASE_PUBLIC_KEY, &folder, Timeouts::default())
+            .map_err(update_error)
+    }
+
+    fn pending(&mut self) -> Result<u64, ErrorDto> {
+        let workstation = self
+            .workstation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let store = workstation.store();
+        let status = schoolcard_core::sync::status(store.conn(), store.device())
+            .map_err(|e| ErrorDto::from(CoreError::from(e)))?;
+        Ok(status.pending)
+    }
+
+    fn wake_sync(&mut self) {
+        use tauri::Manager;
+        self.app.state::<SyncWorker>().wake();
+    }
+
+    fn wait(&mut self, pause: Duration) {
+        std::thread::sleep(pause);
+    }
+
+    fn backup(&mut self) -> Result<(), ErrorDto> {
         schoolcard_core::backup::make_backup_of_file(
-            &backed_up,
+            &self.db_path,
             schoolcard_core::backup::BackupReason::BeforeUpdate,
             chrono::Utc::now(),
         )
-    })
-    .await
-    .map_err(|e| ErrorDto::new("internal", e.to_string()))?
-    .map_err(ErrorDto::from)?;
-
-    step("update_install", 3);
-    let output = tauri::async_runtime::spawn_blocking(move || {
-        std::process::Command::new(INSTALLER[0])
-            .args(&INSTALLER[1..])
-            .arg(&package)
-            .output()
-    })
-    .await
-    .map_err(|e| ErrorDto::new("internal", e.to_string()))?
-    .map_err(|e| ErrorDto::new("update_install_failed", format!("{}: {e}", INSTALLER[0])))?;
-    if !output.status.success() {
-        return Err(ErrorDto::new(
-            "update_install_failed",
-            String::from_utf8_lossy(&output.stderr)
-                .chars()
-                .take(500)
-                .collect::<String>(),
-        ));
+        .map(|_| ())
+        .map_err(ErrorDto::from)
     }
-    step("update_install", INSTALL_STEPS);
-    tracing::info!(version = %CURRENT_VERSION, "update installed; restarting");
+
+    fn install(&mut self, package: &Path) -> Result<(), ErrorDto> {
+        let output = std::process::Command::new(INSTALLER[0])
+            .args(&INSTALLER[1..])
+            .arg(package)
+            .output()
+            .map_err(|e| {
+                ErrorDto::new("update_install_failed", format!("{}: {e}", INSTALLER[0]))
+            })?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(ErrorDto::new(
+                "update_install_failed",
+                String::from_utf8_lossy(&output.stderr)
+                    .chars()
+                    .take(500)
+                    .collect::<String>(),
+            ))
+        }
+    }
+}
+
+/// Installs the build `version` the server offers (admin): download and verify, drain
+/// the outbox, back up, install, restart ([`install_in_order`]). Refuses — installing
+/// nothing — when the offer changed, the signature does not verify, or events stay
+/// unsent.
+#[tauri::command]
+pub async fn install_update(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    version: String,
+) -> Result<(), ErrorDto> {
+    let (server, _) = server_for_admin(&shell)?;
+    let server_url =
+        server.ok_or_else(|| ErrorDto::new("update_standalone", "not enrolled with a server"))?;
+    let mut steps = ShellInstallation {
+        app: app.clone(),
+        workstation: shell.workstation.clone()?,
+        server_url,
+        version,
+        db_path: PathBuf::from(&shell.info.db_path),
+    };
+    tauri::async_runtime::spawn_blocking(move || {
+        install_in_order(&mut steps, Duration::from_secs(DRAIN_TIMEOUT_S))
+    })
+    .await
+    .map_err(|e| ErrorDto::new("internal", e.to_string()))??;
+    tracing::info!(from = %CURRENT_VERSION, "update installed; restarting");
     app.restart();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records the steps; `pending` counts down by one per look (the sync at work), or
+    /// stays when the server cannot be reached.
+    struct Recorded {
+        log: Vec<String>,
+        pending: u64,
+        server_reachable: bool,
+        signature_ok: bool,
+    }
+
+    impl Installation for Recorded {
+        fn progress(&mut self, _: &str, _: u64) {}
+        fn download(&mut self) -> Result<PathBuf, ErrorDto> {
+            self.log.push("download".into());
+            if self.signature_ok {
+                Ok(PathBuf::from("/tmp/schoolcard_9.0.0_amd64.deb"))
+            } else {
+                Err(update_error(UpdateError::BadSignature("test".into())))
+            }
+        }
+        fn pending(&mut self) -> Result<u64, ErrorDto> {
+            self.log.push(format!("pending {}", self.pending));
+            let now = self.pending;
+            if self.server_reachable {
+                self.pending = self.pending.saturating_sub(1);
+            }
+            Ok(now)
+        }
+        fn wake_sync(&mut self) {
+            self.log.push("wake".into());
+        }
+        fn wait(&mut self, _: Duration) {}
+        fn backup(&mut self) -> Result<(), ErrorDto> {
+            self.log.push("backup".into());
+            Ok(())
+        }
+        fn install(&mut self, package: &Path) -> Result<(), ErrorDto> {
+            self.log.push(format!("install {}", package.display()));
+            Ok(())
+        }
+    }
+
+    fn recorded(pending: u64, server_reachable: bool, signature_ok: bool) -> Recorded {
+        Recorded {
+            log: Vec::new(),
+            pending,
+            server_reachable,
+            signature_ok,
+        }
+    }
+
+    #[test]
+    fn the_outbox_is_drained_and_the_database_backed_up_before_the_install() {
+        let mut steps = recorded(2, true, true);
+        install_in_order(&mut steps, Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            steps.log,
+            [
+                "download",
+                "pending 2",
+                "wake",
+                "pending 1",
+                "wake",
+                "pending 0",
+                "backup",
+                "install /tmp/schoolcard_9.0.0_amd64.deb"
+            ]
+        );
+    }
+
+    #[test]
+    fn events_that_cannot_reach_the_server_stop_the_update_before_anything_changes() {
+        let mut steps = recorded(3, false, true);
+        let refused = install_in_order(&mut steps, Duration::from_millis(20)).unwrap_err();
+        assert_eq!(refused.code, "update_outbox_not_drained");
+        assert_eq!(refused.params.get("count").map(String::as_str), Some("3"));
+        assert!(
+            !steps
+                .log
+                .iter()
+                .any(|s| s == "backup" || s.starts_with("install")),
+            "{:?}",
+            steps.log
+        );
+    }
+
+    #[test]
+    fn a_package_without_the_release_signature_stops_everything() {
+        let mut steps = recorded(0, true, false);
+        let refused = install_in_order(&mut steps, Duration::from_secs(5)).unwrap_err();
+        assert_eq!(refused.code, "update_bad_signature");
+        assert_eq!(steps.log, ["download"]);
+    }
 }
