@@ -44,6 +44,7 @@ const EXPECTED_KINDS: &[&str] = &[
     "account_unlocked",
     "signed_out",
     "peripheral_configured",
+    "workstation_post_set",
     "peripheral_removed",
     "passage",
     "attendance_corrected",
@@ -929,6 +930,13 @@ fn rebuilding_projections_from_the_journal_equals_the_incremental_state() {
     }
     history.canteen_days(&mut ws);
     history.library_days(&mut ws);
+    // The first-run wizard's post, said twice (the second wins).
+    for (post, name) in [("entrance", "Проходная"), ("canteen", "Касса, 1 этаж")] {
+        history.exec(
+            &mut ws,
+            json!({"type": "set_workstation_post", "post": post, "name": name}),
+        );
+    }
     let events: i64 = ws
         .store()
         .conn()
