@@ -380,8 +380,6 @@ pub async fn pass_without_card(
     .await
 }
 
-/// How the evacuation list names a pupil's parent inside the building.
-const GUARDIAN_PURPOSE: &str = "законный представитель";
 
 /// What printing the evacuation list did.
 #[derive(Debug, Serialize)]
@@ -399,41 +397,25 @@ pub struct EvacuationPrinted {
 pub async fn evacuation_pdf(shell: State<'_, Shell>) -> Result<EvacuationPrinted, ErrorDto> {
     let db_path = std::path::PathBuf::from(&shell.info.db_path);
     tauri::async_runtime::spawn_blocking(move || {
-        let workstation = Workstation::open(&db_path)?;
+        // The director's evacuation list, on a read-only connection of its own.
+        let conn = schoolcard_core::director::open_read_only(&db_path)?;
         let now = Utc::now();
-        let tz = workstation.school_tz()?;
-        let school = workstation.school_name()?;
-        let local = |at: chrono::DateTime<Utc>| at.with_timezone(&tz.tz()).naive_local();
-        let people: Vec<reports::PersonInside> = workstation
-            .people_inside()?
-            .into_iter()
-            .map(|p| reports::PersonInside {
-                presence: match (p.kind.as_str(), p.class_name) {
-                    ("pupil", class) => reports::Presence::Pupil {
-                        class: class.unwrap_or_default(),
-                    },
-                    ("staff", _) => reports::Presence::Staff {
-                        position: p.position.unwrap_or_default(),
-                    },
-                    ("visitor", _) => reports::Presence::Visitor {
-                        purpose: p.visiting.unwrap_or_default(),
-                    },
-                    (_, _) => reports::Presence::Visitor {
-                        purpose: GUARDIAN_PURPOSE.into(),
-                    },
-                },
-                full_name: p.full_name,
-                entrance: p.gate.unwrap_or_default(),
-                entered_at: local(p.since),
-            })
-            .collect();
-        let count = people.len();
-        let document = reports::evacuation_list(&reports::EvacuationInput {
-            school,
-            generated_at: local(now),
-            people,
-        })
-        .map_err(|e| ErrorDto::new("internal", e.to_string()))?;
+        let mut query = schoolcard_core::director::ReportQuery::for_school(
+            &conn,
+            chrono::NaiveDate::MIN,
+            chrono::NaiveDate::MIN,
+            None,
+            now,
+        )?;
+        let today = now.with_timezone(&query.time_zone).date_naive();
+        (query.from, query.to) = (today, today);
+        let document = schoolcard_core::director::build(
+            &conn,
+            schoolcard_core::director::ReportKind::EvacuationList,
+            &query,
+        )?;
+        let count = document.rows().len();
+        let local = |at: chrono::DateTime<Utc>| at.with_timezone(&query.time_zone).naive_local();
         let bytes = reports::to_pdf_bytes(&document)
             .map_err(|e| ErrorDto::new("internal", e.to_string()))?;
         let path = write_beside_database(
