@@ -3,3 +3,4 @@
 pub mod central;
 pub mod fault_proxy;
 pub mod money;
+pub mod webdriver;

@@ -5,81 +5,14 @@
 use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
 use schoolcard_core::workstation::Progress;
 use schoolcard_core::Workstation;
+use schoolcard_tests::webdriver::Driver;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 const ADMIN_PASSWORD: &str = "e2e-password";
 /// How long one step may take to show on screen (the first one includes app start).
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// tauri-driver, stopped with SIGTERM so it takes WebKitWebDriver down with it (BUILD.md).
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Driver {
-    fn start(db: &Path) -> Driver {
-        let bin = PathBuf::from(
-            std::env::var_os("TAURI_DRIVER")
-                .expect("TAURI_DRIVER: the tauri-driver binary (make test sets it)"),
-        );
-        assert!(
-            bin.exists(),
-            "{} is missing: run `make test`, which installs it",
-            bin.display()
-        );
-        let port = free_port();
-        let native_port = free_port();
-        let child = Process::new(bin)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-            ])
-            .env("SCHOOLCARD_DB", db)
-            .env("SCHOOLCARD_LANG", "ru")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("tauri-driver starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "tauri-driver did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Driver { child, port }
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn app_bin() -> PathBuf {
     let bin = std::env::var_os("SCHOOLCARD_APP_BIN")
@@ -281,7 +214,10 @@ fn demo_school() -> (tempfile::TempDir, PathBuf) {
 
 /// The app on `db` (as the demo, if asked) in a WebDriver session through tauri-driver.
 async fn open_app(app: &Path, db: &Path, demo: bool) -> (Driver, Client) {
-    let driver = Driver::start(db);
+    let driver = Driver::start(&[
+        ("SCHOOLCARD_DB", db.as_os_str()),
+        ("SCHOOLCARD_LANG", std::ffi::OsStr::new("ru")),
+    ]);
     let mut args = vec![json!("--db"), json!(db)];
     if demo {
         args.insert(0, json!("--demo"));
@@ -949,7 +885,7 @@ fn resave_device(
 /// Presses `keys` (xdotool's names) on the X display the app runs on: the keyboard of the
 /// machine, not the page's (WebDriver would hand them to the web view).
 fn press_on_display(keys: &str) {
-    let status = Process::new("xdotool")
+    let status = std::process::Command::new("xdotool")
         .args(["key", "--clearmodifiers", keys])
         .status()
         .expect("xdotool runs (installers/setup.sh installs it)");

@@ -9,9 +9,10 @@
 //! the package is checked and the install is skipped with a message.
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use schoolcard_tests::webdriver::Driver;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
+use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 const PACKAGE: &str = "schoolcard";
@@ -123,7 +124,7 @@ async fn the_deb_installs_starts_on_a_fresh_database_and_removes_without_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("school.sqlite");
     {
-        let driver = Driver::start();
+        let driver = Driver::start(&[]);
         let caps = json!({"tauri:options": {
             "application": INSTALLED_BIN,
             "args": ["--db", db, "--lang", "ru"],
@@ -148,7 +149,7 @@ async fn the_deb_installs_starts_on_a_fresh_database_and_removes_without_it() {
     let demo_dir = tempfile::tempdir().unwrap();
     let demo_db = demo_dir.path().join("school.sqlite");
     {
-        let driver = Driver::start();
+        let driver = Driver::start(&[]);
         let caps = json!({"tauri:options": {
             "application": INSTALLED_BIN,
             "args": ["--demo", "--db", demo_db, "--lang", "ru"],
@@ -308,71 +309,4 @@ async fn click_testid(client: &Client, id: &str) {
         .click()
         .await
         .unwrap_or_else(|e| panic!("click [{id}]: {e}"));
-}
-
-/// tauri-driver (`TAURI_DRIVER`), stopped with SIGTERM so it takes WebKitWebDriver down
-/// with it (BUILD.md); the same as in `e2e.rs`.
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Driver {
-    fn start() -> Driver {
-        let bin = PathBuf::from(
-            std::env::var_os("TAURI_DRIVER")
-                .expect("TAURI_DRIVER: the tauri-driver binary (make test sets it)"),
-        );
-        assert!(
-            bin.exists(),
-            "{} is missing: run `make test`",
-            bin.display()
-        );
-        let port = free_port();
-        let native_port = free_port();
-        let child = Process::new(bin)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("tauri-driver starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "tauri-driver did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Driver { child, port }
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // SAFETY: kill has no memory preconditions; the pid is our own child's.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
