@@ -931,7 +931,8 @@ fn rebuilding_projections_from_the_journal_equals_the_incremental_state() {
     history.canteen_days(&mut ws);
     history.library_days(&mut ws);
     // The first-run wizard's post, said twice (the second wins).
-    for (post, name) in [("entrance", "Проходная"), ("canteen", "Касса, 1 этаж")] {
+    for (post, name) in [("entrance", "Проходная"), ("canteen", "Касса, 1 этаж")]
+    {
         history.exec(
             &mut ws,
             json!({"type": "set_workstation_post", "post": post, "name": name}),

@@ -380,7 +380,6 @@ pub async fn pass_without_card(
     .await
 }
 
-
 /// What printing the evacuation list did.
 #[derive(Debug, Serialize)]
 pub struct EvacuationPrinted {
