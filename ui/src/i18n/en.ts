@@ -1865,7 +1865,7 @@ export const en: Catalogue = {
   'refusal.backup_damaged': 'The backup «{file}» is damaged (it fails the integrity check).',
   'refusal.restore_while_enrolled': 'This post is connected to the server, which already holds the events after this backup: restoring it would part ways with the server. To get the data back, start the program on a new database and connect the post to the server again — the server sends every event of the school.',
   'backups.title': 'Backups',
-  'backups.hint': 'The database is copied every day, before every schema update and on demand. The newest 14 daily copies are kept, and all the others.',
+  'backups.hint': 'The database is copied every day, before every schema or program update, before a restore and on demand. The newest 14 daily copies are kept, and the newest 50 others.',
   'backups.dir': 'Backups folder: {dir}',
   'backups.schedule_failed': 'The daily backup failed ({when})',
   'backups.schedule_ok': 'Last daily backup: {when}',
