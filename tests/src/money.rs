@@ -107,3 +107,15 @@ fn passage(person: &str, entry: bool) -> EventBody {
     });
     EventBody::from_parts("passage", &payload.to_string()).expect("a passage")
 }
+
+/// `hh:mm` on `day` in Moscow (UTC+3, no daylight saving), as an instant: the wall clock
+/// of the generated schools the benches play.
+pub fn moscow(day: chrono::NaiveDate, hh: u32, mm: u32) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::FixedOffset::east_opt(3 * 3600)
+        .expect("a valid offset")
+        .from_local_datetime(&day.and_hms_opt(hh, mm, 0).expect("a valid time"))
+        .single()
+        .expect("no gap in Moscow")
+        .with_timezone(&chrono::Utc)
+}

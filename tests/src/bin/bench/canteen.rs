@@ -11,7 +11,7 @@
 //!   write) repeated on each day.
 
 use super::latency::Latency;
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use schoolcard_core::demo;
 use schoolcard_core::domain::{ClassId, FullName, PersonId, PersonKind};
 use schoolcard_core::error::StoreError;
@@ -46,15 +46,7 @@ fn first_day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 9, 14).expect("a valid date")
 }
 
-/// `hh:mm` in Moscow on `day`, as an instant.
-fn at(day: NaiveDate, hh: u32, mm: u32) -> DateTime<Utc> {
-    let moscow = chrono::FixedOffset::east_opt(3 * 3600).expect("a valid offset");
-    moscow
-        .from_local_datetime(&day.and_hms_opt(hh, mm, 0).expect("a valid time"))
-        .single()
-        .expect("no gap in Moscow")
-        .with_timezone(&Utc)
-}
+use schoolcard_tests::money::moscow as at;
 
 /// The school days from [`first_day`]: Monday to Friday.
 fn school_days(n: usize) -> Vec<NaiveDate> {

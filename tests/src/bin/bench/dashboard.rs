@@ -6,7 +6,7 @@
 //! thirty school days and the sales by day.
 
 use super::latency::Latency;
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use schoolcard_core::access::AccessRules;
 use schoolcard_core::canteen::till::PricedLine;
 use schoolcard_core::demo;
@@ -42,15 +42,7 @@ fn year_start() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 9, 1).expect("a valid date")
 }
 
-/// `hh:mm` in Moscow on `day`, as an instant.
-fn at(day: NaiveDate, hh: u32, mm: u32) -> DateTime<Utc> {
-    let moscow = chrono::FixedOffset::east_opt(3 * 3600).expect("a valid offset");
-    moscow
-        .from_local_datetime(&day.and_hms_opt(hh, mm, 0).expect("a valid time"))
-        .single()
-        .expect("no gap in Moscow")
-        .with_timezone(&Utc)
-}
+use schoolcard_tests::money::moscow as at;
 
 /// The school days of the default calendar (for the fifth grade) from 1 September.
 fn school_days(n: usize) -> Vec<NaiveDate> {

@@ -4,7 +4,7 @@
 //! read-only connection.
 
 use super::latency::Latency;
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use schoolcard_core::demo;
 use schoolcard_core::director::{self, reports, ReportKind, ReportQuery};
 use schoolcard_core::error::StoreError;
@@ -25,15 +25,7 @@ const LATE_PERCENT: u64 = 6;
 /// A seed for the bench's choices: the same every run.
 const CHOICE_SEED: u64 = 0xD12E_C70B;
 
-/// `hh:mm` in Moscow on `day`.
-fn at(day: NaiveDate, hh: u32, mm: u32) -> DateTime<Utc> {
-    chrono::FixedOffset::east_opt(3 * 3600)
-        .expect("a valid offset")
-        .from_local_datetime(&day.and_hms_opt(hh, mm, 0).expect("a valid time"))
-        .single()
-        .expect("no gap in Moscow")
-        .with_timezone(&Utc)
-}
+use schoolcard_tests::money::moscow as at;
 
 fn september() -> (NaiveDate, NaiveDate) {
     (
