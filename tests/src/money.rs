@@ -119,3 +119,31 @@ pub fn moscow(day: chrono::NaiveDate, hh: u32, mm: u32) -> chrono::DateTime<chro
         .expect("no gap in Moscow")
         .with_timezone(&chrono::Utc)
 }
+
+/// A pupil through the turnstile at `when` on `day`, let in by the rules and confirmed by
+/// the gate's sensor: the passage the benches' generated months are made of.
+pub fn confirmed_passage(
+    person: &str,
+    day: chrono::NaiveDate,
+    when: chrono::DateTime<chrono::Utc>,
+    direction: schoolcard_core::peripherals::Direction,
+) -> EventBody {
+    use schoolcard_core::events::{PassOutcome, Verification};
+    EventBody::Passage {
+        passage_id: Uuid::now_v7(),
+        card: None,
+        raw: String::new(),
+        person_id: Some(person.parse().expect("a person id")),
+        reader_id: None,
+        gate_id: None,
+        direction,
+        school_date: day,
+        decided_at: when,
+        allowed: true,
+        reason: "allowed".into(),
+        flags: Vec::new(),
+        verified_by: Verification::Automatic,
+        outcome: PassOutcome::Passed,
+        note: String::new(),
+    }
+}

@@ -11,7 +11,7 @@ use schoolcard_core::access::AccessRules;
 use schoolcard_core::canteen::till::PricedLine;
 use schoolcard_core::demo;
 use schoolcard_core::error::StoreError;
-use schoolcard_core::events::{EventBody, PassOutcome, Verification};
+use schoolcard_core::events::EventBody;
 use schoolcard_core::money::Kopecks;
 use schoolcard_core::peripherals::Direction;
 use schoolcard_core::time::SchoolDate;
@@ -42,7 +42,7 @@ fn year_start() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 9, 1).expect("a valid date")
 }
 
-use schoolcard_tests::money::moscow as at;
+use schoolcard_tests::money::{confirmed_passage, moscow as at, Choices};
 
 /// The school days of the default calendar (for the fifth grade) from 1 September.
 fn school_days(n: usize) -> Vec<NaiveDate> {
@@ -53,39 +53,6 @@ fn school_days(n: usize) -> Vec<NaiveDate> {
         .filter(|d| calendar.pupil_day(SchoolDate(*d), 5).is_working())
         .take(n)
         .collect()
-}
-
-/// SplitMix64, as the gate post's bench.
-struct Choices(u64);
-
-impl Choices {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
-fn passage(pupil: &str, when: DateTime<Utc>, day: NaiveDate, direction: Direction) -> EventBody {
-    EventBody::Passage {
-        passage_id: uuid::Uuid::now_v7(),
-        card: None,
-        raw: String::new(),
-        person_id: Some(pupil.parse().expect("a person id")),
-        reader_id: None,
-        gate_id: None,
-        direction,
-        school_date: day,
-        decided_at: when,
-        allowed: true,
-        reason: "allowed".into(),
-        flags: Vec::new(),
-        verified_by: Verification::Automatic,
-        outcome: PassOutcome::Passed,
-        note: String::new(),
-    }
 }
 
 /// The demo school and a school year of its pupils' passages and buffet sales, each
@@ -124,23 +91,31 @@ fn build_school(path: &Path, days: &[NaiveDate]) -> (usize, usize) {
         store
             .write(|w| {
                 for pupil in &pupils {
-                    if choices.next() % 100 >= ATTENDANCE_PERCENT {
+                    if choices.draw() % 100 >= ATTENDANCE_PERCENT {
                         continue;
                     }
-                    let late = choices.next() % 100 < LATE_PERCENT;
+                    let late = choices.draw() % 100 < LATE_PERCENT;
                     let came = if late {
                         at(*day, 8, 50)
                     } else {
                         at(*day, 7, 40)
-                    } + Duration::seconds((choices.next() % 1_800) as i64);
-                    let left = at(*day, 14, 0) + Duration::seconds((choices.next() % 7_200) as i64);
-                    w.append(&actor, came, passage(pupil, came, *day, Direction::Entry))?;
-                    w.append(&actor, left, passage(pupil, left, *day, Direction::Exit))?;
+                    } + Duration::seconds((choices.draw() % 1_800) as i64);
+                    let left = at(*day, 14, 0) + Duration::seconds((choices.draw() % 7_200) as i64);
+                    w.append(
+                        &actor,
+                        came,
+                        confirmed_passage(pupil, *day, came, Direction::Entry),
+                    )?;
+                    w.append(
+                        &actor,
+                        left,
+                        confirmed_passage(pupil, *day, left, Direction::Exit),
+                    )?;
                     events += 2;
                 }
                 for k in 0..SALES_PER_DAY {
-                    let pupil = &pupils[(choices.next() as usize) % pupils.len()];
-                    let quantity = 1 + (choices.next() % 3) as u32;
+                    let pupil = &pupils[(choices.draw() as usize) % pupils.len()];
+                    let quantity = 1 + (choices.draw() % 3) as u32;
                     let when = at(*day, 10, 0) + Duration::seconds(k as i64 * 60);
                     w.append(
                         &actor,

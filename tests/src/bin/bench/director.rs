@@ -4,11 +4,10 @@
 //! read-only connection.
 
 use super::latency::Latency;
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
+use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use schoolcard_core::demo;
 use schoolcard_core::director::{self, reports, ReportKind, ReportQuery};
 use schoolcard_core::error::StoreError;
-use schoolcard_core::events::{EventBody, PassOutcome, Verification};
 use schoolcard_core::peripherals::Direction;
 use schoolcard_core::Store;
 use std::fmt::Write as _;
@@ -25,46 +24,13 @@ const LATE_PERCENT: u64 = 6;
 /// A seed for the bench's choices: the same every run.
 const CHOICE_SEED: u64 = 0xD12E_C70B;
 
-use schoolcard_tests::money::moscow as at;
+use schoolcard_tests::money::{confirmed_passage, moscow as at, Choices};
 
 fn september() -> (NaiveDate, NaiveDate) {
     (
         NaiveDate::from_ymd_opt(2026, 9, 1).expect("a valid date"),
         NaiveDate::from_ymd_opt(2026, 9, 30).expect("a valid date"),
     )
-}
-
-/// SplitMix64, as the other groups.
-struct Choices(u64);
-
-impl Choices {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
-fn passage(person: &str, day: NaiveDate, when: DateTime<Utc>, direction: Direction) -> EventBody {
-    EventBody::Passage {
-        passage_id: uuid::Uuid::now_v7(),
-        card: None,
-        raw: String::new(),
-        person_id: Some(person.parse().expect("a person id")),
-        reader_id: None,
-        gate_id: None,
-        direction,
-        school_date: day,
-        decided_at: when,
-        allowed: true,
-        reason: "allowed".into(),
-        flags: Vec::new(),
-        verified_by: Verification::Automatic,
-        outcome: PassOutcome::Passed,
-        note: String::new(),
-    }
 }
 
 /// The demo school and its September: an entry for most pupils each school day (grades
@@ -104,20 +70,28 @@ fn build_month(path: &Path) -> (usize, usize) {
             .write(|w| {
                 for (pupil, grade) in &pupils {
                     let off = day.weekday() == Weekday::Sat && *grade < 5;
-                    if off || choices.next() % 100 >= ATTENDANCE_PERCENT {
+                    if off || choices.draw() % 100 >= ATTENDANCE_PERCENT {
                         continue;
                     }
-                    let when = if choices.next() % 100 < LATE_PERCENT {
-                        at(day, 8, 40) + Duration::seconds((choices.next() % 3_600) as i64)
+                    let when = if choices.draw() % 100 < LATE_PERCENT {
+                        at(day, 8, 40) + Duration::seconds((choices.draw() % 3_600) as i64)
                     } else {
-                        at(day, 7, 30) + Duration::seconds((choices.next() % 3_000) as i64)
+                        at(day, 7, 30) + Duration::seconds((choices.draw() % 3_000) as i64)
                     };
-                    w.append(&actor, when, passage(pupil, day, when, Direction::Entry))?;
+                    w.append(
+                        &actor,
+                        when,
+                        confirmed_passage(pupil, day, when, Direction::Entry),
+                    )?;
                     written += 1;
-                    if choices.next().is_multiple_of(3) {
+                    if choices.draw().is_multiple_of(3) {
                         let out =
-                            at(day, 14, 0) + Duration::seconds((choices.next() % 7_200) as i64);
-                        w.append(&actor, out, passage(pupil, day, out, Direction::Exit))?;
+                            at(day, 14, 0) + Duration::seconds((choices.draw() % 7_200) as i64);
+                        w.append(
+                            &actor,
+                            out,
+                            confirmed_passage(pupil, day, out, Direction::Exit),
+                        )?;
                         written += 1;
                     }
                 }
